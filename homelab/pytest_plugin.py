@@ -1,0 +1,161 @@
+"""The pytest plugin behind the specs: inventory options, per-transport clients, parametrization, reports.
+
+Specs ask for what they check against with `@pytest.mark.each("host", role="agent")` and describe
+themselves with `@pytest.mark.spec("P2-FW-001", severity="high", fix="...")` plus a docstring.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from homelab import report
+from homelab.hostaccess import HostAccess
+from homelab.inventory import Inventory, InventoryError, load_inventory
+from homelab.redact import REDACTOR
+from homelab.secrets import SecretError, Secrets
+from homelab.targets import KINDS, select
+
+INVENTORY = pytest.StashKey[Inventory]()
+SECRETS = pytest.StashKey[Secrets]()
+ACCESS = pytest.StashKey[HostAccess]()
+SPECS_DIR = "tests"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("homelab", "homelab inventory")
+    group.addoption("--inventory", default=os.environ.get("HOMELAB_INVENTORY", "inventory.yaml"),
+                    help="the inventory to check (default: inventory.yaml, or $HOMELAB_INVENTORY)")
+    group.addoption("--env-file", default=os.environ.get("HOMELAB_ENV_FILE"),
+                    help="the .env file with secret values (default: the inventory's settings.env_file)")
+    group.addoption("--report-dir", default="reports",
+                    help="where a spec run writes report.html and junit.xml (default: reports)")
+    group.addoption("--no-reports", action="store_true", help="write no report files")
+
+
+def _runs_specs(config: pytest.Config) -> bool:
+    """True when every path of this run lies under tests/ (a spec run, not the project's own tests)."""
+    specs = (config.rootpath / SPECS_DIR).resolve()
+    paths = [Path(str(a).split("::")[0]) for a in config.args]
+    resolved = [(p if p.is_absolute() else config.invocation_params.dir / p).resolve() for p in paths]
+    return bool(resolved) and all(p == specs or specs in p.parents for p in resolved)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "spec(id, severity, fix): the spec's stable id, severity and remediation")
+    config.addinivalue_line("markers", f"each(kind, **filters): parametrize from the inventory; kind in {KINDS}")
+    if not _runs_specs(config):
+        return
+    path = Path(config.option.inventory)
+    if not path.is_absolute():
+        path = config.invocation_params.dir / path
+    try:
+        inventory = load_inventory(path)
+        env_file = Path(config.option.env_file) if config.option.env_file else inventory.settings.env_file
+        secrets = Secrets(inventory.secrets, env_file)
+    except (InventoryError, SecretError) as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[INVENTORY] = inventory
+    config.stash[SECRETS] = secrets
+    config.stash[ACCESS] = HostAccess(inventory)
+    if not config.option.no_reports and not hasattr(config, "workerinput"):
+        report.enable_files(config, Path(config.option.report_dir), inventory)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    access = config.stash.get(ACCESS, None)
+    if access is not None:
+        access.close()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("each")
+    if marker is None:
+        return
+    inventory = metafunc.config.stash.get(INVENTORY, None)
+    if inventory is None:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: specs run only from {SPECS_DIR}/ with an inventory")
+    kind = marker.args[0]
+    params, ids = select(inventory, kind, dict(marker.kwargs))
+    metafunc.parametrize(kind, params, ids=ids)
+
+
+# -- fixtures: one cached client per transport -------------------------------------------------------
+@pytest.fixture(scope="session")
+def inventory(pytestconfig: pytest.Config) -> Inventory:
+    return pytestconfig.stash[INVENTORY]
+
+
+@pytest.fixture(scope="session")
+def secrets(pytestconfig: pytest.Config) -> Secrets:
+    return pytestconfig.stash[SECRETS]
+
+
+@pytest.fixture(scope="session")
+def access(pytestconfig: pytest.Config) -> HostAccess:
+    return pytestconfig.stash[ACCESS]
+
+
+@pytest.fixture
+def reach(access: HostAccess, request: pytest.FixtureRequest) -> Callable[[Any], Any]:
+    """`reach(host)` -> the host's verified SSH client; skips or fails once when the host is down."""
+    return lambda host: access.reach(host, request.node.nodeid)
+
+
+@pytest.fixture
+def infra(access: HostAccess, request: pytest.FixtureRequest) -> Callable[[Any], Any]:
+    """`infra(host)` -> a testinfra Host over the run's one SSH connection to that host."""
+    return lambda host: access.infra(host, request.node.nodeid)
+
+
+@pytest.fixture
+def engine(access: HostAccess, request: pytest.FixtureRequest) -> Callable[[Any], Any]:
+    """`engine(host)` -> the Docker SDK client of the host's engine, over the same SSH connection."""
+    return lambda host: access.docker(host, request.node.nodeid)
+
+
+@pytest.fixture(scope="session")
+def http(inventory: Inventory) -> Iterator[Any]:
+    """One httpx client: TLS verified against the inventory's CA bundle, every request bounded."""
+    import httpx
+
+    verify: Any = str(inventory.settings.ca_bundle) if inventory.settings.ca_bundle else True
+    with httpx.Client(verify=verify, timeout=inventory.settings.connect_timeout * 3, follow_redirects=False) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+def resolver(inventory: Inventory) -> Any:
+    """A dnspython resolver pinned to the inventory's DNS server (Technitium on the platform VM)."""
+    import dns.resolver
+
+    res = dns.resolver.Resolver(configure=False)
+    technitium = inventory.services.get("technitium")
+    hosts = inventory.hosts_of(technitium) if technitium else [inventory.platform_host]
+    res.nameservers = [str(h.address) for h in hosts]
+    res.lifetime = inventory.settings.connect_timeout
+    res.timeout = inventory.settings.connect_timeout
+    return res
+
+
+# -- reports and redaction -----------------------------------------------------------------------------
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    rep = outcome.get_result()
+    report.describe(item, rep)
+    if REDACTOR:
+        report.redact(rep)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    outcome = yield
+    if REDACTOR:
+        report.redact(outcome.get_result())
+

@@ -1,0 +1,81 @@
+"""What a spec runs against, chosen from the inventory: `@pytest.mark.each(KIND, **filters)`.
+
+KIND is `host`, `instance` (a service on one host), `vantage` or `fqdn`. Filters match attributes:
+`role="agent"`, `stack="platform"`, `service="portainer"`, `availability="always-on"`, `phase=1`. Each
+parameter's id is a name from the inventory, so a report reads `test_agent_port_closed[unraid]`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from homelab.inventory import Host, Inventory, Service, Vantage
+
+KINDS = ("host", "instance", "vantage", "fqdn")
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One service as deployed on one host."""
+
+    service: Service
+    host: Host
+
+    @property
+    def id(self) -> str:
+        return f"{self.service.name}@{self.host.name}"
+
+    @property
+    def fqdn(self) -> str | None:
+        return self.service.fqdn_for(self.host)
+
+
+@dataclass(frozen=True)
+class Fqdn:
+    """A name NPM serves with TLS, and the service instance behind it."""
+
+    name: str
+    instance: Instance
+
+    @property
+    def id(self) -> str:
+        return self.name
+
+
+def _matches(obj: Any, filters: dict[str, Any]) -> bool:
+    for key, wanted in filters.items():
+        value = getattr(obj, key)
+        if isinstance(wanted, (tuple, list, set, frozenset)):
+            if value not in wanted:
+                return False
+        elif value != wanted:
+            return False
+    return True
+
+
+def _host_filters(filters: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in filters.items() if k in Host.__dataclass_fields__}
+
+
+def select(inventory: Inventory, kind: str, filters: dict[str, Any]) -> tuple[list[Any], list[str]]:
+    """The parameters of kind `kind` that pass `filters`, and their ids."""
+    if kind == "host":
+        stack = filters.pop("stack", None)
+        hosts = [h for h in inventory.hosts.values() if _matches(h, filters) and (stack is None or stack in h.stacks)]
+        return hosts, [h.name for h in hosts]
+    if kind == "vantage":
+        vantages: list[Vantage] = [v for v in inventory.vantages.values() if _matches(v, filters)]
+        return vantages, [v.name for v in vantages]
+    if kind in ("instance", "fqdn"):
+        host_filters = _host_filters(filters)
+        service_filters = {k: v for k, v in filters.items() if k not in host_filters}
+        if "service" in service_filters:
+            service_filters["name"] = service_filters.pop("service")
+        instances = [Instance(s, h) for s, h in inventory.instances()
+                     if _matches(s, service_filters) and _matches(h, host_filters)]
+        if kind == "instance":
+            return instances, [i.id for i in instances]
+        names = [Fqdn(i.fqdn, i) for i in instances if i.fqdn]
+        return names, [n.name for n in names]
+    raise ValueError(f"unknown target kind {kind!r}; expected one of {', '.join(KINDS)}")
