@@ -1,0 +1,108 @@
+"""Reachability, tested from where connections come from: this machine, or any machine we SSH into.
+
+A firewall is a statement about who can connect, so it is proven by connecting. Probes from one place run
+concurrently in one round trip (a bash script over the place's SSH connection), so every expected-closed
+probe of a run costs about one probe timeout in total.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import socket
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from homelab.ssh import Reachable, SSHPool, quote
+
+
+class Outcome(enum.Enum):
+    OPEN = "open"          # something accepted the connection
+    CLOSED = "closed"      # refused: nothing listens, or a REJECT rule
+    FILTERED = "filtered"  # no answer within the timeout: a DROP rule, or no route
+
+    @property
+    def answers(self) -> bool:
+        return self is Outcome.OPEN
+
+
+@dataclass(frozen=True, order=True)
+class Probe:
+    address: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.address}:{self.port}/tcp"
+
+
+RUNNER = "runner"  # this machine: the operator's workstation or the CI runner on the LAN
+
+
+def probe_here(probe: Probe, timeout: float) -> Outcome:
+    """Connect to `probe` from this machine."""
+    try:
+        with socket.create_connection((probe.address, probe.port), timeout=timeout):
+            return Outcome.OPEN
+    except TimeoutError:
+        return Outcome.FILTERED
+    except OSError as exc:
+        return Outcome.CLOSED if exc.errno == errno.ECONNREFUSED else Outcome.FILTERED
+
+
+def remote_script(probes: Iterable[Probe], timeout: float) -> str:
+    """A bash script that probes everything at once and prints `ADDRESS PORT OUTCOME` lines."""
+    probe_fn = (
+        'p() { if timeout TIMEOUT bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then echo "$1 $2 open";'
+        ' elif [ $? -eq 124 ]; then echo "$1 $2 filtered"; else echo "$1 $2 closed"; fi; }'
+    )
+    lines = [probe_fn.replace("TIMEOUT", f"{timeout:g}")]
+    lines += [f"p {quote(p.address)} {p.port} &" for p in probes]
+    lines.append("wait")
+    return "\n".join(lines)
+
+
+def parse_remote(output: str) -> dict[Probe, Outcome]:
+    results: dict[Probe, Outcome] = {}
+    for line in output.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1].isdigit():
+            results[Probe(parts[0], int(parts[1]))] = Outcome(parts[2])
+    return results
+
+
+class Reachability:
+    """Probe results by place of origin, gathered in one concurrent sweep per place and cached."""
+
+    def __init__(self, pool: SSHPool, timeout: float) -> None:
+        self.pool = pool
+        self.timeout = timeout
+        self._cache: dict[tuple[str, Probe], Outcome] = {}
+
+    def sweep(self, plan: dict[str, tuple[Reachable | None, list[Probe]]]) -> None:
+        """Run every place's probes at once; `plan` maps a place name to (its SSH target or None, probes)."""
+        with ThreadPoolExecutor(max_workers=max(1, len(plan))) as pool:
+            futures = {name: pool.submit(self._probe_from, target, probes) for name, (target, probes) in plan.items()}
+        for name, future in futures.items():
+            for probe, outcome in future.result().items():
+                self._cache[(name, probe)] = outcome
+
+    def _probe_from(self, target: Reachable | None, probes: list[Probe]) -> dict[Probe, Outcome]:
+        todo = sorted(set(probes))
+        if target is None:
+            with ThreadPoolExecutor(max_workers=min(64, max(1, len(todo)))) as pool:
+                return dict(zip(todo, pool.map(lambda p: probe_here(p, self.timeout), todo), strict=True))
+        result = self.pool.run(target, remote_script(todo, self.timeout), timeout=self.timeout * 4 + 10)
+        found = parse_remote(result.stdout)
+        missing = [p for p in todo if p not in found]
+        if missing:
+            raise RuntimeError(f"probing from {target.name} returned nothing for {', '.join(map(str, missing))}: "
+                               f"{result.stderr.strip() or 'is bash with /dev/tcp and coreutils timeout there?'}")
+        return found
+
+    def outcome(self, place: str, target: Reachable | None, probe: Probe) -> Outcome:
+        """The outcome of `probe` from `place`, probing now if the sweep did not cover it."""
+        key = (place, probe)
+        if key not in self._cache:
+            self.sweep({place: (target, [probe])})
+        return self._cache[key]

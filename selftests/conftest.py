@@ -1,0 +1,3 @@
+"""The project's own tests. `lab`-marked ones need the lab (see selftests/lab)."""
+
+pytest_plugins = ["pytester"]
