@@ -1,0 +1,362 @@
+"""The static checks of the repository: stacks, `.env.example` files, inventory agreement, git hygiene.
+
+Every check returns a list of problems (empty = fine); each problem is one line:
+`FILE:LINE: path: expected ...; found ...; fix: ...`. The static specs (tests/static) assert the lists are
+empty; the selftests feed broken copies to the same checks. Nothing here needs a host.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from homelab.compose import ComposeError, ComposeFile, ComposeService, image_tag, load_compose
+from homelab.inventory import STACK_PHASES, Inventory, InventoryError, load_inventory
+
+COMPOSE_FILE = "compose.yaml"
+ENV_EXAMPLE = ".env.example"
+STACK_FILES = (COMPOSE_FILE, ENV_EXAMPLE, "README.md")
+UNPARSED = "(unparsed)"   # the service id used when a stack's compose file cannot be read
+FLOATING_TAGS = frozenset({"latest", "stable", "edge", "nightly", "main", "master", "dev", "develop"})
+EXEMPTION_LABEL = "homelab.healthcheck"
+RESTART_OK = ("unless-stopped", "always")
+DOCKER_API_PORTS = frozenset({2375, 2376})
+ALLOW_TCP_MARKER = "homelab: allow-docker-tcp"   # a line carrying this is a deliberate, reviewed exception
+_SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|(^|_)KEY$|API_KEY|PRIVATE|CREDENTIAL")
+_SECRET_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:?\?[^}]*)?\}$")
+_ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+# dockerd listening on TCP: a -H or --host flag with a tcp URL, or a tcp URL in daemon.json "hosts".
+_DOCKERD_TCP = re.compile(r"(?:(?:^|\s)-H|--host)[\s=]+[\"']?tcp:/{2}|\"hosts\"\s*:\s*\[[^\]]*tcp:/{2}")
+_SCAN_SKIP_DIRS = ("tests/", "selftests/")            # specs and selftests quote the patterns they look for
+_SCAN_SKIP_SUFFIXES = (".md", ".rst", ".txt")
+
+ServiceCheck = Callable[[ComposeFile, ComposeService, Inventory], list[str]]
+
+
+def problem(where: str, expected: str, found: str, fix: str) -> str:
+    return f"{where}: expected {expected}; found {found}; fix: {fix}"
+
+
+class Repository:
+    """The repository being checked, with its compose files and inventory read once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._compose: dict[str, ComposeFile | ComposeError] = {}
+        self._inventory: Inventory | InventoryError | None = None
+
+    def compose_path(self, stack: str) -> Path:
+        return self.root / "stacks" / stack / COMPOSE_FILE
+
+    def compose(self, stack: str) -> ComposeFile:
+        if stack not in self._compose:
+            try:
+                self._compose[stack] = load_compose(self.compose_path(stack))
+            except ComposeError as exc:
+                self._compose[stack] = exc
+        loaded = self._compose[stack]
+        if isinstance(loaded, ComposeError):
+            raise loaded
+        return loaded
+
+    def inventory(self) -> Inventory:
+        if self._inventory is None:
+            try:
+                self._inventory = load_inventory(self.root / "inventory.yaml")
+            except InventoryError as exc:
+                self._inventory = exc
+        if isinstance(self._inventory, InventoryError):
+            raise self._inventory
+        return self._inventory
+
+    def stacks(self) -> list[str]:
+        """The stacks the inventory format knows, and any other folder under stacks/."""
+        folders = {p.name for p in (self.root / "stacks").iterdir() if p.is_dir()} if (self.root / "stacks").is_dir() \
+            else set()
+        return sorted(set(STACK_PHASES) | folders)
+
+    def service_ids(self) -> list[tuple[str, str]]:
+        """(stack, service) for every compose service; (stack, UNPARSED) for a stack that cannot be read."""
+        ids: list[tuple[str, str]] = []
+        for stack in self.stacks():
+            try:
+                ids.extend((stack, name) for name in self.compose(stack).services)
+            except ComposeError:
+                ids.append((stack, UNPARSED))
+        return ids
+
+    def inventory_service_names(self) -> list[str]:
+        try:
+            return list(self.inventory().services)
+        except InventoryError:
+            return ["(inventory invalid)"]
+
+    def check_service(self, check: ServiceCheck, stack: str, service: str) -> list[str]:
+        """Run one per-service check; a file that cannot be read is itself the problem."""
+        try:
+            compose = self.compose(stack)
+            inventory = self.inventory()
+        except (ComposeError, InventoryError) as exc:
+            return [f"cannot check {stack}/{service}: {exc}"]
+        return check(compose, compose.services[service], inventory)
+
+
+# -- per service --------------------------------------------------------------------------------------------
+
+def image_pinned(compose: ComposeFile, svc: ComposeService, _: Inventory) -> list[str]:
+    tag, digest = image_tag(svc.image)
+    if digest or (tag and tag not in FLOATING_TAGS and "$" not in svc.image):
+        return []
+    return [problem(compose.where("services", svc.name, "image"), "an image pinned to a version tag or a digest",
+                    repr(svc.image), "pin the version you tested, e.g. NAME:1.2.3 or NAME@sha256:...")]
+
+
+def healthcheck_defined(compose: ComposeFile, svc: ComposeService, _: Inventory) -> list[str]:
+    where = compose.where("services", svc.name, "healthcheck")
+    reason = svc.labels.get(EXEMPTION_LABEL, "")
+    if svc.healthcheck is not None and not svc.healthcheck.disabled:
+        return []
+    if svc.healthcheck is not None and reason.startswith("none:") and len(reason) > len("none: "):
+        return []
+    found = "no healthcheck" if svc.healthcheck is None else f"a disabled healthcheck without a `{EXEMPTION_LABEL}: " \
+        "\"none: <reason>\"` label"
+    return [problem(where, "a healthcheck that works in this image", found,
+                    "add `healthcheck: {test: [CMD, ...]}`; if the image has no usable tool, write "
+                    f"`healthcheck: {{disable: true}}` and label `{EXEMPTION_LABEL}: \"none: <why>\"`")]
+
+
+def restart_policy(compose: ComposeFile, svc: ComposeService, _: Inventory) -> list[str]:
+    if svc.restart in RESTART_OK:
+        return []
+    return [problem(compose.where("services", svc.name), "restart: unless-stopped (or always)",
+                    repr(svc.restart) if svc.restart else "no restart policy", "add `restart: unless-stopped`")]
+
+
+def container_name_matches(compose: ComposeFile, svc: ComposeService, _: Inventory) -> list[str]:
+    if svc.container_name == svc.name:
+        return []
+    return [problem(compose.where("services", svc.name), f"container_name: {svc.name} (the service key)",
+                    repr(svc.container_name), f"set `container_name: {svc.name}`")]
+
+
+def socket_allowed(compose: ComposeFile, svc: ComposeService, inventory: Inventory) -> list[str]:
+    entry = inventory.services.get(svc.name)
+    policy = entry.docker_socket if entry else "none"
+    problems = []
+    if svc.api_socket and policy != "rw":
+        problems.append(problem(compose.where("services", svc.name, "use_api_socket"),
+                                f"no Docker API access (inventory docker_socket: {policy})", "use_api_socket: true",
+                                "remove `use_api_socket`"))
+    for mount in svc.socket_mounts:
+        index = str(svc.mounts.index(mount))
+        where = compose.where("services", svc.name, "volumes", index)
+        if policy == "none":
+            problems.append(problem(where, "no Docker socket (inventory docker_socket: none)", f"mount {mount}",
+                                    f"remove the mount, or grant it in inventory.yaml services.{svc.name}"))
+        elif policy == "ro" and not mount.read_only:
+            problems.append(problem(where, "the Docker socket read-only (inventory docker_socket: ro)",
+                                    f"mount {mount}", "mount /var/run/docker.sock:/var/run/docker.sock:ro only"))
+    return problems
+
+
+def secrets_referenced(compose: ComposeFile, svc: ComposeService, _: Inventory) -> list[str]:
+    problems = []
+    for name, value in svc.environment.items():
+        if _SECRET_NAME.search(name.upper()) and value is not None and not _SECRET_REF.match(value):
+            problems.append(problem(compose.where("services", svc.name, "environment", name),
+                                    f"{name} as a ${{VAR}} or ${{VAR:?message}} reference (no value, no default)",
+                                    "a value in the file", f"write `{name}: ${{{name}:?set {name} in .env}}` and "
+                                    "put the value in .env (from 1Password)"))
+    return problems
+
+
+def in_inventory(compose: ComposeFile, svc: ComposeService, inventory: Inventory) -> list[str]:
+    stack = compose.path.parent.name
+    entry = inventory.services.get(svc.name)
+    if entry is not None and entry.stack == stack:
+        return []
+    found = "no such service" if entry is None else f"it under stack {entry.stack!r}"
+    return [problem(compose.where("services", svc.name), f"inventory.yaml services.{svc.name} with stack: {stack}",
+                    found, f"add the service to inventory.yaml with `stack: {stack}`, or rename the compose service")]
+
+
+def ports_match_inventory(compose: ComposeFile, svc: ComposeService, inventory: Inventory) -> list[str]:
+    entry = inventory.services.get(svc.name)
+    if entry is None:
+        return []   # reported by in_inventory
+    expected = sorted(f"{p.port}/{p.protocol}" for p in entry.ports)
+    found = sorted(f"{m.published if m.published is not None else '(random)'}/{m.protocol}" for m in svc.ports)
+    if expected == found:
+        return []
+    return [problem(compose.where("services", svc.name, "ports"),
+                    f"published ports [{', '.join(expected)}] (inventory.yaml services.{svc.name}.ports)",
+                    f"[{', '.join(found)}]", "publish exactly the inventory's ports, or change the inventory")]
+
+
+def no_docker_api_port(compose: ComposeFile, svc: ComposeService, _: Inventory) -> list[str]:
+    bad = [m for m in svc.ports if m.published in DOCKER_API_PORTS or m.target in DOCKER_API_PORTS]
+    return [problem(compose.where("services", svc.name, "ports"), "no Docker API port (2375/2376) published",
+                    str(m), "remove it: Portainer reaches engines through the agent on 9001") for m in bad]
+
+
+# -- per stack ----------------------------------------------------------------------------------------------
+
+def stack_files_present(repo: Repository, stack: str) -> list[str]:
+    folder = repo.root / "stacks" / stack
+    return [problem(str(folder / name), f"stacks/{stack}/{name}", "no such file",
+                    f"add {name} (see docs/stacks.md)") for name in STACK_FILES if not (folder / name).is_file()]
+
+
+def compose_valid(repo: Repository, stack: str) -> list[str]:
+    try:
+        repo.compose(stack)
+    except ComposeError as exc:
+        return [str(exc)]
+    return []
+
+
+def read_env_example(path: Path) -> tuple[dict[str, int], list[str]]:
+    """Variables of an .env.example (name -> line) and problems: malformed lines, names listed twice."""
+    names: dict[str, int] = {}
+    problems: list[str] = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _ENV_LINE.match(line)
+        if match is None:
+            problems.append(problem(f"{path}:{number}", "NAME=value or a # comment", repr(raw),
+                                    "fix the line"))
+        elif match.group(1) in names:
+            problems.append(problem(f"{path}:{number}", f"{match.group(1)} once",
+                                    f"it again (first on line {names[match.group(1)]})", "remove one of them"))
+        else:
+            names[match.group(1)] = number
+    return names, problems
+
+
+def _stack_env(repo: Repository, stack: str) -> tuple[ComposeFile, Path, dict[str, int]] | list[str]:
+    path = repo.root / "stacks" / stack / ENV_EXAMPLE
+    try:
+        compose = repo.compose(stack)
+    except ComposeError as exc:
+        return [f"cannot check {stack}: {exc}"]
+    if not path.is_file():
+        return [problem(str(path), "an .env.example listing every variable", "no such file", "add it")]
+    names, problems = read_env_example(path)
+    return problems or (compose, path, names)
+
+
+def variables_documented(repo: Repository, stack: str) -> list[str]:
+    loaded = _stack_env(repo, stack)
+    if isinstance(loaded, list):
+        return loaded
+    compose, env_path, names = loaded
+    return [problem(compose.where(*at), f"{name} listed in {env_path}", "it missing",
+                    f"add `{name}=<placeholder>` with a comment naming its source (e.g. op://homelab/...)")
+            for name, at in compose.variables.items() if name not in names]
+
+
+def env_example_used(repo: Repository, stack: str) -> list[str]:
+    loaded = _stack_env(repo, stack)
+    if isinstance(loaded, list):
+        return loaded
+    compose, env_path, names = loaded
+    return [problem(f"{env_path}:{line}", f"{name} used by {compose.path}", "no ${" + name + "} reference",
+                    "remove the variable, or use it in compose.yaml")
+            for name, line in names.items() if name not in compose.variables]
+
+
+def env_example_commented(repo: Repository, stack: str) -> list[str]:
+    path = repo.root / "stacks" / stack / ENV_EXAMPLE
+    if not path.is_file():
+        return []   # reported by stack_files_present
+    lines = path.read_text(encoding="utf-8").splitlines()
+    names, _ = read_env_example(path)
+    return [problem(f"{path}:{line}", f"a # comment above {name} saying where its value comes from",
+                    "none", "add e.g. `# op://homelab/<item>/<field>` or `# not a secret: ...` above it")
+            for name, line in names.items() if line < 2 or not lines[line - 2].strip().startswith("#")]
+
+
+def stack_deployed(repo: Repository, stack: str) -> list[str]:
+    folder = f"stacks/{stack}"
+    if stack not in STACK_PHASES:
+        return [problem(folder, f"a stack the inventory knows ({', '.join(STACK_PHASES)})", repr(stack),
+                        "rename the folder, or add the stack to homelab.inventory.STACK_PHASES")]
+    try:
+        hosts = repo.inventory().hosts_with_stack(stack)
+    except InventoryError as exc:
+        return [f"cannot check {stack}: {exc}"]
+    if hosts:
+        return []
+    return [problem(str(repo.root / "inventory.yaml"), f"some host listing stack {stack!r}", "none",
+                    f"add {stack} to a host's `stacks:`, or remove {folder}")]
+
+
+# -- repository ---------------------------------------------------------------------------------------------
+
+def inventory_valid(repo: Repository) -> list[str]:
+    try:
+        repo.inventory()
+    except InventoryError as exc:
+        return [str(exc)]
+    return []
+
+
+def inventory_service_in_stack(repo: Repository, name: str) -> list[str]:
+    try:
+        entry = repo.inventory().services[name]
+        compose = repo.compose(entry.stack)
+    except (ComposeError, InventoryError) as exc:
+        return [f"cannot check {name}: {exc}"]
+    if name in compose.services:
+        return []
+    return [problem(str(compose.path), f"a service {name!r} (inventory.yaml services.{name}, stack {entry.stack})",
+                    f"services {', '.join(compose.services)}", "add the service, or fix the inventory's stack")]
+
+
+def _git_files(root: Path, *options: str) -> list[str] | str:
+    try:
+        result = subprocess.run(["git", "-C", str(root), "ls-files", "-z", *options],
+                                capture_output=True, text=True, check=False, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{root}: cannot run git ls-files: {exc}"
+    if result.returncode != 0:
+        return f"{root}: git ls-files failed: {result.stderr.strip()}; fix: run the specs from a git checkout"
+    return [name for name in result.stdout.split("\0") if name]
+
+
+def _is_env_file(name: str) -> bool:
+    base = name.rsplit("/", 1)[-1]
+    return base != ENV_EXAMPLE and (base == ".env" or base.endswith(".env") or base.startswith(".env."))
+
+
+def no_env_files_tracked(repo: Repository) -> list[str]:
+    files = _git_files(repo.root)
+    if isinstance(files, str):
+        return [files]
+    return [problem(str(repo.root / name), "no .env file in git (values come from 1Password)",
+                    "it tracked", f"`git rm --cached {name}`, rotate its secrets, keep it ignored")
+            for name in files if _is_env_file(name)]
+
+
+def no_dockerd_tcp(repo: Repository) -> list[str]:
+    files = _git_files(repo.root, "--cached", "--others", "--exclude-standard")
+    if isinstance(files, str):
+        return [files]
+    problems = []
+    for name in sorted(set(files)):
+        if name.startswith(_SCAN_SKIP_DIRS) or name.endswith(_SCAN_SKIP_SUFFIXES):
+            continue
+        try:
+            text = (repo.root / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            if _DOCKERD_TCP.search(line) and ALLOW_TCP_MARKER not in line:
+                problems.append(problem(f"{repo.root / name}:{number}", "dockerd on its unix socket only",
+                                        line.strip()[:80], "remove the TCP listener; use ssh:// or the "
+                                        "Portainer agent to reach an engine"))
+    return problems

@@ -1,0 +1,30 @@
+"""Static specs over the whole checkout: no secrets file in git, no Docker engine listening on TCP."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from homelab import stackcheck
+from homelab.stackcheck import Repository
+
+pytestmark = pytest.mark.static
+
+REPO = Repository(Path(__file__).parents[2])
+
+
+def expect_no_problems(problems: list[str]) -> None:
+    __tracebackhide__ = True
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+def test_no_env_file_tracked() -> None:
+    """No .env file is tracked by git: secret values live in 1Password and untracked .env files."""
+    expect_no_problems(stackcheck.no_env_files_tracked(REPO))
+
+
+def test_no_dockerd_tcp_listener() -> None:
+    """No file in the repository configures dockerd to listen on TCP (`-H tcp://`, daemon.json hosts)."""
+    expect_no_problems(stackcheck.no_dockerd_tcp(REPO))

@@ -1,0 +1,44 @@
+"""Static specs that the inventory is valid and agrees with the stacks: services, stacks and published ports."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from homelab import stackcheck
+from homelab.stackcheck import Repository
+
+pytestmark = pytest.mark.static
+
+REPO = Repository(Path(__file__).parents[2])
+SERVICES = [pytest.param(stack, service, id=f"{stack}/{service}") for stack, service in REPO.service_ids()]
+
+
+def expect_no_problems(problems: list[str]) -> None:
+    __tracebackhide__ = True
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+def test_inventory_valid() -> None:
+    """inventory.yaml at the repository root loads and validates."""
+    expect_no_problems(stackcheck.inventory_valid(REPO))
+
+
+@pytest.mark.parametrize("name", REPO.inventory_service_names())
+def test_inventory_service_in_stack(name: str) -> None:
+    """Every inventory service exists in the compose file of the stack the inventory names."""
+    expect_no_problems(stackcheck.inventory_service_in_stack(REPO, name))
+
+
+@pytest.mark.parametrize(("stack", "service"), SERVICES)
+def test_compose_service_in_inventory(stack: str, service: str) -> None:
+    """Every compose service is in the inventory, under the stack whose folder holds it."""
+    expect_no_problems(REPO.check_service(stackcheck.in_inventory, stack, service))
+
+
+@pytest.mark.parametrize(("stack", "service"), SERVICES)
+def test_published_ports_match_inventory(stack: str, service: str) -> None:
+    """Every service publishes exactly the inventory's ports (number and protocol), no more, no fewer."""
+    expect_no_problems(REPO.check_service(stackcheck.ports_match_inventory, stack, service))

@@ -1,0 +1,68 @@
+"""Static specs for each service of each stack's compose.yaml: image, healthcheck, restart, name, socket, secrets.
+
+Parametrized over (stack, service) from the compose files themselves; ids read `platform/portainer`.
+A stack whose compose file cannot be read shows up once per check as `STACK/(unparsed)` and fails with the
+reason. The checks live in homelab.stackcheck, where the selftests prove each one fails when broken.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from homelab import stackcheck
+from homelab.stackcheck import Repository
+
+pytestmark = pytest.mark.static
+
+REPO = Repository(Path(__file__).parents[2])
+SERVICES = [pytest.param(stack, service, id=f"{stack}/{service}") for stack, service in REPO.service_ids()]
+
+
+def expect_no_problems(problems: list[str]) -> None:
+    __tracebackhide__ = True
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.mark.parametrize(("stack", "service"), SERVICES)
+def test_image_pinned(stack: str, service: str) -> None:
+    """Every image is pinned to a version tag or a digest: never `latest`, never untagged."""
+    expect_no_problems(REPO.check_service(stackcheck.image_pinned, stack, service))
+
+
+@pytest.mark.parametrize(("stack", "service"), SERVICES)
+def test_healthcheck_defined(stack: str, service: str) -> None:
+    """Every service has a healthcheck, or disables it with a `homelab.healthcheck: "none: <reason>"` label."""
+    expect_no_problems(REPO.check_service(stackcheck.healthcheck_defined, stack, service))
+
+
+@pytest.mark.parametrize(("stack", "service"), SERVICES)
+def test_restart_policy(stack: str, service: str) -> None:
+    """Every service restarts by itself: `restart: unless-stopped` or `always`."""
+    expect_no_problems(REPO.check_service(stackcheck.restart_policy, stack, service))
+
+
+@pytest.mark.parametrize(("stack", "service"), SERVICES)
+def test_container_name_matches(stack: str, service: str) -> None:
+    """Every container is named after its service key, so specs and operators find it by that name."""
+    expect_no_problems(REPO.check_service(stackcheck.container_name_matches, stack, service))
+
+
+@pytest.mark.parametrize(("stack", "service"), SERVICES)
+def test_docker_socket_allowed(stack: str, service: str) -> None:
+    """The Docker socket is mounted only where the inventory's `docker_socket` allows, read-only where it says ro."""
+    expect_no_problems(REPO.check_service(stackcheck.socket_allowed, stack, service))
+
+
+@pytest.mark.parametrize(("stack", "service"), SERVICES)
+def test_secrets_are_references(stack: str, service: str) -> None:
+    """Secret-named environment variables hold only a `${VAR}` or `${VAR:?message}` reference, never a value."""
+    expect_no_problems(REPO.check_service(stackcheck.secrets_referenced, stack, service))
+
+
+@pytest.mark.parametrize(("stack", "service"), SERVICES)
+def test_no_docker_api_port(stack: str, service: str) -> None:
+    """No service publishes the Docker API ports 2375 or 2376."""
+    expect_no_problems(REPO.check_service(stackcheck.no_docker_api_port, stack, service))

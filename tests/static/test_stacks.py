@@ -1,0 +1,61 @@
+"""Static specs for each stack folder: its files, a valid compose file, and an `.env.example` that matches it.
+
+Parametrized over the stacks the inventory format knows (homelab.inventory.STACK_PHASES) and any other folder
+under stacks/; ids are stack names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from homelab import stackcheck
+from homelab.stackcheck import Repository
+
+pytestmark = pytest.mark.static
+
+REPO = Repository(Path(__file__).parents[2])
+STACKS = REPO.stacks()
+
+
+def expect_no_problems(problems: list[str]) -> None:
+    __tracebackhide__ = True
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_present(stack: str) -> None:
+    """Every stack folder has compose.yaml, .env.example and README.md."""
+    expect_no_problems(stackcheck.stack_files_present(REPO, stack))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_compose_file_valid(stack: str) -> None:
+    """Every compose.yaml parses strictly (no duplicate keys) and is structurally valid compose."""
+    expect_no_problems(stackcheck.compose_valid(REPO, stack))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_variables_documented(stack: str) -> None:
+    """Every `${VAR}` a compose file references is listed in the stack's .env.example."""
+    expect_no_problems(stackcheck.variables_documented(REPO, stack))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_env_example_variables_used(stack: str) -> None:
+    """Every variable of a stack's .env.example is used by its compose file."""
+    expect_no_problems(stackcheck.env_example_used(REPO, stack))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_env_example_commented(stack: str) -> None:
+    """Every .env.example variable has a comment just above it saying where its value comes from."""
+    expect_no_problems(stackcheck.env_example_commented(REPO, stack))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_deployed(stack: str) -> None:
+    """Every stack folder is a stack the inventory knows and at least one host deploys."""
+    expect_no_problems(stackcheck.stack_deployed(REPO, stack))
