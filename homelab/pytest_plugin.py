@@ -63,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[INVENTORY] = inventory
     config.stash[SECRETS] = secrets
     config.stash[ACCESS] = HostAccess(inventory)
-    if not config.option.no_reports and not hasattr(config, "workerinput"):
+    if not (config.option.no_reports or config.option.collectonly or hasattr(config, "workerinput")):
         report.enable_files(config, Path(config.option.report_dir), inventory)
 
 

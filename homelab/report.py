@@ -98,7 +98,7 @@ class HtmlReport:
         cells[1:1] = [f'<th class="sortable" data-column-type="{key}">{label}</th>' for key, label in COLUMNS]
 
     def pytest_html_results_table_row(self, report: pytest.TestReport, cells: list[str]) -> None:
-        props = dict(report.user_properties)
+        props = dict(getattr(report, "user_properties", []))
         cells[1:1] = [f'<td class="col-{key}">{html.escape(REDACTOR(str(props.get(key, ""))))}</td>'
                       for key, _ in COLUMNS]
 

@@ -10,7 +10,7 @@ import pytest
 
 INI = """\
 [pytest]
-addopts = -p homelab.pytest_plugin --strict-markers -p no:cacheprovider
+addopts = -p homelab.pytest_plugin --strict-markers -p no:cacheprovider -p no:pytest11.testinfra
 empty_parameter_set_mark = fail_at_collect
 markers =
     static: no host
@@ -115,11 +115,12 @@ def test_ids_are_inventory_names(project: pytest.Pytester) -> None:
     """Parameters are named after hosts and services, so the report reads as a checklist."""
     result = project.runpytest("--collect-only", "-q", "tests")
     result.stdout.fnmatch_lines([
+        "*test_worker_answers[[]gaming-pc-1[]]",
         "*test_ssh_answers[[]platform[]]",
         "*test_instance_ids[[]portainer@platform[]]",
         "*test_instance_ids[[]npm@platform[]]",
-        "*test_worker_answers[[]gaming-pc-1[]]",
     ])
+    assert not (project.path / "reports").exists(), "collecting wrote a report"
 
 
 def test_collect_only_makes_no_connection(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -141,7 +142,8 @@ def test_broken_inventory_is_one_usage_error(project: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in result.stderr.lines if line.startswith("ERROR:")]
     assert len(errors) == 1
-    assert "inventory.yaml:" in errors[0] and "hosts.gaming-pc-1.address" in errors[0]
+    assert "inventory.yaml:" in errors[0]
+    assert "hosts.gaming-pc-1.address" in errors[0]
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
 
 
@@ -159,7 +161,8 @@ def test_down_host_fails_once_then_skips(project: pytest.Pytester) -> None:
     result = project.runpytest("-m", "phase1", "-rs", "tests", "--no-reports")
     result.assert_outcomes(failed=1, skipped=1, passed=2)
     out = result.stdout.str()
-    assert "platform (admin@127.0.0.1" in out and "cannot connect" in out
+    assert "platform (admin@127.0.0.1" in out
+    assert "cannot connect" in out
     assert "platform is unreachable: see the failure of tests/test_platform.py::test_ssh_answers[platform]" in out
 
 
