@@ -23,7 +23,7 @@ class _SharedSSHAdapter(SSHHTTPAdapter):  # type: ignore[misc]
 
     def _create_paramiko_client(self, base_url: str) -> None:
         self.ssh_client = self._shared
-        self.ssh_params = {}
+        self.ssh_params: dict[str, object] = {}
 
     def _connect(self) -> None:
         """Never reconnect behind the pool's back: a dropped connection is an error for the caller."""

@@ -7,7 +7,7 @@ themselves with `@pytest.mark.spec("P2-FW-001", severity="high", fix="...")` plu
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -144,18 +144,21 @@ def resolver(inventory: Inventory) -> Any:
 
 
 # -- reports and redaction -----------------------------------------------------------------------------
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    outcome = yield
-    rep = outcome.get_result()
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[
+        None, pytest.TestReport, pytest.TestReport]:
+    rep = yield
     report.describe(item, rep)
     if REDACTOR:
         report.redact(rep)
+    return rep
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
-    outcome = yield
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[
+        None, pytest.CollectReport, pytest.CollectReport]:
+    rep = yield
     if REDACTOR:
-        report.redact(outcome.get_result())
+        report.redact(rep)
+    return rep
 
