@@ -1,0 +1,106 @@
+"""`lab`: the simulated homelab on the local Docker engine. `lab --help` lists the commands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+
+from homelab.inventory import InventoryError
+from lab import up as lifecycle
+from lab.docker import LabError, ensure_engine
+from lab.keys import SSH_KEY
+from lab.topology import LAB_DIR, machine
+
+
+def _up(_: argparse.Namespace) -> int:
+    inv = lifecycle.up()
+    print(inv.path)
+    return 0
+
+
+def _down(_: argparse.Namespace) -> int:
+    lifecycle.down()
+    return 0
+
+
+def _status(_: argparse.Namespace) -> int:
+    rows = lifecycle.status()
+    width = max(len(r[0]) for r in rows)
+    for name, kind, addresses, state in rows:
+        print(f"{name:<{width}}  {kind:<8}  {state:<8}  {addresses}")
+    path = lifecycle.inventory_path()
+    print(f"inventory: {path if path.exists() else 'not written yet (run `lab up`)'}")
+    return 0 if all(r[3] == "running" for r in rows) else 1
+
+
+def _exec(args: argparse.Namespace) -> int:
+    ensure_engine()
+    m = machine(args.host)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise LabError("no command given; usage: lab exec HOST -- CMD [ARGS...]")
+    tty = ["-it"] if sys.stdin.isatty() and sys.stdout.isatty() else ["-i"]
+    os.execvp("docker", ["docker", "exec", *tty, m.container, *command])  # noqa: S606 -- replaces this process on purpose
+
+
+def _ssh(args: argparse.Namespace) -> int:
+    m = machine(args.host)
+    if not m.user:
+        raise LabError(f"{m.name} has no sshd; use `lab exec {m.name} -- bash`")
+    known = LAB_DIR / "known_hosts"
+    if not known.exists():
+        raise LabError("no .lab/known_hosts yet; run `lab up` first")
+    cmd = ["ssh", "-i", str(SSH_KEY), "-o", f"UserKnownHostsFile={known}", "-o", "StrictHostKeyChecking=yes",
+           "-o", "IdentitiesOnly=yes", "-o", "ConnectTimeout=5", f"{m.user}@{m.address}", *args.command]
+    try:
+        os.execvp("ssh", cmd)  # noqa: S606 -- replaces this process on purpose
+    except FileNotFoundError:
+        raise LabError(f"no ssh client; install openssh-client, or: {shlex.join(cmd)}") from None
+
+
+def _reset(args: argparse.Namespace) -> int:
+    inv = lifecycle.reset(args.host)
+    print(inv.path)
+    return 0
+
+
+def _inventory(_: argparse.Namespace) -> int:
+    path = lifecycle.inventory_path()
+    if not path.exists():
+        raise LabError(f"{path} does not exist yet; run `lab up`")
+    print(path)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="lab", description="The simulated homelab on the local Docker engine.")
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
+    sub.add_parser("up", help="build and start the lab (idempotent); print the lab inventory's path").set_defaults(
+        func=_up)
+    sub.add_parser("down", help="remove every lab container, network and volume").set_defaults(func=_down)
+    sub.add_parser("status", help="each lab machine's state and addresses").set_defaults(func=_status)
+    for name, func, text in (("exec", _exec, "run a command in a lab machine, as root: lab exec HOST -- CMD"),
+                             ("ssh", _ssh, "SSH into a lab machine with the lab key, host key checked")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("host")
+        cmd.add_argument("command", nargs=argparse.REMAINDER)
+        cmd.set_defaults(func=func)
+    reset = sub.add_parser("reset", help="recreate a machine and its Docker volume: back to fresh")
+    reset.add_argument("host")
+    reset.set_defaults(func=_reset)
+    sub.add_parser("inventory", help="print the lab inventory's path").set_defaults(func=_inventory)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (LabError, InventoryError) as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("lab: interrupted", file=sys.stderr)
+        return 130

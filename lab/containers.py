@@ -1,0 +1,131 @@
+"""Lab networks and containers: created when missing, recreated when their spec changed, else left alone."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from lab.docker import LABEL, SPEC_LABEL, LabError, docker, exists, inspect_format, lab_objects, run
+from lab.images import tag
+from lab.topology import NETWORKS, PREFIX, Machine
+
+READY_TIMEOUT = 90.0
+# A lab host: its own network namespace, iptables and a real dockerd (LAB_NOTES: --privileged is refused).
+HOST_FLAGS = ("--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE", "--security-opt", "seccomp=unconfined",
+              "--security-opt", "apparmor=unconfined", "--security-opt", "systempaths=unconfined",
+              "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run")
+
+
+def ensure_networks() -> None:
+    for net in NETWORKS.values():
+        name = PREFIX + net.name
+        subnet = inspect_format("network", name, "{{range .IPAM.Config}}{{.Subnet}}{{end}}")
+        if subnet == net.cidr:
+            continue
+        if subnet is not None:
+            raise LabError(f"network {name} exists with subnet {subnet}, expected {net.cidr}; run `lab down`")
+        docker("network", "create", "--driver", "bridge", "--subnet", net.cidr, "--gateway", net.at(1),
+               "--label", f"{LABEL}=1", "-o", f"com.docker.network.bridge.name={name}", name)
+
+
+def run_args(m: Machine, env: dict[str, str]) -> list[str]:
+    """The `docker create` arguments for `m` (first network only; the router joins the rest after)."""
+    args = ["--name", m.container, "--hostname", m.name, "--label", f"{LABEL}=1",
+            "--network", PREFIX + m.network, "--ip", m.address, "--restart", "no"]
+    if m.kind == "host":
+        args += [*HOST_FLAGS, "-v", f"{m.volume}:/var/lib/docker"]
+    elif m.kind == "registry":
+        args += ["-v", f"{m.volume}:/var/lib/docker-registry"]
+    elif m.kind == "router":
+        args += ["--cap-add", "NET_ADMIN", "--sysctl", "net.ipv4.ip_forward=1"]
+    else:
+        args += ["--cap-add", "NET_ADMIN"]
+    for key, value in sorted({**m.env, **env}.items()):
+        args += ["-e", f"{key}={value}"]
+    return args
+
+
+def ensure_machine(m: Machine, image_hash: str, env: dict[str, str]) -> str:
+    """Create and start `m` unless an identical one runs; return what was done (for the log)."""
+    args = run_args(m, env)
+    spec = hashlib.sha256(json.dumps([args, image_hash]).encode()).hexdigest()[:16]
+    current = inspect_format("container", m.container, '{{index .Config.Labels "' + SPEC_LABEL + '"}}')
+    if current == spec:
+        if inspect_format("container", m.container, "{{.State.Running}}") != "true":
+            docker("start", m.container)
+            return "started"
+        return "unchanged"
+    if current is not None:
+        docker("rm", "-f", m.container)
+    if m.volume and not exists("volume", m.volume):
+        docker("volume", "create", "--label", f"{LABEL}=1", m.volume)
+    docker("create", *args, "--label", f"{SPEC_LABEL}={spec}", tag(m.image))
+    for net, address in list(m.addresses.items())[1:]:
+        docker("network", "connect", "--ip", address, PREFIX + net, m.container)
+    docker("start", m.container)
+    return "recreated" if current is not None else "created"
+
+
+def remove_machine(m: Machine, volume: bool) -> None:
+    docker("rm", "-f", m.container, check=False)
+    if volume and m.volume:
+        docker("volume", "rm", "-f", m.volume, check=False)
+
+
+def wait_ready(m: Machine, deadline: float) -> None:
+    """Wait (bounded) until the init says ready, sshd answers and the inner engine answers."""
+    while not _ready(m):
+        running = inspect_format("container", m.container, "{{.State.Running}}") == "true"
+        if time.monotonic() > deadline or not running:
+            logs = docker("logs", "--tail", "5", m.container, check=False, timeout=15).strip().replace("\n", " | ")
+            why = f"is not ready after {READY_TIMEOUT:.0f} s" if running else "stopped"
+            raise LabError(f"{m.name} {why} (logs: {logs or 'none'}); try `lab reset {m.name}`")
+        time.sleep(0.5)
+
+
+def _ready(m: Machine) -> bool:
+    if m.kind == "registry":
+        return _tcp_open(m.address, 5000)
+    if not _exec_ok(m, "test", "-e", "/run/lab-ready"):
+        return False
+    if m.user and not _tcp_open(m.address, 22):
+        return False
+    return m.kind != "host" or _exec_ok(m, "docker", "version")
+
+
+def _exec_ok(m: Machine, *cmd: str) -> bool:
+    return run(["docker", "exec", m.container, *cmd], timeout=15).returncode == 0
+
+
+def _tcp_open(address: str, port: int) -> bool:
+    try:
+        with socket.create_connection((address, port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def wait_all(machines: list[Machine]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    with ThreadPoolExecutor(max_workers=len(machines) or 1) as pool:
+        for future in [pool.submit(wait_ready, m, deadline) for m in machines]:
+            future.result()
+
+
+def host_key(m: Machine) -> str:
+    out = docker("exec", m.container, "cat", "/etc/ssh/ssh_host_ed25519_key.pub", timeout=15)
+    return " ".join(out.split()[:2])
+
+
+def remove_all() -> list[str]:
+    """Every container, network and volume with the lab label (and nothing else); return their names."""
+    removed = []
+    for kind, rm in (("container", ["rm", "-f"]), ("network", ["network", "rm"]), ("volume", ["volume", "rm", "-f"])):
+        names = lab_objects(kind)
+        if names:
+            docker(*rm, *names, timeout=180)
+        removed += [f"{kind} {n}" for n in names]
+    return removed

@@ -1,0 +1,120 @@
+"""The lab's images: a debootstrap'd Debian root, then `docker build` of lab/dockerfiles/*, all cached.
+
+An image carries the hash of its inputs (its build context, and its parent's hash) as a label; `lab up`
+rebuilds exactly the images whose inputs changed. The debootstrap tarball is kept under .lab/cache/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from lab.docker import LABEL, SPEC_LABEL, LabError, docker, inspect_format
+from lab.topology import DOCKERFILES, LAB_DIR
+
+SUITE = "trixie"
+MIRROR = "http://deb.debian.org/debian"
+BASE = f"homelab-lab/base:{SUITE}"
+# name -> parent; the base is made by debootstrap, the rest by `docker build` of lab/dockerfiles/NAME.
+PARENTS = {"hostcore": "base", "host": "hostcore", "unraid": "hostcore", "router": "base",
+           "vantage": "base", "registry": "base", "tiny": "base"}
+LAB_IMAGES = ("host", "unraid", "router", "vantage", "registry")  # what `lab up` needs
+BUILD_TIMEOUT = 600
+Log = Callable[[str], None]
+
+
+def tag(name: str) -> str:
+    return BASE if name == "base" else f"homelab-lab/{name}:latest"
+
+
+def context_hash(directory: Path, parent_hash: str = "") -> str:
+    """A digest of every file (path, mode, bytes) under `directory`, chained to the parent's digest."""
+    digest = hashlib.sha256(parent_hash.encode())
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(directory)}\0{path.stat().st_mode & 0o777}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def base_hash() -> str:
+    return hashlib.sha256(f"debootstrap --variant=minbase {SUITE} {MIRROR}".encode()).hexdigest()[:16]
+
+
+def current_hash(image: str) -> str | None:
+    return inspect_format("image", image, '{{index .Config.Labels "' + SPEC_LABEL + '"}}')
+
+
+def ensure_base(log: Log = print) -> str:
+    """The Debian base image, from the cached debootstrap tarball (made once, about 20-40 s)."""
+    wanted = base_hash()
+    if current_hash(BASE) == wanted:
+        return wanted
+    tarball = LAB_DIR / "cache" / f"debian-{SUITE}-minbase-{wanted}.tar"
+    if not tarball.exists():
+        log(f"debootstrap {SUITE} (once; cached in {tarball.parent})")
+        _debootstrap(tarball)
+    log(f"importing {BASE}")
+    with tarball.open("rb") as stream:
+        result = subprocess.run(
+            ["docker", "import", "-c", "ENV LANG=C.UTF-8", "-c", f"LABEL {LABEL}=1 {SPEC_LABEL}={wanted}", "-", BASE],
+            stdin=stream, capture_output=True, timeout=BUILD_TIMEOUT, check=False)
+    if result.returncode != 0:
+        raise LabError(f"docker import of the Debian root failed: {result.stderr.decode().strip()}")
+    return wanted
+
+
+def _debootstrap(tarball: Path) -> None:
+    if shutil.which("debootstrap") is None:
+        raise LabError("debootstrap is not installed; run `apt-get install -y debootstrap` (or `make lab`)")
+    tarball.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=tarball.parent) as tmp:
+        root = Path(tmp) / "root"
+        cmd = ["debootstrap", "--variant=minbase", SUITE, str(root), MIRROR]
+        result = subprocess.run(cmd, capture_output=True, timeout=BUILD_TIMEOUT, check=False)
+        if result.returncode != 0:
+            tail = result.stdout.decode(errors="replace").strip().splitlines()[-1:]
+            raise LabError(f"debootstrap failed ({' '.join(tail)}); is {MIRROR} reachable?")
+        for junk in ("var/cache/apt/archives", "var/lib/apt/lists"):
+            for item in (root / junk).glob("*.deb" if "archives" in junk else "*_*"):
+                item.unlink()
+        partial = tarball.with_suffix(".partial")
+        subprocess.run(["tar", "-C", str(root), "-cf", str(partial), "."], timeout=BUILD_TIMEOUT, check=True)
+        partial.rename(tarball)
+
+
+def build(name: str, context: Path, parent_hash: str, log: Log = print) -> str:
+    """Build `context` as tag(name) unless an image with the same input hash exists; return that hash."""
+    wanted = context_hash(context, parent_hash)
+    if current_hash(tag(name)) == wanted:
+        return wanted
+    log(f"building {tag(name)}")
+    docker("build", "-q", "--label", f"{LABEL}=1", "--label", f"{SPEC_LABEL}={wanted}",
+           "-t", tag(name), str(context), timeout=BUILD_TIMEOUT)
+    return wanted
+
+
+def ensure_images(names: tuple[str, ...] = LAB_IMAGES, log: Log = print) -> dict[str, str]:
+    """Build (or reuse) `names` and their parents, independent ones in parallel; return name -> hash."""
+    hashes = {"base": ensure_base(log)}
+    needed: set[str] = set()
+    for name in names:
+        while name != "base":
+            needed.add(name)
+            name = PARENTS[name]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        while needed - hashes.keys():
+            ready = [n for n in needed - hashes.keys() if PARENTS[n] in hashes]
+            futures = {n: pool.submit(build, n, DOCKERFILES / n, hashes[PARENTS[n]], log) for n in ready}
+            hashes.update({n: f.result() for n, f in futures.items()})
+    _prune()
+    return hashes
+
+
+def _prune() -> None:
+    """Drop lab images left dangling by a rebuild (never anything without the lab label)."""
+    docker("image", "prune", "-f", "--filter", f"label={LABEL}=1", timeout=120, check=False)

@@ -1,0 +1,67 @@
+"""The lab registry: push a locally built image into it; list what it holds as the inventory's image_map.
+
+Images are pushed from inside the registry container (skopeo to localhost:5000), so the machine's own
+engine needs no insecure-registry setting. The hosts' engines pull from REGISTRY over plain HTTP.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import httpx
+
+from lab.docker import LABEL, SPEC_LABEL, LabError, docker, inspect_format
+from lab.images import context_hash
+from lab.topology import MACHINES, REGISTRY
+
+PUSH_TIMEOUT = 600
+
+
+def build_and_push(directory: str | Path, name: str) -> str:
+    """Build `directory` (a Dockerfile context) and push it as `name` (e.g. `portainer/portainer-ce:2.23.0`).
+
+    Returns the reference the hosts pull (`198.18.10.5:5000/portainer/portainer-ce:2.23.0`). Skips the
+    build when an image of the same inputs exists; the next `lab up` adds `name` to settings.image_map.
+    """
+    directory = Path(directory)
+    if ":" not in name.rsplit("/", 1)[-1]:
+        raise LabError(f"image name {name!r} has no tag; expected NAME:TAG as the stack writes it")
+    local = f"homelab-lab/stack/{name}"
+    wanted = context_hash(directory)
+    if inspect_format("image", local, '{{index .Config.Labels "' + SPEC_LABEL + '"}}') != wanted:
+        docker("build", "-q", "--label", f"{LABEL}=1", "--label", f"{SPEC_LABEL}={wanted}", "-t", local,
+               str(directory), timeout=PUSH_TIMEOUT)
+    push(local, name)
+    return f"{REGISTRY}/{name}"
+
+
+def push(local: str, name: str) -> None:
+    """Copy the local image `local` into the lab registry as `name` (docker save, streamed to skopeo)."""
+    container = MACHINES["registry"].container
+    script = ('set -e; t=$(mktemp); trap "rm -f $t" EXIT; cat > "$t"; '
+              f'skopeo copy --quiet --dest-tls-verify=false "docker-archive:$t" "docker://localhost:5000/{name}"')
+    with subprocess.Popen(["docker", "save", local], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as save:
+        try:
+            copied = subprocess.run(["docker", "exec", "-i", container, "sh", "-c", script], stdin=save.stdout,
+                                    capture_output=True, timeout=PUSH_TIMEOUT, check=False)
+            saved = save.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            save.kill()
+            raise LabError(f"pushing {name} took longer than {PUSH_TIMEOUT} s") from None
+    if saved != 0 or copied.returncode != 0:
+        raise LabError(f"pushing {local} as {name} failed: {copied.stderr.decode(errors='replace').strip()}")
+
+
+def image_map(timeout: float = 5.0) -> dict[str, str]:
+    """`upstream name:tag` -> `REGISTRY/name:tag` for every image the lab registry holds."""
+    mapping: dict[str, str] = {}
+    try:
+        with httpx.Client(base_url=f"http://{REGISTRY}", timeout=timeout) as client:
+            catalog = client.get("/v2/_catalog", params={"n": 1000}).raise_for_status().json()
+            for repo in catalog.get("repositories") or []:
+                tags = client.get(f"/v2/{repo}/tags/list").raise_for_status().json().get("tags") or []
+                mapping.update({f"{repo}:{t}": f"{REGISTRY}/{repo}:{t}" for t in sorted(tags)})
+    except httpx.HTTPError as exc:
+        raise LabError(f"the lab registry at {REGISTRY} does not answer ({exc}); try `lab reset registry`") from None
+    return mapping

@@ -1,0 +1,107 @@
+"""What the lab is made of: its networks, its machines, their addresses. The one place to add a host."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab.docker import LabError
+
+REPO = Path(__file__).resolve().parent.parent
+LAB_DIR = REPO / ".lab"
+SEED_INVENTORY = REPO / "inventory.yaml"
+DOCKERFILES = Path(__file__).resolve().parent / "dockerfiles"
+PREFIX = "lab-"  # container, network and volume names: lab-platform, lab-lan, lab-platform-docker
+
+
+@dataclass(frozen=True)
+class Net:
+    name: str
+    cidr: str
+    kind: str
+    description: str
+
+    def at(self, last_octet: int) -> str:
+        return self.cidr.rsplit(".", 1)[0] + f".{last_octet}"
+
+
+NETWORKS = {
+    "lan": Net("lan", "198.18.10.0/24", "lan", "home LAN: servers and PCs (the runner is .1)"),
+    "vpn": Net("vpn", "198.18.20.0/24", "vpn", "WireGuard clients"),
+    "guest": Net("guest", "198.18.30.0/24", "guest", "guest and IoT Wi-Fi"),
+    "wan": Net("wan", "198.19.0.0/24", "wan", "the internet, as seen from outside"),
+}
+INTERNAL = ("lan", "vpn", "guest")  # routed to one another by the router, with no ACLs
+ROUTER = {"lan": NETWORKS["lan"].at(254), "vpn": NETWORKS["vpn"].at(254),
+          "guest": NETWORKS["guest"].at(254), "wan": NETWORKS["wan"].at(2)}
+PUBLIC_ADDRESS = ROUTER["wan"]
+REGISTRY_ADDRESS = NETWORKS["lan"].at(5)
+REGISTRY = f"{REGISTRY_ADDRESS}:5000"
+
+
+@dataclass(frozen=True)
+class Machine:
+    """One lab container. kind: host (sshd + dockerd + firewall), vantage, router or registry."""
+
+    name: str
+    kind: str
+    image: str
+    addresses: dict[str, str]
+    user: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def container(self) -> str:
+        return PREFIX + self.name
+
+    @property
+    def volume(self) -> str | None:
+        return {"host": f"{self.container}-docker", "registry": f"{self.container}-data"}.get(self.kind)
+
+    @property
+    def network(self) -> str:
+        return next(iter(self.addresses))
+
+    @property
+    def address(self) -> str:
+        return self.addresses[self.network]
+
+
+def _host_routes() -> str:
+    """Hosts keep the Docker gateway as default route; the other segments are behind the router."""
+    others = [NETWORKS[n].cidr for n in ("vpn", "guest", "wan")]
+    return ";".join(f"replace {cidr} via {ROUTER['lan']}" for cidr in others)
+
+
+def _host(name: str, octet: int, image: str = "host", user: str = "admin", **env: str) -> Machine:
+    return Machine(name, "host", image, {"lan": NETWORKS["lan"].at(octet)}, user,
+                   {"LAB_ROUTES": _host_routes(), "LAB_REGISTRY": REGISTRY, **env})
+
+
+def _vantage(name: str, net: str, routes: str) -> Machine:
+    return Machine(name, "vantage", "vantage", {net: NETWORKS[net].at(10)}, "probe", {"LAB_ROUTES": routes})
+
+
+HOSTS = (
+    _host("platform", 10),
+    _host("unraid", 20, image="unraid", user="root"),
+    _host("pve-docker-1", 21),
+    _host("pve-docker-2", 22),
+    _host("gaming-pc-1", 30, LAB_GPU="nvidia"),
+)
+VANTAGES = (
+    _vantage("vpn-client", "vpn", f"replace default via {ROUTER['vpn']}"),
+    _vantage("guest", "guest", f"replace default via {ROUTER['guest']}"),
+    _vantage("wan", "wan", "del default"),  # on the internet: it reaches the router's WAN address only
+)
+INFRA = (
+    Machine("registry", "registry", "registry", {"lan": REGISTRY_ADDRESS}),
+    Machine("router", "router", "router", dict(ROUTER)),
+)
+MACHINES = {m.name: m for m in (*INFRA, *HOSTS, *VANTAGES)}
+
+
+def machine(name: str) -> Machine:
+    if name not in MACHINES:
+        raise LabError(f"no lab machine {name!r}; expected one of: {', '.join(MACHINES)}")
+    return MACHINES[name]

@@ -1,0 +1,88 @@
+"""The lab's lifecycle as a library: up, down, reset, status. The CLI and the selftests call these."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from homelab.inventory import Inventory
+from lab import containers, images, inventory, registry
+from lab.docker import ensure_engine, inspect_format
+from lab.images import Log
+from lab.keys import ensure_ca, ssh_client_key
+from lab.router import ruleset
+from lab.topology import HOSTS, MACHINES, VANTAGES, Machine, machine
+
+
+def _env(m: Machine, public_key: str, rules: str) -> dict[str, str]:
+    if m.kind == "router":
+        return {"LAB_RULES": rules}
+    if m.user:
+        return {"LAB_USER": m.user, "LAB_AUTHORIZED_KEY": public_key}
+    return {}
+
+
+def _start(machines: list[Machine], hashes: dict[str, str], log: Log) -> None:
+    public_key = ssh_client_key()
+    rules = ruleset(inventory.public_forwards())
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        jobs = {m.name: pool.submit(containers.ensure_machine, m, hashes[m.image], _env(m, public_key, rules))
+                for m in machines}
+        done = {name: job.result() for name, job in jobs.items()}
+    changed = [f"{name} {what}" for name, what in done.items() if what != "unchanged"]
+    log("containers: " + (", ".join(changed) if changed else "all up to date"))
+    containers.wait_all(machines)
+
+
+def write_inventory() -> Inventory:
+    """(Re)write .lab/inventory.yaml from the running lab: host keys, the registry's images."""
+    keys = {m.name: containers.host_key(m) for m in (*HOSTS, *VANTAGES)}
+    inventory.known_hosts(keys)
+    return inventory.write(keys, registry.image_map())
+
+
+def up(log: Log = print) -> Inventory:
+    """Bring the whole lab up (idempotent: what already runs as specified is left alone)."""
+    started = time.monotonic()
+    ensure_engine()
+    hashes = images.ensure_images(log=log)
+    ensure_ca()
+    containers.ensure_networks()
+    _start(list(MACHINES.values()), hashes, log)
+    result = write_inventory()
+    log(f"lab up in {time.monotonic() - started:.0f} s")
+    return result
+
+
+def down(log: Log = print) -> list[str]:
+    """Remove every lab container, network and volume (images and .lab/ keys stay, as a cache)."""
+    ensure_engine()
+    removed = containers.remove_all()
+    log(f"removed {len(removed)} lab objects" if removed else "nothing to remove: the lab is down")
+    return removed
+
+
+def reset(name: str, log: Log = print) -> Inventory:
+    """Back to fresh: recreate the machine's container and its Docker volume, then rewrite the inventory."""
+    ensure_engine()
+    m = machine(name)
+    containers.remove_machine(m, volume=True)
+    hashes = images.ensure_images(log=log)
+    containers.ensure_networks()
+    _start([m], hashes, log)
+    return write_inventory()
+
+
+def status() -> list[tuple[str, str, str, str]]:
+    """(name, kind, address, state) for each lab machine."""
+    ensure_engine()
+    rows = []
+    for m in MACHINES.values():
+        state = inspect_format("container", m.container, "{{.State.Status}}") or "absent"
+        rows.append((m.name, m.kind, ", ".join(m.addresses.values()), state))
+    return rows
+
+
+def inventory_path() -> Path:
+    return inventory.LAB_INVENTORY
