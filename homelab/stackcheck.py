@@ -7,6 +7,7 @@ empty; the selftests feed broken copies to the same checks. Nothing here needs a
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from homelab.compose import ComposeError, ComposeFile, ComposeService, image_tag, load_compose
 from homelab.inventory import STACK_PHASES, Inventory, InventoryError, load_inventory
+from homelab.yamlfile import YamlError, load_yaml
 
 COMPOSE_FILE = "compose.yaml"
 ENV_EXAMPLE = ".env.example"
@@ -360,3 +362,69 @@ def no_dockerd_tcp(repo: Repository) -> list[str]:
                                         line.strip()[:80], "remove the TCP listener; use ssh:// or the "
                                         "Portainer agent to reach an engine"))
     return problems
+
+
+# -- monitoring configuration -------------------------------------------------------------------------------
+
+PROMETHEUS_JOBS = ("node", "cadvisor")
+DASHBOARD_UIDS = ("homelab-hosts", "homelab-containers")
+DATASOURCE_UID = "prometheus"
+
+
+def prometheus_file_sd(repo: Repository) -> list[str]:
+    """prometheus.yml parses and reads jobs node and cadvisor from targets/*.json through file_sd."""
+    folder = repo.root / "stacks/monitoring/prometheus"
+    try:
+        config, _ = load_yaml(folder / "prometheus.yml")
+    except YamlError as exc:
+        return [str(exc)]
+    jobs = {str(j.get("job_name")): j for j in (config or {}).get("scrape_configs") or [] if isinstance(j, dict)}
+    problems = []
+    for job in PROMETHEUS_JOBS:
+        files = [f for sd in (jobs.get(job) or {}).get("file_sd_configs") or [] for f in sd.get("files") or []]
+        if not files or not all(f.startswith("/etc/prometheus/targets/") and f.endswith(".json") for f in files):
+            problems.append(problem(f"{folder / 'prometheus.yml'}: scrape_configs.{job}",
+                                    "file_sd_configs reading /etc/prometheus/targets/*.json", repr(files or None),
+                                    "read the job's targets from the files bootstrap writes into targets/"))
+    if not (folder / "targets/.gitkeep").is_file():
+        problems.append(problem(str(folder / "targets"), "a targets/ folder kept in git (.gitkeep)", "none",
+                                "add prometheus/targets/.gitkeep"))
+    return problems
+
+
+def grafana_dashboards(repo: Repository) -> list[str]:
+    """The datasource has uid prometheus, and the dashboards exist with fixed uids and use that datasource."""
+    folder = repo.root / "stacks/monitoring/grafana"
+    problems = []
+    try:
+        datasources, _ = load_yaml(folder / "provisioning/datasources/prometheus.yaml")
+    except YamlError as exc:
+        return [str(exc)]
+    uids = [d.get("uid") for d in (datasources or {}).get("datasources") or [] if isinstance(d, dict)]
+    if DATASOURCE_UID not in uids:
+        problems.append(problem(str(folder / "provisioning/datasources/prometheus.yaml"),
+                                f"a datasource with uid {DATASOURCE_UID!r}", repr(uids), "set `uid: prometheus`"))
+    found: dict[str, Path] = {}
+    for path in sorted((folder / "dashboards").glob("*.json")):
+        try:
+            board = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            problems.append(f"{path}: cannot read the dashboard: {exc}")
+            continue
+        found[str(board.get("uid"))] = path
+        sources = {json.dumps(ds, sort_keys=True) for ds in _datasources(board)}
+        if sources - {json.dumps({"type": "prometheus", "uid": DATASOURCE_UID}, sort_keys=True)}:
+            problems.append(problem(str(path), f"every panel on datasource uid {DATASOURCE_UID!r}",
+                                    ", ".join(sorted(sources)), "point the panels at the provisioned datasource"))
+    problems += [problem(str(folder / "dashboards"), f"a dashboard with uid {uid!r}", f"uids {sorted(found)}",
+                         "add it, with a fixed `uid`") for uid in DASHBOARD_UIDS if uid not in found]
+    return problems
+
+
+def _datasources(node: object) -> list[object]:
+    if isinstance(node, dict):
+        here = [node["datasource"]] if "datasource" in node else []
+        return here + [d for key, value in node.items() if key != "datasource" for d in _datasources(value)]
+    if isinstance(node, list):
+        return [d for item in node for d in _datasources(item)]
+    return []

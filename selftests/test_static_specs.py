@@ -60,6 +60,7 @@ def all_problems(root: Path) -> list[str]:
     """Every problem every check finds in the repository at `root`."""
     repo = Repository(root)
     found = stackcheck.inventory_valid(repo) + stackcheck.no_env_files_tracked(repo) + stackcheck.no_dockerd_tcp(repo)
+    found += stackcheck.prometheus_file_sd(repo) + stackcheck.grafana_dashboards(repo)
     for stack in repo.stacks():
         found += [p for check in STACK_CHECKS for p in check(repo, stack)]
     for stack, service in repo.service_ids():
@@ -305,6 +306,30 @@ def test_unknown_stack_folder(repo: Path) -> None:
     shutil.copytree(repo / "stacks/exporters", repo / "stacks/extras")
     problems = [p for p in all_problems(repo) if "extras" in p]
     assert any("expected a stack the inventory knows" in p for p in problems)
+
+
+def test_prometheus_job_without_file_sd(repo: Path) -> None:
+    """A cadvisor job that lists targets statically instead of reading targets/*.json is reported."""
+    edit(repo / "stacks/monitoring/prometheus/prometheus.yml",
+         '    file_sd_configs:\n      - files: ["/etc/prometheus/targets/cadvisor-*.json"]\n'
+         "        refresh_interval: 1m\n",
+         '    static_configs:\n      - targets: ["198.51.100.10:8080"]\n')
+    assert "scrape_configs.cadvisor: expected file_sd_configs reading /etc/prometheus/targets/*.json" in \
+        only_problem(repo)
+
+
+def test_dashboard_uid_changed(repo: Path) -> None:
+    """A dashboard whose fixed uid changed is reported as missing."""
+    edit(repo / "stacks/monitoring/grafana/dashboards/homelab-hosts.json", '"uid": "homelab-hosts"', '"uid": "hosts"')
+    assert "expected a dashboard with uid 'homelab-hosts'" in only_problem(repo)
+
+
+def test_dashboard_on_other_datasource(repo: Path) -> None:
+    """A panel pointing at a datasource other than uid prometheus is reported."""
+    path = repo / "stacks/monitoring/grafana/dashboards/homelab-containers.json"
+    path.write_text(path.read_text(encoding="utf-8").replace('"uid": "prometheus"', '"uid": "P1809F7CD0C75ACF3"', 1),
+                    encoding="utf-8")
+    assert "homelab-containers.json: expected every panel on datasource uid 'prometheus'" in only_problem(repo)
 
 
 # -- the compose reader -------------------------------------------------------------------------------------
