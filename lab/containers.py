@@ -20,15 +20,20 @@ HOST_FLAGS = ("--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE", "--security-opt"
 
 
 def ensure_networks() -> None:
+    """Plain bridges (not --internal: LAB_NOTES), with no masquerading: traffic between segments keeps its
+    source address (the router forwards it; the machine's NAT never rewrites it) and never leaves the lab."""
     for net in NETWORKS.values():
         name = PREFIX + net.name
-        subnet = inspect_format("network", name, "{{range .IPAM.Config}}{{.Subnet}}{{end}}")
-        if subnet == net.cidr:
+        options = ["--subnet", net.cidr, "--gateway", net.at(1), "-o", f"com.docker.network.bridge.name={name}",
+                   "-o", "com.docker.network.bridge.enable_ip_masquerade=false"]
+        spec = hashlib.sha256(json.dumps(options).encode()).hexdigest()[:16]
+        current = inspect_format("network", name, '{{index .Labels "' + SPEC_LABEL + '"}}')
+        if current == spec:
             continue
-        if subnet is not None:
-            raise LabError(f"network {name} exists with subnet {subnet}, expected {net.cidr}; run `lab down`")
-        docker("network", "create", "--driver", "bridge", "--subnet", net.cidr, "--gateway", net.at(1),
-               "--label", f"{LABEL}=1", "-o", f"com.docker.network.bridge.name={name}", name)
+        if current is not None:
+            raise LabError(f"network {name} exists but differs from this lab's; run `lab down`, then `lab up`")
+        docker("network", "create", "--driver", "bridge", *options, "--label", f"{LABEL}=1",
+               "--label", f"{SPEC_LABEL}={spec}", name)
 
 
 def run_args(m: Machine, env: dict[str, str]) -> list[str]:

@@ -22,7 +22,7 @@ MIRROR = "http://deb.debian.org/debian"
 BASE = f"homelab-lab/base:{SUITE}"
 # name -> parent; the base is made by debootstrap, the rest by `docker build` of lab/dockerfiles/NAME.
 PARENTS = {"hostcore": "base", "host": "hostcore", "unraid": "hostcore", "router": "base",
-           "vantage": "base", "registry": "base", "tiny": "base"}
+           "vantage": "base", "registry": "base"}
 LAB_IMAGES = ("host", "unraid", "router", "vantage", "registry")  # what `lab up` needs
 BUILD_TIMEOUT = 600
 Log = Callable[[str], None]

@@ -1,0 +1,48 @@
+"""The lab's own tests: a session brings the lab up once (idempotent) and never tears it down.
+
+Tests marked `lab_destructive` (reset, down) run last, whatever their file, since they change host keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from lab_helpers import TINY, TINY_DIR
+
+from homelab.inventory import Inventory
+from homelab.ssh import SSHPool
+from lab import up as lab_up
+from lab.docker import LabError
+from lab.registry import build_and_push
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "lab_destructive: changes the whole lab (reset, down); runs last")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("lab_destructive") is not None)
+
+
+@pytest.fixture(scope="session")
+def lab_inventory() -> Inventory:
+    """The running lab's inventory (`lab up` first: quick when the lab already runs)."""
+    try:
+        return lab_up.up(log=lambda _: None)
+    except LabError as exc:
+        pytest.fail(f"lab up failed: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def pool(lab_inventory: Inventory) -> Iterator[SSHPool]:
+    ssh = SSHPool(lab_inventory)
+    yield ssh
+    ssh.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_image(lab_inventory: Inventory) -> Inventory:
+    """Push the tiny image to the lab registry; return the rewritten inventory (its image_map lists it)."""
+    build_and_push(TINY_DIR, TINY)
+    return lab_up.write_inventory()

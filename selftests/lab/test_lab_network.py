@@ -1,0 +1,70 @@
+"""Reachability in the lab: LAN, guest and VPN routed freely; from the internet, only forwarded ports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from lab_helpers import start_listener, stop_listener
+
+from homelab.inventory import Inventory
+from homelab.probes import Outcome, Probe, Reachability, probe_here
+from homelab.ssh import SSHPool
+from lab.topology import HOSTS
+
+pytestmark = pytest.mark.lab
+HOST_NAMES = [m.name for m in HOSTS]
+FORWARDED, NOT_FORWARDED = 80, 81  # inventory.yaml marks npm's port 80 public; 81 is LAN/VPN only
+
+
+@pytest.fixture(scope="module")
+def reach(lab_inventory: Inventory, pool: SSHPool) -> Reachability:
+    return Reachability(pool, timeout=lab_inventory.settings.probe_timeout)
+
+
+@pytest.mark.parametrize("name", HOST_NAMES)
+def test_port_open_from_lan_before_firewall(lab_inventory: Inventory, name: str) -> None:
+    """Before bootstrap, a host's SSH port answers the runner (the operator's workstation on the LAN)."""
+    host = lab_inventory.hosts[name]
+    assert probe_here(Probe(str(host.address), 22), timeout=3) is Outcome.OPEN
+
+
+@pytest.mark.parametrize("vantage", ["guest", "vpn-client"])
+@pytest.mark.parametrize("name", HOST_NAMES)
+def test_port_open_from_routed_vantage(lab_inventory: Inventory, reach: Reachability, name: str,
+                                       vantage: str) -> None:
+    """The router forwards guest and VPN traffic to the LAN with no ACLs, as a home router does."""
+    probe = Probe(str(lab_inventory.hosts[name].address), 22)
+    assert reach.outcome(vantage, lab_inventory.vantages[vantage], probe) is Outcome.OPEN
+
+
+@pytest.fixture(scope="module")
+def platform_listeners(lab_inventory: Inventory, pool: SSHPool) -> Iterator[None]:
+    platform = lab_inventory.hosts["platform"]
+    pids = [start_listener(pool, platform, port) for port in (FORWARDED, NOT_FORWARDED)]
+    yield
+    for pid in pids:
+        stop_listener(pool, platform, pid)
+
+
+@pytest.mark.usefixtures("platform_listeners")
+@pytest.mark.parametrize(("port", "expected"), [(FORWARDED, Outcome.OPEN), (NOT_FORWARDED, Outcome.FILTERED)],
+                         ids=["forwarded-80", "not-forwarded-81"])
+def test_wan_reaches_only_forwarded_ports(lab_inventory: Inventory, reach: Reachability, port: int,
+                                          expected: Outcome) -> None:
+    """From the internet, the public address answers on ports marked public, and on nothing else."""
+    probe = Probe(str(lab_inventory.public_address), port)
+    assert reach.outcome("wan", lab_inventory.vantages["wan"], probe) is expected
+
+
+@pytest.mark.usefixtures("platform_listeners")
+def test_not_forwarded_port_listens_on_lan(lab_inventory: Inventory) -> None:
+    """The port the WAN cannot reach does listen: the router, not a dead service, keeps it closed."""
+    probe = Probe(str(lab_inventory.hosts["platform"].address), NOT_FORWARDED)
+    assert probe_here(probe, timeout=3) is Outcome.OPEN
+
+
+def test_wan_cannot_reach_lan_addresses(lab_inventory: Inventory, reach: Reachability) -> None:
+    """The internet has no route to the LAN: only the router's WAN address exists for it."""
+    probe = Probe(str(lab_inventory.hosts["platform"].address), 22)
+    assert reach.outcome("wan", lab_inventory.vantages["wan"], probe) is not Outcome.OPEN
