@@ -29,10 +29,15 @@ def sh(pool: SSHPool, target: Host | Vantage, command: str, timeout: float = 60)
 
 def start_listener(pool: SSHPool, target: Host, port: int) -> str:
     """A TCP listener (python's http.server, as root) on `target`; returns its PID for `stop_listener`."""
-    command = f"python3 -m http.server {port} --bind 0.0.0.0 >/dev/null 2>&1 </dev/null & echo $!"
+    command = f"python3 -m http.server {port} --bind 0.0.0.0 >{listener_log(port)} 2>&1 </dev/null & echo $!"
     pid = sh(pool, target, f"sudo -n sh -c {shlex.quote(command)}").strip()
     sh(pool, target, f"for i in $(seq 50); do ss -ltn | grep -q ':{port} ' && exit 0; sleep 0.1; done; exit 1")
     return pid
+
+
+def listener_log(port: int) -> str:
+    """Where the listener on `port` logs its requests (client addresses first)."""
+    return f"/tmp/lab-listener-{port}.log"
 
 
 def stop_listener(pool: SSHPool, target: Host, pid: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from lab_helpers import start_listener, stop_listener
+from lab_helpers import listener_log, sh, start_listener, stop_listener
 
 from homelab.inventory import Inventory
 from homelab.probes import Outcome, Probe, Reachability, probe_here
@@ -68,3 +68,11 @@ def test_wan_cannot_reach_lan_addresses(lab_inventory: Inventory, reach: Reachab
     """The internet has no route to the LAN: only the router's WAN address exists for it."""
     probe = Probe(str(lab_inventory.hosts["platform"].address), 22)
     assert reach.outcome("wan", lab_inventory.vantages["wan"], probe) is not Outcome.OPEN
+
+
+@pytest.mark.usefixtures("platform_listeners")
+def test_router_keeps_source_address(lab_inventory: Inventory, pool: SSHPool) -> None:
+    """A host sees a guest's own address (no NAT between segments), so per-source firewall rules can work."""
+    guest, platform = lab_inventory.vantages["guest"], lab_inventory.hosts["platform"]
+    sh(pool, guest, f"curl -s -m 5 -o /dev/null http://{platform.address}:{NOT_FORWARDED}/")
+    assert sh(pool, platform, f"cat {listener_log(NOT_FORWARDED)}").startswith(f"{guest.address} ")
