@@ -21,6 +21,8 @@ PUBLISHED, UNPUBLISHED = 9001, 9002  # a container published with -p; a host lis
 def trapped(tiny_image: Inventory, pool: SSHPool) -> Iterator[Host]:
     """ufw default deny + enabled (SSH allowed), a container published with -p, a listener on the host."""
     host = tiny_image.hosts[HOST]
+    if "Status: active" in sh(pool, host, "sudo -n ufw status"):
+        pytest.skip(f"{HOST} is not fresh (ufw is active: did bootstrap run?); `lab reset {HOST}` to retry")
     sh(pool, host, f"docker run -d --name ufw-proof -p {PUBLISHED}:8080 {REGISTRY}/{TINY}", timeout=120)
     pid = start_listener(pool, host, UNPUBLISHED)
     sh(pool, host, "sudo -n ufw default deny incoming && sudo -n ufw allow 22/tcp && sudo -n ufw --force enable")
