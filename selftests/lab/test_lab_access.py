@@ -75,3 +75,12 @@ def test_host_has_its_tools(lab_inventory: Inventory, pool: SSHPool, name: str) 
 def test_unraid_has_its_boot_script(lab_inventory: Inventory, pool: SSHPool) -> None:
     """The Unraid stand-in has /boot/config/go, as Unraid has, and root logs in over SSH."""
     assert sh(pool, lab_inventory.hosts["unraid"], "head -1 /boot/config/go").startswith("#!/bin/bash")
+
+
+def test_engine_restarts_without_stopping_host(lab_inventory: Inventory, pool: SSHPool) -> None:
+    """Restarting a host's Docker engine (as bootstrap does after editing daemon.json) keeps the host up."""
+    host = lab_inventory.hosts["pve-docker-2"]
+    before = sh(pool, host, "cat /var/run/docker.pid")
+    sh(pool, host, "sudo -n systemctl restart docker", timeout=60)
+    sh(pool, host, "for i in $(seq 60); do docker version >/dev/null 2>&1 && exit 0; sleep 0.5; done; exit 1")
+    assert sh(pool, host, "cat /var/run/docker.pid") != before
