@@ -262,7 +262,7 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, KeyError) as exc:
             result = {"server": api.store.settings["dnsServerDomain"], "status": "error",
                       "errorMessage": f"Invalid request: {exc}"}
-        self._send(200, json.dumps(result).encode(), "application/json; charset=utf-8")
+        self._send(200, json.dumps(result, separators=(",", ":")).encode(), "application/json; charset=utf-8")
 
     def _dispatch(self, api: Api, path: str, params: dict[str, str]) -> Result:
         get = params.get

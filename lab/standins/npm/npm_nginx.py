@@ -1,0 +1,219 @@
+"""Real nginx driven by the API: one server block per enabled proxy host, `nginx -t` then reload on every change.
+
+Layout under the data directory, as NPM's: nginx/proxy_host/<id>.conf (a host whose config fails `nginx -t`
+is kept as <id>.conf.err), custom_ssl/npm-<id>/{fullchain,privkey}.pem. The stand-in runs nginx itself
+(daemon off) and restarts it if it dies; without an nginx binary the API still works and says so in `meta`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from npm_store import Row
+
+TEST_TIMEOUT = 20
+PROTOCOLS = "TLSv1.2 TLSv1.3"  # TLS 1.0 and 1.1 are refused
+
+
+@dataclass(frozen=True)
+class Listen:
+    bind: str
+    http_port: int
+    https_port: int
+
+    def http(self) -> str:
+        return f"{self._host()}{self.http_port}"
+
+    def https(self) -> str:
+        return f"{self._host()}{self.https_port} ssl"
+
+    def _host(self) -> str:
+        if self.bind in ("", "0.0.0.0", "*"):  # noqa: S104 - comparing, not binding
+            return ""
+        return f"[{self.bind}]:" if ":" in self.bind else f"{self.bind}:"
+
+
+def resolvers(resolv_conf: Path = Path("/etc/resolv.conf")) -> list[str]:
+    """Name servers for the `resolver` directive, so forward hosts may be names (Docker's 127.0.0.11 in the lab)."""
+    found: list[str] = []
+    if resolv_conf.exists():
+        for line in resolv_conf.read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 2 and parts[0] == "nameserver":
+                found.append(f"[{parts[1]}]" if ":" in parts[1] else parts[1])
+    return found
+
+
+def main_conf(root: Path, listen: Listen, ipv6: bool) -> str:
+    temp = root / "nginx" / "temp"
+    names = resolvers()
+    resolver = f"resolver {' '.join(names)} valid=10s{'' if ipv6 else ' ipv6=off'};" if names else ""
+    return f"""# Written by the NPM stand-in at every start.
+worker_processes 2;
+pid {root}/nginx/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    server_tokens off;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    ssl_protocols {PROTOCOLS};
+    proxy_http_version 1.1;
+    {resolver}
+    server {{
+        listen {listen.http()} default_server;
+        server_name _;
+        return 404;
+    }}
+    server {{
+        listen {listen.https()} default_server;
+        server_name _;
+        ssl_reject_handshake on;
+    }}
+    include {root}/nginx/proxy_host/*.conf;
+}}
+"""
+
+
+def _upstream(host: str) -> str:
+    try:
+        return f"[{host}]" if ipaddress.ip_address(host).version == 6 else host
+    except ValueError:
+        return host
+
+
+def _location(path: str, target: Row, websocket: bool, extra: str) -> str:
+    lines = [f"    location {path} {{",
+             f"        set $forward_scheme {target['forward_scheme']};",
+             f'        set $server "{_upstream(str(target["forward_host"]))}";',
+             f"        set $port {int(target['forward_port'])};",
+             "        proxy_set_header Host $host;",
+             "        proxy_set_header X-Forwarded-Scheme $scheme;",
+             "        proxy_set_header X-Forwarded-Proto $scheme;",
+             "        proxy_set_header X-Forwarded-For $remote_addr;",
+             "        proxy_set_header X-Real-IP $remote_addr;"]
+    if websocket:
+        lines += ["        proxy_set_header Upgrade $http_upgrade;",
+                  "        proxy_set_header Connection $http_connection;"]
+    if extra:
+        lines.append(f"        {extra}")
+    lines += ["        proxy_pass $forward_scheme://$server:$port$request_uri;", "    }"]
+    return "\n".join(lines)
+
+
+def host_conf(host: Row, cert_dir: Path | None, listen: Listen) -> str:
+    """The server block of one proxy host (TLS only when its certificate's files exist)."""
+    lines = [f"# proxy host {host['id']}: {', '.join(host['domain_names'])} (written by the NPM stand-in)",
+             "server {", f"    listen {listen.http()};"]
+    if cert_dir is not None:
+        lines += [f"    listen {listen.https()};", f"    ssl_certificate {cert_dir}/fullchain.pem;",
+                  f"    ssl_certificate_key {cert_dir}/privkey.pem;", f"    ssl_protocols {PROTOCOLS};"]
+    lines.append(f"    server_name {' '.join(host['domain_names'])};")
+    if cert_dir is not None and host["ssl_forced"]:
+        lines.append('    if ($scheme = "http") { return 301 https://$host$request_uri; }')
+    if cert_dir is not None and host["hsts_enabled"]:
+        sub = "; includeSubDomains" if host["hsts_subdomains"] else ""
+        lines.append(f'    add_header Strict-Transport-Security "max-age=63072000{sub}; preload" always;')
+    if host["advanced_config"]:
+        lines.append(host["advanced_config"])
+    for location in host["locations"] or []:
+        lines.append(_location(location["path"], location, host["allow_websocket_upgrade"],
+                               location.get("advanced_config", "")))
+    lines += [_location("/", host, host["allow_websocket_upgrade"], ""), "}", ""]
+    return "\n".join(lines)
+
+
+class Nginx:
+    """nginx as a child process, configured from the data directory."""
+
+    def __init__(self, root: Path, listen: Listen, binary: str = "nginx", ipv6: bool = True) -> None:
+        self.root, self.listen = root, listen
+        self.binary = shutil.which(binary)
+        self.hosts_dir = root / "nginx" / "proxy_host"
+        self.conf = root / "nginx" / "nginx.conf"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.stopping = False
+        self.lock = threading.Lock()
+        for sub in ("proxy_host", "temp"):
+            (root / "nginx" / sub).mkdir(parents=True, exist_ok=True)
+        self.conf.write_text(main_conf(root, listen, ipv6))
+
+    @property
+    def available(self) -> bool:
+        return self.binary is not None
+
+    def _args(self, *extra: str) -> list[str]:
+        return [str(self.binary), "-p", str(self.root / "nginx"), "-c", str(self.conf), "-e", "stderr", *extra]
+
+    def test(self) -> str | None:
+        """None when `nginx -t` accepts the configuration, else its complaint."""
+        if self.binary is None:
+            return "nginx is not installed in this stand-in"
+        result = subprocess.run(self._args("-t", "-q"), capture_output=True, timeout=TEST_TIMEOUT, check=False)
+        return None if result.returncode == 0 else result.stderr.decode(errors="replace").strip()
+
+    def write_host(self, host: Row, cert_dir: Path | None) -> dict[str, Any]:
+        """Write (or remove, if disabled) one host's config, test it, reload; answer NPM's nginx meta."""
+        with self.lock:
+            conf, failed = self.hosts_dir / f"{host['id']}.conf", self.hosts_dir / f"{host['id']}.conf.err"
+            failed.unlink(missing_ok=True)
+            if not host["enabled"]:
+                conf.unlink(missing_ok=True)
+                self.reload()
+                return {"nginx_online": True, "nginx_err": None}
+            conf.write_text(host_conf(host, cert_dir, self.listen))
+            problem = self.test()
+            if problem is not None and self.binary is not None:
+                conf.rename(failed)
+            self.reload()
+            return {"nginx_online": problem is None, "nginx_err": problem}
+
+    def remove_host(self, host_id: int) -> None:
+        with self.lock:
+            for path in (self.hosts_dir / f"{host_id}.conf", self.hosts_dir / f"{host_id}.conf.err"):
+                path.unlink(missing_ok=True)
+            self.reload()
+
+    def start(self) -> None:
+        if self.binary is None:
+            print("npm stand-in: nginx not found; serving the API only", flush=True)
+            return
+        problem = self.test()
+        if problem:
+            raise SystemExit(f"nginx rejects the generated configuration: {problem}")
+        self.process = subprocess.Popen(self._args("-g", "daemon off;"))
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self.stopping:
+            process = self.process
+            if process is not None and process.poll() is not None and not self.stopping:
+                print(f"npm stand-in: nginx exited with {process.returncode}; restarting", flush=True)
+                time.sleep(1)
+                self.process = subprocess.Popen(self._args("-g", "daemon off;"))
+            time.sleep(0.5)
+
+    def reload(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGHUP)
+
+    def stop(self) -> None:
+        self.stopping = True
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()

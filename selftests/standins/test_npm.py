@@ -1,0 +1,353 @@
+"""The Nginx Proxy Manager stand-in (lab/standins/npm): admin API shapes, and the real nginx it drives."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+SERVER = Path(__file__).resolve().parents[2] / "lab" / "standins" / "npm" / "npm_standin.py"
+HOST = "127.0.0.1"
+TIMEOUT = 5.0
+SITE = "ollama.home.lan"
+needs_nginx = pytest.mark.skipif(shutil.which("nginx") is None,
+                                 reason="nginx is not installed (apt-get install -y nginx-light)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until(what: str, check: Callable[[], bool], seconds: float = 10) -> None:
+    __tracebackhide__ = True
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: not within {seconds} s")
+
+
+@dataclass
+class Npm:
+    """One stand-in process on 127.0.0.1: API, HTTP and HTTPS on free high ports, its own data directory."""
+
+    data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Npm:
+        self.ports = self.ports or {name: free_port() for name in ("admin", "http", "https")}
+        env = os.environ | self.env | {"STANDIN_BIND": HOST, "STANDIN_DATA_DIR": str(self.data_dir)} | {
+            f"STANDIN_{name.upper()}_PORT": str(port) for name, port in self.ports.items()}
+        self.process = subprocess.Popen([sys.executable, str(SERVER)], env=env)
+        wait_until(f"the NPM stand-in answering on {self.url('/api/')}", self._up)
+        return self
+
+    def _up(self) -> bool:
+        try:
+            return httpx.get(self.url("/api/"), timeout=0.5).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def url(self, path: str) -> str:
+        return f"http://{HOST}:{self.ports['admin']}{path}"
+
+    def login(self, identity: str = "admin@example.com", secret: str = "changeme") -> dict[str, str]:  # noqa: S107
+        response = httpx.post(self.url("/api/tokens"), json={"identity": identity, "secret": secret}, timeout=TIMEOUT)
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['token']}"}
+
+    def call(self, method: str, path: str, auth: dict[str, str], **kwargs: Any) -> httpx.Response:
+        return httpx.request(method, self.url(path), headers=auth, timeout=TIMEOUT, **kwargs)
+
+
+@dataclass
+class Pki:
+    """A test CA and a leaf for SITE signed by it, as PEM files."""
+
+    directory: Path
+
+    def __post_init__(self) -> None:
+        now = dt.datetime.now(dt.UTC)
+        ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Lab"),
+                             x509.NameAttribute(NameOID.COMMON_NAME, "Lab Test CA")])
+        ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+              .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+              .not_valid_after(now + dt.timedelta(days=30))
+              .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+              .sign(ca_key, hashes.SHA256()))
+        self.leaf = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, SITE)]))
+                     .issuer_name(ca_name).public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
+                     .not_valid_before(now - dt.timedelta(days=1)).not_valid_after(now + dt.timedelta(days=10))
+                     .add_extension(x509.SubjectAlternativeName([x509.DNSName(SITE)]), critical=False)
+                     .sign(ca_key, hashes.SHA256()))
+        self.ca_pem = ca.public_bytes(serialization.Encoding.PEM)
+        self.leaf_pem = self.leaf.public_bytes(serialization.Encoding.PEM)
+        self.key_pem = leaf_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                              serialization.NoEncryption())
+        self.ca_file = self.directory / "ca.pem"
+        self.ca_file.write_bytes(self.ca_pem)
+
+
+class _Backend(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = f"backend saw Host={self.headers['Host']} proto={self.headers['X-Forwarded-Proto']}".encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@pytest.fixture(scope="module")
+def npm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Npm]:
+    server = Npm(tmp_path_factory.mktemp("npm")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def auth(npm: Npm) -> dict[str, str]:
+    return npm.login()
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    return Pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[int]:
+    server = ThreadingHTTPServer((HOST, 0), _Backend)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield int(server.server_address[1])
+    server.shutdown()
+
+
+def upload(npm: Npm, auth: dict[str, str], pki: Pki) -> dict[str, Any]:
+    cert = npm.call("POST", "/api/nginx/certificates", auth, json={"provider": "other", "nice_name": "lab"}).json()
+    files = {"certificate": ("cert.pem", pki.leaf_pem), "certificate_key": ("key.pem", pki.key_pem)}
+    response = npm.call("POST", f"/api/nginx/certificates/{cert['id']}/upload", auth, files=files)
+    assert response.status_code == 200, response.text
+    return dict(npm.call("GET", f"/api/nginx/certificates/{cert['id']}", auth).json())
+
+
+def host_body(**overrides: Any) -> dict[str, Any]:
+    return {"domain_names": ["app.home.lan"], "forward_scheme": "http", "forward_host": HOST,
+            "forward_port": 8080} | overrides
+
+
+def test_health_has_the_212_shape(npm: Npm) -> None:
+    """GET /api/ needs no token and answers status OK with the 2.12.6 version (no `setup` before 2.13)."""
+    body = httpx.get(npm.url("/api/"), timeout=TIMEOUT).json()
+    assert body == {"status": "OK", "version": {"major": 2, "minor": 12, "revision": 6}}
+
+
+def test_bad_credentials_are_400_with_error_envelope(npm: Npm) -> None:
+    """A wrong password answers 400 with NPM's `{"error": {code, message}}`."""
+    body = {"identity": "admin@example.com", "secret": "x"}
+    response = httpx.post(npm.url("/api/tokens"), json=body, timeout=TIMEOUT)
+    assert response.status_code == 400
+    assert response.json() == {"error": {"code": 400, "message": "Invalid email or password"}}
+
+
+def test_token_is_a_jwt_with_expiry_and_refreshes(npm: Npm, auth: dict[str, str]) -> None:
+    """POST /api/tokens gives an RS256 JWT and its expiry; GET /api/tokens with it gives a fresh one."""
+    refreshed = npm.call("GET", "/api/tokens", auth).json()
+    assert refreshed["token"].startswith("eyJhbGciOiJSUzI1NiIs")
+    assert refreshed["expires"].endswith("Z")
+
+
+def test_protected_route_without_token_is_403(npm: Npm) -> None:
+    """Without a token, proxy hosts answer 403 Permission Denied."""
+    response = httpx.get(npm.url("/api/nginx/proxy-hosts"), timeout=TIMEOUT)
+    assert (response.status_code, response.json()["error"]["message"]) == (403, "Permission Denied")
+
+
+def test_create_proxy_host_is_201_with_npm_fields(npm: Npm, auth: dict[str, str]) -> None:
+    """Creating a proxy host answers 201 with the row, owner expanded, certificate null."""
+    response = npm.call("POST", "/api/nginx/proxy-hosts", auth, json=host_body(domain_names=["shape.home.lan"]))
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["owner"]["email"] == "admin@example.com"
+    assert {"id", "created_on", "enabled", "ssl_forced", "certificate_id", "meta", "locations"} <= set(body)
+    assert body["certificate"] is None
+
+
+@pytest.mark.parametrize("extra", [{"bogus": 1}, {"trust_forwarded_proto": True}], ids=["unknown", "2.14-only"])
+def test_unknown_keys_are_rejected(npm: Npm, auth: dict[str, str], extra: dict[str, Any]) -> None:
+    """additionalProperties is false: an unknown key (or one 2.12 does not know) is a 400."""
+    response = npm.call("POST", "/api/nginx/proxy-hosts", auth, json=host_body(domain_names=["x.home.lan"]) | extra)
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "data should NOT have additional properties"
+
+
+def test_missing_required_field_is_400(npm: Npm, auth: dict[str, str]) -> None:
+    """A proxy host without forward_host is rejected."""
+    body = host_body(domain_names=["y.home.lan"])
+    del body["forward_host"]
+    response = npm.call("POST", "/api/nginx/proxy-hosts", auth, json=body)
+    assert response.json()["error"]["message"] == "data should have required property 'forward_host'"
+
+
+def test_duplicate_domain_is_400_in_use(npm: Npm, auth: dict[str, str]) -> None:
+    """A domain another proxy host has is refused with `<host> is already in use`."""
+    npm.call("POST", "/api/nginx/proxy-hosts", auth, json=host_body(domain_names=["dup.home.lan"]))
+    response = npm.call("POST", "/api/nginx/proxy-hosts", auth, json=host_body(domain_names=["DUP.home.lan"]))
+    assert (response.status_code, response.json()["error"]["message"]) == (400, "dup.home.lan is already in use")
+
+
+def test_update_and_delete_proxy_host(npm: Npm, auth: dict[str, str]) -> None:
+    """PUT changes a host; DELETE answers `true`; the host is then 404."""
+    created = npm.call("POST", "/api/nginx/proxy-hosts", auth, json=host_body(domain_names=["del.home.lan"])).json()
+    path = f"/api/nginx/proxy-hosts/{created['id']}"
+    assert npm.call("PUT", path, auth, json={"forward_port": 9090}).json()["forward_port"] == 9090
+    assert npm.call("DELETE", path, auth).json() is True
+    assert npm.call("GET", path, auth).status_code == 404
+
+
+def test_letsencrypt_is_refused_with_reason(npm: Npm, auth: dict[str, str]) -> None:
+    """Let's Encrypt cannot be reached from the lab: 400 saying so."""
+    response = npm.call("POST", "/api/nginx/certificates", auth,
+                        json={"provider": "letsencrypt", "domain_names": [SITE], "meta": {"dns_challenge": False}})
+    assert response.status_code == 400
+    assert "Let's Encrypt cannot be reached" in response.json()["error"]["message"]
+
+
+def test_uploaded_certificate_sets_expiry_and_domains(npm: Npm, auth: dict[str, str], pki: Pki) -> None:
+    """Uploading a custom certificate fills expires_on and domain_names from the certificate."""
+    cert = upload(npm, auth, pki)
+    assert cert["domain_names"] == [SITE]
+    assert cert["nice_name"] == "lab"
+    assert cert["expires_on"] == pki.leaf.not_valid_after_utc.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_upload_without_key_is_400(npm: Npm, auth: dict[str, str], pki: Pki) -> None:
+    """An upload with no certificate_key part is rejected."""
+    cert = npm.call("POST", "/api/nginx/certificates", auth, json={"provider": "other", "nice_name": "k"}).json()
+    files = {"certificate": ("cert.pem", pki.leaf_pem)}
+    response = npm.call("POST", f"/api/nginx/certificates/{cert['id']}/upload", auth, files=files)
+    assert response.status_code == 400
+
+
+def test_state_and_tokens_survive_restart(tmp_path: Path) -> None:
+    """INITIAL_ADMIN_* replace the default user; hosts and issued tokens persist across a restart."""
+    server = Npm(tmp_path / "data", {"INITIAL_ADMIN_EMAIL": "me@home.lan", "INITIAL_ADMIN_PASSWORD": "s3cret-pass"})
+    server.start()
+    try:
+        refused = httpx.post(server.url("/api/tokens"), json={"identity": "admin@example.com", "secret": "changeme"},
+                             timeout=TIMEOUT)
+        assert refused.status_code == 400
+        auth = server.login("me@home.lan", "s3cret-pass")
+        server.call("POST", "/api/nginx/proxy-hosts", auth, json=host_body(domain_names=["keep.home.lan"]))
+        server.stop()
+        server.start()
+        hosts = server.call("GET", "/api/nginx/proxy-hosts", auth).json()
+        assert [h["domain_names"] for h in hosts] == [["keep.home.lan"]]
+    finally:
+        server.stop()
+
+
+def tls_get(port: int, name: str, ca_file: Path) -> bytes:
+    context = ssl.create_default_context(cafile=str(ca_file))
+    with socket.create_connection((HOST, port), timeout=TIMEOUT) as raw, \
+            context.wrap_socket(raw, server_hostname=name) as tls:
+        tls.sendall(f"GET /hello HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n".encode())
+        chunks = []
+        while chunk := tls.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@pytest.fixture(scope="module")
+def tls_site(npm: Npm, auth: dict[str, str], pki: Pki, backend: int) -> Npm:
+    """SITE proxied to the backend with the lab-CA certificate and ssl_forced, once nginx serves it."""
+    cert = upload(npm, auth, pki)
+    body = host_body(domain_names=[SITE], forward_port=backend, certificate_id=cert["id"], ssl_forced=True)
+    created = npm.call("POST", "/api/nginx/proxy-hosts", auth, json=body).json()
+    assert created["meta"]["nginx_online"] is True, created["meta"]
+
+    def serving() -> bool:
+        """nginx reloads asynchronously: old workers may answer for a moment, so ask three times in a row."""
+        try:
+            for _ in range(3):
+                redirect = httpx.get(f"http://{HOST}:{npm.ports['http']}/", headers={"Host": SITE}, timeout=TIMEOUT)
+                if redirect.status_code != 301 or b"200 OK" not in tls_get(npm.ports["https"], SITE, pki.ca_file):
+                    return False
+        except (OSError, httpx.TransportError):
+            return False
+        return True
+
+    wait_until(f"nginx serving {SITE} over HTTP and TLS", serving)
+    return npm
+
+
+@needs_nginx
+def test_tls_chains_to_the_ca_and_proxies(tls_site: Npm, pki: Pki) -> None:
+    """nginx presents the uploaded certificate for the SNI name, verified against the test CA, and proxies."""
+    reply = tls_get(tls_site.ports["https"], SITE, pki.ca_file)
+    assert reply.startswith(b"HTTP/1.1 200")
+    assert f"backend saw Host={SITE} proto=https".encode() in reply
+
+
+@needs_nginx
+def test_http_redirects_to_https(tls_site: Npm) -> None:
+    """With ssl_forced, plain HTTP answers 301 to the https URL."""
+    response = httpx.get(f"http://{HOST}:{tls_site.ports['http']}/a?b=1", headers={"Host": SITE}, timeout=TIMEOUT)
+    assert (response.status_code, response.headers["location"]) == (301, f"https://{SITE}/a?b=1")
+
+
+@needs_nginx
+def test_unknown_name_gets_404(tls_site: Npm) -> None:
+    """The default server answers 404 for a name no proxy host has."""
+    response = httpx.get(f"http://{HOST}:{tls_site.ports['http']}/", headers={"Host": "nope.lan"}, timeout=TIMEOUT)
+    assert response.status_code == 404
+
+
+@needs_nginx
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion:DeprecationWarning")
+def test_tls_1_1_is_refused(tls_site: Npm) -> None:
+    """A client that offers at most TLS 1.1 gets no handshake."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    try:
+        context.minimum_version, context.maximum_version = ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    except (ValueError, ssl.SSLError) as exc:
+        pytest.skip(f"the local OpenSSL cannot be set to offer TLS 1.1: {exc}")
+    with socket.create_connection((HOST, tls_site.ports["https"]), timeout=TIMEOUT) as raw, \
+            pytest.raises(ssl.SSLError) as refused:
+        context.wrap_socket(raw, server_hostname=SITE)
+    if "NO_PROTOCOLS_AVAILABLE" in str(refused.value):
+        pytest.skip("the local OpenSSL refuses to offer TLS 1.1 at all, so the server's refusal cannot be seen")
+    assert "PROTOCOL_VERSION" in str(refused.value) or "UNSUPPORTED_PROTOCOL" in str(refused.value), refused.value
