@@ -1,0 +1,58 @@
+"""Uptime Kuma 1.23.16 stand-in: HTTP on 3001 (redirect, /metrics, push, status pages) and real monitor checks.
+
+Environment: UPTIME_KUMA_PORT / PORT, and stand-in-only UPTIME_KUMA_USERNAME, UPTIME_KUMA_PASSWORD,
+STANDIN_SEED, STANDIN_BIND, STANDIN_DATA_DIR (see README.md).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from kuma_checks import Checker
+from kuma_http import KumaServer
+from kuma_store import Store
+
+
+def first_start(store: Store, env: dict[str, str]) -> None:
+    """The first user from the environment, then monitors and status pages from the seed file (once)."""
+    username, password = env.get("UPTIME_KUMA_USERNAME"), env.get("UPTIME_KUMA_PASSWORD")
+    if store.need_setup() and username and password:
+        store.setup(username, password)
+    seed = env.get("STANDIN_SEED")
+    if seed and not store.monitors() and Path(seed).is_file():
+        content = json.loads(Path(seed).read_text())
+        for monitor in content.get("monitors", []):
+            store.add_monitor(monitor)
+        for page in content.get("status_pages", []):
+            store.add_status_page(page)
+
+
+def main() -> None:
+    env = dict(os.environ)
+    store = Store(Path(env.get("STANDIN_DATA_DIR", "/app/data")))
+    first_start(store, env)
+    checker = Checker(store)
+    checker.start()
+    bind = env.get("STANDIN_BIND", "0.0.0.0")  # noqa: S104 - a container serves every interface it has
+    port = int(env.get("UPTIME_KUMA_PORT") or env.get("PORT") or "3001")
+    server = KumaServer((bind, port), store, checker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    print(f"uptime-kuma stand-in: http://{bind}:{port}/", flush=True)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    stop.wait()
+    server.server_close()
+
+
+if __name__ == "__main__":
+    main()
