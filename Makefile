@@ -31,6 +31,7 @@ selftest: setup ## the project's own tests that need no lab
 
 test: setup lint ## the project's own tests, the lab included
 	$(BIN)/pytest -m static --no-reports -q
+	bash lab/scripts/ensure-docker.sh
 	$(BIN)/pytest selftests
 
 lab: setup ## install and start Docker if needed, then bring the lab up
@@ -40,8 +41,8 @@ lab: setup ## install and start Docker if needed, then bring the lab up
 lab-down: setup ## remove everything the lab made
 	$(BIN)/lab down
 
-demo: setup ## set everything up and run the compliance suite (static specs until the phases land)
-	$(BIN)/pytest -m static
+demo: lab ## bring the lab up and run the compliance suite against it
+	$(BIN)/pytest --inventory $(LAB_INVENTORY)
 	@echo "Report: reports/report.html"
 
 phase1 phase2 phase3 phase4: setup ## check one rollout phase against inventory.yaml
