@@ -83,14 +83,14 @@ def bracket(req: Request, name: str) -> list[int]:
 def matches(endpoint: dict[str, Any], req: Request, groups: dict[int, dict[str, Any]],
             tag_names: dict[int, str]) -> bool:
     """One rendered endpoint against the list filters (types, tags, groups, status, ids, name, search)."""
-    types, groups, ids = bracket(req, "types"), bracket(req, "groupIds"), bracket(req, "endpointIds")
+    types, group_ids, ids = bracket(req, "types"), bracket(req, "groupIds"), bracket(req, "endpointIds")
     statuses, tags = bracket(req, "status"), bracket(req, "tagIds")
     status = (1 if endpoint["Heartbeat"] else 2) if endpoint["Type"] in EDGE_TYPES else endpoint["Status"]
     group = groups.get(endpoint["GroupId"], {})
     own_tags = set(endpoint["TagIds"]) | set(group.get("TagIds", []))
     partial = req.arg("tagsPartialMatch") == "true"
     checks = [
-        not types or endpoint["Type"] in types, not groups or endpoint["GroupId"] in groups,
+        not types or endpoint["Type"] in types, not group_ids or endpoint["GroupId"] in group_ids,
         not ids or endpoint["Id"] in ids, not statuses or status in statuses,
         not tags or (bool(own_tags & set(tags)) if partial else set(tags) <= own_tags),
         not req.arg("name") or endpoint["Name"] == req.arg("name"),
