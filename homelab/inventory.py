@@ -142,6 +142,17 @@ class Service:
 
 
 @dataclass(frozen=True)
+class TlsIssuer:
+    """Where NPM's certificates come from: Let's Encrypt by DNS challenge, or a CA of our own (the lab's)."""
+
+    issuer: str
+    dns_provider: str | None = None
+    dns_credentials_secret: str | None = None
+    ca_cert: Path | None = None
+    ca_key: Path | None = None
+
+
+@dataclass(frozen=True)
 class GitSource:
     repository: str
     ref: str = "refs/heads/main"
@@ -160,6 +171,7 @@ class Inventory:
     secrets: dict[str, str]
     public_address: IPv4Address | None = None
     git: GitSource | None = None
+    tls: TlsIssuer | None = None
 
     @property
     def base_dir(self) -> Path:
@@ -206,7 +218,7 @@ def load_inventory(path: str | Path) -> Inventory:
 
 
 _TOP_REQUIRED = "name, domain, networks, hosts and services"
-_TOP_KEYS = ("name", "domain", "public_address", "settings", "git", "networks", "hosts", "services",
+_TOP_KEYS = ("name", "domain", "public_address", "settings", "git", "tls", "networks", "hosts", "services",
              "vantages", "secrets")
 _SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _Num = TypeVar("_Num", int, float)
@@ -232,6 +244,7 @@ def _build(root: Reader, path: Path) -> Inventory:
         path=path, name=name, domain=domain, settings=settings, networks=networks, hosts=hosts,
         services=services, vantages=vantages, secrets=_secrets(root),
         public_address=root.address("public_address"), git=_git(root.optional_reader("git")),
+        tls=_tls(root.optional_reader("tls"), path.parent),
     )
     _cross_check(root, inventory)
     return inventory
@@ -393,6 +406,21 @@ def _git(r: Reader | None) -> GitSource | None:
     repository = r.string("repository", required=True, expected="the URL of this repository")
     assert repository is not None
     return GitSource(repository, r.string("ref") or "refs/heads/main")
+
+
+def _tls(r: Reader | None, base: Path) -> TlsIssuer | None:
+    if r is None:
+        return None
+    r.only("issuer", "dns_provider", "dns_credentials_secret", "ca_cert", "ca_key")
+    issuer = r.choice("issuer", ("letsencrypt", "ca"), required=True)
+    assert issuer is not None
+    tls = TlsIssuer(issuer, r.string("dns_provider"), r.string("dns_credentials_secret"),
+                    r.file_path("ca_cert", base), r.file_path("ca_key", base))
+    if issuer == "ca" and (tls.ca_cert is None or tls.ca_key is None):
+        r.fail("issuer ca needs `ca_cert` and `ca_key`: the CA that signs NPM's certificates")
+    if issuer == "letsencrypt" and tls.dns_provider is None:
+        r.child("dns_provider").fail("is missing; Let's Encrypt issues by DNS challenge (e.g. cloudflare)")
+    return tls
 
 
 def _cross_check(root: Reader, inv: Inventory) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from homelab.inventory import Inventory, load_inventory
-from lab.keys import CA_CERT, ENV_FILE, SSH_KEY, ensure_env
+from lab.keys import CA_CERT, CA_KEY, ENV_FILE, SSH_KEY, ensure_env
 from lab.topology import HOSTS, LAB_DIR, NETWORKS, PUBLIC_ADDRESS, SEED_INVENTORY, VANTAGES, Machine
 
 LAB_INVENTORY = LAB_DIR / "inventory.yaml"
@@ -69,6 +69,8 @@ def build(host_keys: dict[str, str], image_map: dict[str, str]) -> dict[str, Any
         "public_address": PUBLIC_ADDRESS,
         "settings": settings,
         **({"git": data["git"]} if "git" in data else {}),
+        # The lab cannot reach Let's Encrypt: bootstrap issues NPM's certificates from the lab CA.
+        "tls": {"issuer": "ca", "ca_cert": _rel(CA_CERT), "ca_key": _rel(CA_KEY)},
         "networks": {n.name: {"cidr": n.cidr, "kind": n.kind, "description": n.description}
                      for n in NETWORKS.values()},
         "hosts": _hosts(data["hosts"], host_keys),

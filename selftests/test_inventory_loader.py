@@ -170,8 +170,12 @@ CASES = [
          ("pve-docker-1:", "pve-docker-1:")),
     # -- unknown keys ---------------------------------------------------------------------------------------
     Case("unknown-top-level-key", put("service", {}),
-         "service: unknown key; expected one of name, domain, public_address, settings, git, networks, hosts, "
+         "service: unknown key; expected one of name, domain, public_address, settings, git, tls, networks, hosts, "
          "services, vantages, secrets", ("service:",)),
+    Case("tls-unknown-issuer", put("tls.issuer", "self-signed"),
+         "tls.issuer: is 'self-signed'; expected one of letsencrypt, ca", ("tls:", "issuer:")),
+    Case("tls-ca-without-key", put("tls", {"issuer": "ca", "ca_cert": "ca.pem"}),
+         "tls: issuer ca needs `ca_cert` and `ca_key`: the CA that signs NPM's certificates", ("tls:",)),
     Case("unknown-host-key", rename("hosts.unraid.address", "adress"),
          "hosts.unraid.adress: unknown key; expected one of address, hostname, platform, role, os, availability, ssh, "
          "portainer, gpu, stacks", ("unraid:", "adress")),
