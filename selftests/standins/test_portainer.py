@@ -102,8 +102,8 @@ class Process:
 
     def start(self) -> None:
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, *self.args], env={**os.environ, **self.env},
-                                            stdout=out, stderr=subprocess.STDOUT)
+            env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **self.env}  # no __pycache__ in build contexts
+            self.process = subprocess.Popen([sys.executable, *self.args], env=env, stdout=out, stderr=subprocess.STDOUT)
         if self.ready_url:
             wait_until(lambda: answers(self.ready_url), 10, self.ready_url)
 
@@ -376,11 +376,13 @@ def test_heartbeat_formula() -> None:
     assert spec is not None
     assert spec.loader is not None
     sys.path.insert(0, str(STANDINS / "portainer"))
+    sys.dont_write_bytecode, before = True, sys.dont_write_bytecode
     try:
         models = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(models)
     finally:
         sys.path.remove(str(STANDINS / "portainer"))
+        sys.dont_write_bytecode = before
     assert [models.heartbeat(1000, last, 5) for last in (970, 969, 0)] == [True, False, False]
 
 

@@ -120,8 +120,8 @@ class Signer:
 
 def start_agent(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, str(AGENT)], env={**os.environ, **env}, stdout=out,
-                                stderr=subprocess.STDOUT)
+        full_env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **env}  # no __pycache__ in the build context
+        return subprocess.Popen([sys.executable, str(AGENT)], env=full_env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
