@@ -31,6 +31,7 @@ selftest: setup ## the project's own tests that need no lab
 
 test: setup lint ## the project's own tests, the lab included
 	$(BIN)/pytest -m static --no-reports -q
+	bash scripts/ensure-host-packages.sh
 	bash lab/scripts/ensure-docker.sh
 	$(BIN)/pytest selftests
 
