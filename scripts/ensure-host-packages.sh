@@ -4,8 +4,10 @@
 set -eu
 command -v nginx >/dev/null 2>&1 && exit 0
 echo "ensure-host-packages: installing nginx-light"
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d  # keep apt from starting the service
-chmod +x /usr/sbin/policy-rc.d
-trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+if [ ! -e /usr/sbin/policy-rc.d ]; then  # keep apt from starting the service
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx-light >/dev/null
