@@ -143,6 +143,14 @@ def resolver(inventory: Inventory) -> Any:
     return res
 
 
+@pytest.fixture(scope="session")
+def reachability(inventory: Inventory, access: HostAccess) -> Any:
+    """The phase's probes from every source, swept once per run on first use (`homelab.checks.reach`)."""
+    from homelab.checks.reach import PhaseProbes
+
+    return PhaseProbes(inventory, access.ssh)
+
+
 # -- reports and redaction -----------------------------------------------------------------------------
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[

@@ -1,6 +1,7 @@
 """What a spec runs against, chosen from the inventory: `@pytest.mark.each(KIND, **filters)`.
 
-KIND is `host`, `instance` (a service on one host), `vantage` or `fqdn`. Filters match attributes:
+KIND is `host`, `instance` (a service on one host), `vantage`, `fqdn` or `source` (every place connections
+are tested from: this machine as `runner`, each host, each vantage; `homelab.policy.sources`). Filters match:
 `role="agent"`, `stack="platform"`, `service="portainer"`, `availability="always-on"`, `phase=1`. Each
 parameter's id is a name from the inventory, so a report reads `test_agent_port_closed[unraid]`.
 """
@@ -11,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from homelab.inventory import Host, Inventory, Service, Vantage
+from homelab.policy import Source, sources
 
-KINDS = ("host", "instance", "vantage", "fqdn")
+KINDS = ("host", "instance", "vantage", "fqdn", "source")
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,9 @@ def select(inventory: Inventory, kind: str, filters: dict[str, Any]) -> tuple[li
     if kind == "vantage":
         vantages: list[Vantage] = [v for v in inventory.vantages.values() if _matches(v, filters)]
         return vantages, [v.name for v in vantages]
+    if kind == "source":
+        found: list[Source] = [s for s in sources(inventory) if _matches(s, filters)]
+        return found, [s.name for s in found]
     if kind in ("instance", "fqdn"):
         host_filters = _host_filters(filters)
         service_filters = {k: v for k, v in filters.items() if k not in host_filters}

@@ -1,0 +1,110 @@
+"""DNS through Technitium: names resolve to the inventory's addresses, and recursion is for LAN and VPN only.
+
+An open resolver is tested from where abuse comes from: a tiny stdlib-only python3 script is shipped over SSH
+to the guest and WAN vantages; it sends one recursive query (RD set) for a name outside every zone and
+prints the answer's RCODE and RA flag. Technitium's own recursion settings are read through its API too, so
+a permissive setting is found even while the firewall hides it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+from typing import Any
+
+from homelab.inventory import Inventory
+
+OUT_OF_ZONE = "recursion-probe.example.org"
+RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
+
+# argv: server port name timeout. Prints "RCODE RA" (numbers) or "timeout".
+QUERY_SCRIPT = r"""
+import os, socket, struct, sys
+server, port, name, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+qid = int.from_bytes(os.urandom(2), "big")
+question = b"".join(bytes([len(p)]) + p.encode() for p in name.strip(".").split(".")) + b"\0"
+packet = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0) + question + struct.pack(">HH", 1, 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(timeout)
+try:
+    s.sendto(packet, (server, port))
+    while True:
+        data, _ = s.recvfrom(4096)
+        if len(data) >= 12 and struct.unpack(">H", data[:2])[0] == qid:
+            break
+except OSError:
+    print("timeout")
+    sys.exit(0)
+flags = struct.unpack(">H", data[2:4])[0]
+print(flags & 0xF, (flags >> 7) & 1)
+"""
+
+
+@dataclass(frozen=True)
+class Answer:
+    rcode: int | None  # None: no answer
+    ra: bool = False
+
+    @property
+    def recursion_offered(self) -> bool:
+        """An open resolver answers RD queries with RA set (and does not refuse)."""
+        return self.rcode is not None and self.ra and self.rcode != 5
+
+    def __str__(self) -> str:
+        if self.rcode is None:
+            return "no answer"
+        return f"{RCODES.get(self.rcode, self.rcode)} with RA {'set' if self.ra else 'clear'}"
+
+
+def query_command(server: str, name: str = OUT_OF_ZONE, timeout: float = 2.0, port: int = 53) -> str:
+    return f"python3 -c {shlex.quote(QUERY_SCRIPT)} {shlex.quote(server)} {port} {shlex.quote(name)} {timeout:g}"
+
+
+def parse_answer(text: str) -> Answer:
+    parts = text.split()
+    if len(parts) == 2 and all(p.isdigit() for p in parts):
+        return Answer(int(parts[0]), parts[1] == "1")
+    return Answer(None)
+
+
+def trusted_networks(inventory: Inventory) -> list[IPv4Network]:
+    """Where recursion may be offered: the LAN and VPN networks."""
+    return [n.cidr for n in inventory.networks.values() if n.kind in ("lan", "vpn")]
+
+
+def acl_problem(settings: dict[str, Any], inventory: Inventory) -> str | None:
+    """None when Technitium's recursion settings admit only LAN and VPN; else what is wrong."""
+    mode = str(settings.get("recursion"))
+    if mode == "Deny":
+        return None
+    if mode != "UseSpecifiedNetworkACL":
+        return f"recursion is {mode!r}"
+    trusted = trusted_networks(inventory)
+    acl = settings.get("recursionNetworkACL") or []
+    entries = acl.split(",") if isinstance(acl, str) else [str(e) for e in acl]
+    for entry in (e.strip() for e in entries if e.strip()):
+        if entry.startswith("!"):
+            continue
+        try:
+            net = IPv4Network(entry, strict=False)
+        except ValueError:
+            return f"recursion ACL entry {entry!r} is not an IPv4 network"
+        if not any(net.subnet_of(t) for t in trusted):
+            return f"recursion ACL admits {entry}, outside LAN and VPN"
+    return None
+
+
+def technitium_settings(http: Any, base_url: str, password: str) -> dict[str, Any]:
+    """Technitium's settings through its API (`/api/user/login`, `/api/settings/get`), logged in as admin."""
+    login = http.post(f"{base_url}/api/user/login", data={"user": "admin", "pass": password}).json()
+    if login.get("status") != "ok":
+        raise RuntimeError(f"Technitium login as admin failed: {login.get('errorMessage', login.get('status'))}")
+    token = login["token"]
+    try:
+        answer = http.get(f"{base_url}/api/settings/get", params={"token": token}).json()
+    finally:
+        http.post(f"{base_url}/api/user/logout", data={"token": token})
+    if answer.get("status") != "ok":
+        raise RuntimeError(f"Technitium settings/get failed: {answer.get('errorMessage', answer.get('status'))}")
+    return dict(answer["response"])

@@ -1,0 +1,135 @@
+"""Who can connect to the platform, proven by connecting from every source at once.
+
+`PhaseProbes` plans every probe a phase needs (each published TCP port of the platform stack's hosts, plus the
+ports that must answer nowhere), and on first use runs them all in one concurrent sweep per source
+(`homelab.probes.Reachability.sweep`): a whole phase costs about one probe timeout. A `wan` source probes
+the homelab's `public_address`, as the internet sees it. `verdict` compares an outcome with the policy and,
+when they disagree, says why: ufw's own view, the router, or a published Docker port bypassing ufw.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from ipaddress import IPv4Address
+from typing import Any
+
+import pytest
+
+from homelab.checks import problem
+from homelab.checks.ufw import UfwStatus, parse_status
+from homelab.inventory import Host, Inventory, Vantage
+from homelab.policy import Source, exposure_of, may_connect, sources
+from homelab.probes import Outcome, Probe, Reachability
+from homelab.ssh import Reachable, SSHPool
+
+NOWHERE_PORTS = (9000, 2375, 2376)  # Portainer's plain HTTP, the Docker API (plain and TLS): open to no one
+DOCKER_USER_FIX = ("a published Docker port bypasses ufw; add DOCKER-USER rules "
+                   "(re-run `python -m bootstrap phase1`: the HOMELAB-DOCKER chain)")
+
+
+class PhaseProbes:
+    """The probes of one phase, swept once per run from every source, and judged against the policy."""
+
+    def __init__(self, inventory: Inventory, pool: SSHPool, stacks: tuple[str, ...] = ("platform",)) -> None:
+        self.inventory = inventory
+        self.pool = pool
+        self.hosts = [h for s in stacks for h in inventory.hosts_with_stack(s)]
+        self.probes = Reachability(pool, inventory.settings.probe_timeout)
+        self._swept = False
+        self._lock = threading.Lock()
+        self._ufw: dict[str, UfwStatus] = {}
+
+    def target(self, source: Source) -> Host | Vantage | None:
+        """The machine to SSH into to probe from `source` (None: this machine)."""
+        return self.inventory.hosts.get(source.name) or self.inventory.vantages.get(source.name)
+
+    def address(self, source: Source, host: Host) -> str:
+        """Where `source` reaches `host`: from the internet, the homelab's public address."""
+        if source.kind == "wan" and self.inventory.public_address is not None:
+            return str(self.inventory.public_address)
+        return str(host.address)
+
+    def _ports(self, host: Host) -> list[int]:
+        published = {p.port for s in self.inventory.services.values() if host in self.inventory.hosts_of(s)
+                     for p in s.ports if p.protocol == "tcp" and s.phase == 1}
+        return sorted(published | set(NOWHERE_PORTS) | {host.ssh.port})
+
+    def _sweep(self, sources: list[Source]) -> None:
+        with self._lock:
+            if self._swept:
+                return
+            self._swept = True
+            targets = [t for t in map(self.target, sources) if t is not None]
+            self.pool.warm(targets)  # type: ignore[arg-type]  # hosts and vantages are both Reachable
+            plan: dict[str, tuple[Reachable | None, list[Probe]]] = {}
+            for source in sources:
+                target = self.target(source)
+                if target is not None and self.pool.failure(target) is not None:
+                    continue  # the spec meets the host-down policy through `reach`
+                probes = [Probe(self.address(source, h), p) for h in self.hosts for p in self._ports(h)]
+                plan[source.name] = (target, probes)
+            self.probes.sweep(plan)
+
+    def outcome(self, source: Source, host: Host, port: int, reach: Callable[[Any], Any]) -> Outcome:
+        """How `port` on `host` answers from `source` (SSH sources go through `reach`: host-down policy)."""
+        target = self.target(source)
+        if target is not None:
+            reach(target)
+        self._sweep(sources(self.inventory))
+        return self.probes.outcome(source.name, target, Probe(self.address(source, host), port))
+
+    def ufw(self, host: Host) -> UfwStatus:
+        if host.name not in self._ufw:
+            result = self.pool.run(host, "sudo -n ufw status verbose 2>&1 || true")
+            self._ufw[host.name] = parse_status(result.stdout)
+        return self._ufw[host.name]
+
+    def verdict(self, source: Source, host: Host, port: int, outcome: Outcome, allowed: bool | None = None,
+                what: str = "") -> str | None:
+        """None when `outcome` is what the policy wants; else a message that says why they disagree."""
+        if allowed is None:
+            allowed = may_connect(self.inventory, source, host, port)
+        if outcome.answers == allowed:
+            return None
+        exposure = exposure_of(self.inventory, host, port) or "not published: no one"
+        where = (f"{self.address(source, host)}:{port}/tcp ({what or 'port'} on {host.name}, exposure {exposure}) "
+                 f"from {source.name} ({source.address or 'this machine'}, {source.kind} network)")
+        if allowed:
+            return problem("it answers", f"{outcome.value} (no answer)" if outcome is Outcome.FILTERED
+                           else f"{outcome.value} (connection refused)", where,
+                           "start the container (docker compose up -d), and let the firewall admit this network")
+        return problem("no answer (refused or filtered)", "it answers", where, self._why_open(source, host, port))
+
+    def _why_open(self, source: Source, host: Host, port: int) -> str:
+        if source.address == host.address:
+            return f"something listens on {port} on {host.name} itself: stop it, or bind it to another address"
+        if source.kind == "wan":
+            return (f"the router forwards {self.address(source, host)}:{port} though the port is not public: "
+                    "remove that port forward (DNAT); only ports with exposure public may be forwarded")
+        try:
+            status = self.ufw(host)
+        except Exception as exc:  # the explanation must not hide the finding
+            return f"close it to this network (ufw state unknown: {exc})"
+        if not status.active:
+            return f"ufw is inactive on {host.name}: enable it with default deny incoming (`sudo ufw enable`)"
+        address = source.address or IPv4Address(str(self.inventory.networks[
+            self.inventory.settings.runner_network].cidr.network_address + 1))
+        if status.admits(port, "tcp", address):
+            return f"ufw on {host.name} allows {port}/tcp from {address}: delete that rule (`sudo ufw status numbered`)"
+        return f"ufw denies {port}, yet it answers from {source.name}: {DOCKER_USER_FIX}"
+
+
+def service_host(inventory: Inventory, service: str) -> Host:
+    """The (phase 1: only) host that runs `service`."""
+    return inventory.hosts_of(inventory.services[service])[0]
+
+
+def expect_reach(probes: PhaseProbes, reach: Callable[[Any], Any], source: Source, host: Host, port: int,
+                 what: str, allowed: bool | None = None) -> None:
+    """Fail with the verdict when `port` on `host` answers from `source` other than the policy (or `allowed`) says."""
+    __tracebackhide__ = True
+    outcome = probes.outcome(source, host, port, reach)
+    message = probes.verdict(source, host, port, outcome, allowed, what)
+    if message:
+        pytest.fail(message, pytrace=False)

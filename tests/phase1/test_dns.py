@@ -1,0 +1,72 @@
+"""Phase 1: Technitium resolves the homelab's names to the inventory's addresses, and is no open resolver."""
+
+from __future__ import annotations
+
+import pytest
+
+from homelab.checks import problem
+from homelab.checks.dns import acl_problem, parse_answer, query_command, technitium_settings
+from homelab.checks.reach import service_host
+
+pytestmark = pytest.mark.phase1
+
+RECORDS = "re-run `python -m bootstrap phase1` (Technitium zone and A records), or add the A record in Technitium"
+ACL = ("Technitium > Settings > Recursion: `Use Specified Network ACL` with the LAN and VPN networks only "
+       "(re-run `python -m bootstrap phase1`)")
+
+
+def resolve_a(resolver, name):
+    """The A records of `name` through Technitium, or the error as text."""
+    import dns.exception
+    import dns.resolver
+
+    try:
+        return sorted(r.address for r in resolver.resolve(name, "A", search=False))
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers) as exc:
+        return f"no A record ({type(exc).__name__})"
+    except dns.exception.Timeout:
+        return "no answer from Technitium"
+
+
+@pytest.mark.spec("P1-DNS-001", severity="high", fix=RECORDS)
+@pytest.mark.each("host")
+def test_host_name_resolves(host, inventory, resolver):
+    """Each host's name in the homelab domain resolves through Technitium to its inventory address."""
+    name = f"{host.name}.{inventory.domain}"
+    found = resolve_a(resolver, name)
+    assert found == [str(host.address)], problem(
+        f"{name} A {host.address}", found, f"Technitium at {', '.join(resolver.nameservers)}", RECORDS)
+
+
+@pytest.mark.spec("P1-DNS-002", severity="high", fix=RECORDS)
+@pytest.mark.each("fqdn", phase=1)
+def test_service_fqdn_resolves_to_npm(fqdn, inventory, resolver):
+    """Each phase-1 service name resolves through Technitium to the NPM host, which proxies it."""
+    npm = service_host(inventory, "npm")
+    found = resolve_a(resolver, fqdn.name)
+    assert found == [str(npm.address)], problem(
+        f"{fqdn.name} A {npm.address} (NPM on {npm.name})", found,
+        f"Technitium at {', '.join(resolver.nameservers)}", RECORDS)
+
+
+@pytest.mark.spec("P1-DNS-003", severity="critical", fix=ACL)
+@pytest.mark.each("source", kind=("guest", "wan"))
+def test_no_open_resolver(source, inventory, reachability, reach, access):
+    """Technitium does not resolve names outside its zones for the guest network or the internet."""
+    vantage = reachability.target(source)
+    reach(vantage)
+    server = reachability.address(source, service_host(inventory, "technitium"))
+    command = query_command(server, timeout=inventory.settings.probe_timeout)
+    answer = parse_answer(access.ssh.run(vantage, command).stdout)
+    assert not answer.recursion_offered, problem(
+        "REFUSED, RA clear, or no answer", str(answer), f"a recursive query from {source.name} to {server}:53/udp", ACL)
+
+
+@pytest.mark.spec("P1-DNS-004", severity="high", fix=ACL)
+@pytest.mark.each("instance", service="technitium")
+def test_recursion_limited_to_lan_and_vpn(instance, inventory, http, secrets):
+    """Technitium's recursion setting admits the LAN and VPN networks only (or denies recursion)."""
+    base = f"http://{instance.host.address}:{instance.service.upstream.port if instance.service.upstream else 5380}"
+    settings = technitium_settings(http, base, secrets.get("TECHNITIUM_ADMIN_PASSWORD"))
+    found = acl_problem(settings, inventory)
+    assert found is None, problem("recursion for LAN and VPN only", found, f"{base} settings", ACL)

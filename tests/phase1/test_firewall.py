@@ -1,0 +1,27 @@
+"""Phase 1: the platform VM's host firewall is on and denies by default.
+
+ufw's own view is necessary, not sufficient: published Docker ports bypass it. The probes in
+test_exposure.py and test_docker_engine.py prove who can really connect, and explain where they disagree.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from homelab.checks import problem
+
+pytestmark = pytest.mark.phase1
+
+
+@pytest.mark.spec("P1-FW-001", severity="critical",
+                  fix="`sudo ufw default deny incoming && sudo ufw enable` (re-run `python -m bootstrap phase1`)")
+@pytest.mark.each("host", role="platform")
+def test_ufw_active_default_deny(host, reach, reachability):
+    """ufw is active on the platform VM with the default policy `deny (incoming)`."""
+    reach(host)
+    status = reachability.ufw(host)
+    ok = status.active and status.default_incoming == "deny"
+    assert ok, problem(
+        "ufw active, default deny (incoming)",
+        f"{'active' if status.active else 'inactive'}, default {status.default_incoming or 'unknown'} (incoming)",
+        f"{host.name}: sudo ufw status verbose", "sudo ufw default deny incoming && sudo ufw enable")

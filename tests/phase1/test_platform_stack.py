@@ -1,0 +1,105 @@
+"""Phase 1: the platform stack's containers run, healthy, restart by themselves, and run the pinned images."""
+
+from __future__ import annotations
+
+import pytest
+
+from homelab.checks import problem
+from homelab.checks.engine import (
+    ENV_MODES_OK,
+    RESTART_OK,
+    compose_service,
+    env_file_of,
+    exempt_from_health,
+    find_container,
+    health,
+    parse_stat,
+    pinned_image,
+    restart_policy,
+    stat_command,
+)
+from homelab.targets import Instance
+
+pytestmark = pytest.mark.phase1
+
+DEPLOY = "deploy the stack: `python -m bootstrap phase1` (docker compose up -d in the stack directory)"
+
+
+def container_of(instance, engine):
+    """The instance's container, or a failure naming what is missing."""
+    __tracebackhide__ = True
+    svc = compose_service(instance.service.stack, instance.service.name)
+    found = find_container(engine(instance.host), svc, instance.service.stack)
+    if found is None:
+        pytest.fail(problem(f"a container for compose service {svc.name}", "none", instance.host.name, DEPLOY),
+                    pytrace=False)
+    return svc, found
+
+
+@pytest.mark.spec("P1-STACK-001", severity="critical", fix=DEPLOY)
+@pytest.mark.each("instance", stack="platform")
+def test_container_running(instance, engine):
+    """Each platform service has a running container."""
+    _, container = container_of(instance, engine)
+    assert container.status == "running", problem(
+        "running", container.status, f"container {container.name} on {instance.host.name}",
+        f"`docker start {container.name}`, then read `docker logs {container.name}`; or {DEPLOY}")
+
+
+@pytest.mark.spec("P1-STACK-002", severity="high",
+                  fix="read `docker inspect --format '{{json .State.Health}}' NAME` and fix what the check reports")
+@pytest.mark.each("instance", stack="platform")
+def test_container_healthy(instance, engine):
+    """Each platform container is healthy, or running where the stack documents `homelab.healthcheck: none`."""
+    svc, container = container_of(instance, engine)
+    exempt = exempt_from_health(svc)
+    found = container.status if exempt else health(container)
+    assert found == ("running" if exempt else "healthy"), problem(
+        "running (healthcheck exempt)" if exempt else "healthy", found,
+        f"container {container.name} on {instance.host.name}",
+        f"`docker inspect --format '{{{{json .State.Health}}}}' {container.name}`; fix what the check reports")
+
+
+@pytest.mark.spec("P1-STACK-003", severity="medium", fix="give the service `restart: unless-stopped` and redeploy")
+@pytest.mark.each("instance", stack="platform")
+def test_container_restart_policy(instance, engine):
+    """Each platform container restarts by itself (policy unless-stopped or always)."""
+    _, container = container_of(instance, engine)
+    policy = restart_policy(container)
+    assert policy in RESTART_OK, problem(
+        " or ".join(RESTART_OK), policy, f"container {container.name} on {instance.host.name}",
+        f"redeploy from stacks/{instance.service.stack}/compose.yaml (`restart: unless-stopped`)")
+
+
+@pytest.mark.spec("P1-STACK-004", severity="high",
+                  fix="redeploy the stack so each container runs the image pinned in stacks/ (no manual re-tagging)")
+@pytest.mark.each("instance", stack="platform")
+def test_container_image_pinned(instance, engine, inventory):
+    """Each platform container runs the image pinned in stacks/ (through settings.image_map): no drift."""
+    svc, container = container_of(instance, engine)
+    wanted = pinned_image(inventory, svc)
+    found = container.attrs["Config"]["Image"]
+    assert found == wanted, problem(
+        wanted, found, f"container {container.name} on {instance.host.name} "
+        f"(stacks/{instance.service.stack}/compose.yaml: {svc.image})",
+        f"{DEPLOY}; change versions in stacks/, never on the host")
+
+
+@pytest.mark.spec("P1-STACK-005", severity="high",
+                  fix="`chmod 600 .env` (or 640, group of the deploy user) in the stack directory, owned by root "
+                      "or the SSH user")
+@pytest.mark.each("host", stack="platform")
+def test_stack_env_private(host, engine, access, inventory):
+    """The platform stack's `.env` on the host is readable by its owner (and group) only: mode 600 or 640."""
+    first = next(Instance(s, h) for s, h in inventory.instances() if h == host and s.stack == "platform")
+    _, container = container_of(first, engine)
+    path = env_file_of(container)
+    assert path, problem("a compose project with an env file", "no compose labels", container.name, DEPLOY)
+    found = parse_stat(access.ssh.run(host, stat_command(path)).stdout)
+    assert found is not None, problem(f"{path} to exist", "no such file", host.name, DEPLOY)
+    mode, owner, group = found
+    private = mode in ENV_MODES_OK and owner in ("root", host.ssh.user)
+    assert private, problem(
+        "mode 600 or 640, owned by root or " + host.ssh.user, f"mode {mode:o}, owner {owner}:{group}",
+        f"{host.name}:{path}", f"sudo chmod 600 {path}; sudo chown root: {path}")
+
