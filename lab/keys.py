@@ -115,3 +115,13 @@ def ensure_env(secret_names: dict[str, str], domain: str) -> Path:
     lines += [f"{name}={value}" for name, value in current.items()]
     _write_private(ENV_FILE, ("\n".join(lines) + "\n").encode())
     return ENV_FILE
+
+
+def forget_env(names: tuple[str, ...]) -> None:
+    """Drop `names` from .lab/.env: values pinned to a machine that was just made anew (a TLS fingerprint)."""
+    if not ENV_FILE.exists():
+        return
+    lines = ENV_FILE.read_text().splitlines()
+    kept = [line for line in lines if line.partition("=")[0].strip() not in names]
+    if kept != lines:
+        _write_private(ENV_FILE, ("\n".join(kept) + "\n").encode())

@@ -18,22 +18,43 @@ from lab.topology import MACHINES, REGISTRY
 PUSH_TIMEOUT = 600
 
 
-def build_and_push(directory: str | Path, name: str) -> str:
+def build_and_push(directory: str | Path, name: str, build_args: dict[str, str] | None = None,
+                   parent_hash: str = "") -> str:
     """Build `directory` (a Dockerfile context) and push it as `name` (e.g. `portainer/portainer-ce:2.23.0`).
 
     Returns the reference the hosts pull (`198.18.10.5:5000/portainer/portainer-ce:2.23.0`). Skips the
-    build when an image of the same inputs exists; the next `lab up` adds `name` to settings.image_map.
+    build when an image of the same inputs (context, `build_args`, `parent_hash`: the hash of the image
+    the Dockerfile starts FROM) exists, and the push when the registry already holds that image under
+    `name`. The next `lab up` adds `name` to settings.image_map.
     """
     directory = Path(directory)
     if ":" not in name.rsplit("/", 1)[-1]:
         raise LabError(f"image name {name!r} has no tag; expected NAME:TAG as the stack writes it")
     local = f"homelab-lab/stack/{name}"
-    wanted = context_hash(directory)
+    args = sorted((build_args or {}).items())
+    wanted = context_hash(directory, parent_hash + "".join(f"\0{k}={v}" for k, v in args))
     if inspect_format("image", local, '{{index .Config.Labels "' + SPEC_LABEL + '"}}') != wanted:
-        docker("build", "-q", "--label", f"{LABEL}=1", "--label", f"{SPEC_LABEL}={wanted}", "-t", local,
+        flags = [f for k, v in args for f in ("--build-arg", f"{k}={v}")]
+        docker("build", "-q", *flags, "--label", f"{LABEL}=1", "--label", f"{SPEC_LABEL}={wanted}", "-t", local,
                str(directory), timeout=PUSH_TIMEOUT)
-    push(local, name)
+    if registry_config_digest(name) != inspect_format("image", local, "{{.Id}}"):
+        push(local, name)
     return f"{REGISTRY}/{name}"
+
+
+def registry_config_digest(name: str, timeout: float = 5.0) -> str | None:
+    """The image id (config digest) the lab registry holds as `name`, or None when it holds none."""
+    repo, tag = name.rsplit(":", 1)
+    try:
+        with httpx.Client(base_url=f"http://{REGISTRY}", timeout=timeout) as client:
+            answer = client.get(f"/v2/{repo}/manifests/{tag}",
+                                headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+            if answer.status_code != 200:
+                return None
+            digest = answer.json().get("config", {}).get("digest")
+    except (httpx.HTTPError, ValueError):
+        return None
+    return digest if isinstance(digest, str) else None
 
 
 def push(local: str, name: str) -> None:

@@ -7,12 +7,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from homelab.inventory import Inventory
-from lab import containers, images, inventory, registry
+from lab import containers, images, inventory, registry, stackimages
 from lab.docker import ensure_engine, inspect_format
 from lab.images import Log
-from lab.keys import ensure_ca, ssh_client_key
+from lab.keys import ensure_ca, forget_env, ssh_client_key
 from lab.router import ruleset
 from lab.topology import HOSTS, MACHINES, VANTAGES, Machine, machine
+
+# .env values pinned to what a machine generated for itself (bootstrap's trust on first use of Portainer's
+# self-signed certificate): a reset or `lab down` makes that machine anew, so the pin is dropped with it.
+PINNED = {"platform": ("PORTAINER_TLS_FINGERPRINT",)}
 
 
 def _env(m: Machine, public_key: str, rules: str) -> dict[str, str]:
@@ -50,6 +54,7 @@ def up(log: Log = print) -> Inventory:
     ensure_ca()
     containers.ensure_networks()
     _start(list(MACHINES.values()), hashes, log)
+    stackimages.ensure_standins(hashes["base"], log)
     result = write_inventory()
     log(f"lab up in {time.monotonic() - started:.0f} s")
     return result
@@ -59,6 +64,7 @@ def down(log: Log = print) -> list[str]:
     """Remove every lab container, network and volume (images and .lab/ keys stay, as a cache)."""
     ensure_engine()
     removed = containers.remove_all()
+    forget_env(tuple(name for names in PINNED.values() for name in names))
     log(f"removed {len(removed)} lab objects" if removed else "nothing to remove: the lab is down")
     return removed
 
@@ -68,9 +74,12 @@ def reset(name: str, log: Log = print) -> Inventory:
     ensure_engine()
     m = machine(name)
     containers.remove_machine(m, volume=True)
+    forget_env(PINNED.get(name, ()))
     hashes = images.ensure_images(log=log)
     containers.ensure_networks()
     _start([m], hashes, log)
+    if m.kind == "registry":
+        stackimages.ensure_standins(hashes["base"], log)
     return write_inventory()
 
 

@@ -1,0 +1,42 @@
+"""The stand-ins of lab/standins/*/, built FROM the lab's base image and pushed under the upstream names.
+
+Each stand-in directory holds a Dockerfile (`ARG BASE`) and a file `IMAGES`: the upstream `name:tag` it
+stands in for, one per line (`portainer/portainer-ce:2.23.0`). The stacks stay unchanged: the lab
+inventory's settings.image_map maps those names to the lab registry. Adding a stand-in is a directory.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from lab.docker import LabError
+from lab.images import BASE, Log
+from lab.registry import build_and_push
+
+STANDINS = Path(__file__).resolve().parent / "standins"
+
+
+def standins(root: Path = STANDINS) -> dict[Path, list[str]]:
+    """Stand-in directory -> the upstream image names it is pushed as (from its IMAGES file)."""
+    found: dict[Path, list[str]] = {}
+    for images in sorted(root.glob("*/IMAGES")):
+        names = [line.strip() for line in images.read_text().splitlines()
+                 if line.strip() and not line.lstrip().startswith("#")]
+        if not (images.parent / "Dockerfile").exists():
+            raise LabError(f"{images.parent}: has IMAGES but no Dockerfile")
+        found[images.parent] = names
+    return found
+
+
+def ensure_standins(base_hash: str, log: Log = print) -> list[str]:
+    """Build (when their inputs changed) and push (when the registry lacks them) every stand-in image."""
+    jobs = [(directory, name) for directory, names in standins().items() for name in names]
+
+    def one(job: tuple[Path, str]) -> str:
+        return build_and_push(job[0], job[1], build_args={"BASE": BASE}, parent_hash=base_hash)
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        pushed = list(pool.map(one, jobs))
+    log(f"stand-in images: {len(pushed)} in the lab registry")
+    return [name for _, name in jobs]
