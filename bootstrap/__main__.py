@@ -6,13 +6,16 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from bootstrap import phase1
 from bootstrap.steps import Step, StepFailed, run_steps
 from homelab.inventory import Inventory, InventoryError, load_inventory
 from homelab.secrets import SecretError, Secrets
 from homelab.ssh import SSHError, SSHPool
 
 # Each phase turns the inventory into its steps. Phases land one issue at a time (docs/rollout.md).
-PHASES: dict[str, Callable[[Inventory, Secrets, SSHPool], list[Step]]] = {}
+PHASES: dict[str, Callable[[Inventory, Secrets, SSHPool], list[Step]]] = {
+    "phase1": phase1.steps,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,63 @@
+"""Commands and files on the platform host over the run's SSH connection, as root (`sudo -n` when the SSH
+user is not root). Failures become StepFailed naming the host, the command and its error."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+from bootstrap.steps import StepFailed
+from homelab.inventory import Host, Inventory
+from homelab.secrets import Secrets
+from homelab.ssh import CommandResult, SSHPool
+
+
+@dataclass
+class Platform:
+    """What every phase 1 step needs: the inventory, its secrets, the SSH pool and the platform host."""
+
+    inventory: Inventory
+    secrets: Secrets
+    pool: SSHPool
+    host: Host
+
+    @property
+    def sudo(self) -> str:
+        return "" if self.host.ssh.user == "root" else "sudo -n "
+
+    def try_run(self, command: str, root: bool = True, timeout: float | None = None) -> CommandResult:
+        """Run `command` (through `sh -c`, as root unless `root=False`); return the result, whatever it is."""
+        wrapped = f"{self.sudo}sh -c {shlex.quote(command)}" if root and self.sudo else command
+        return self.pool.run(self.host, wrapped, timeout=timeout)
+
+    def run(self, command: str, root: bool = True, timeout: float | None = None, what: str = "") -> str:
+        """Run `command`; raise StepFailed with its error output when it fails."""
+        result = self.try_run(command, root, timeout)
+        if not result.ok:
+            detail = (result.stderr.strip() or result.stdout.strip()).splitlines()[-3:]
+            raise StepFailed(f"{what or command.split()[0]} on {self.host.name} exited {result.exit_status}: "
+                             f"{' / '.join(detail) or 'no output'}")
+        return result.stdout
+
+    def put(self, files: dict[str, tuple[bytes, int]], directory: str) -> None:
+        """Install `files` (name -> (content, mode)) into `directory`, owned by root, each atomically."""
+        staging = self.run("umask 077 && mktemp -d", root=False, what="mktemp").strip()
+        try:
+            with self.pool.get(self.host).open_sftp() as sftp:
+                for name, (content, _) in files.items():
+                    with sftp.open(f"{staging}/{name}", "wb") as stream:
+                        stream.chmod(0o600)
+                        stream.write(content)
+            installs = " && ".join(
+                f"install -o root -g root -m {mode:o} {shlex.quote(f'{staging}/{name}')} "
+                f"{shlex.quote(f'{directory}/{name}.new')} && mv -f {shlex.quote(f'{directory}/{name}.new')} "
+                f"{shlex.quote(f'{directory}/{name}')}" for name, (_, mode) in files.items())
+            self.run(f"mkdir -p {shlex.quote(directory)} && {installs}", what="install")
+        finally:
+            self.try_run(f"rm -rf {shlex.quote(staging)}", root=False)
+
+
+def put_text(platform: Platform, path: str, text: str, mode: int = 0o644) -> None:
+    directory, name = path.rsplit("/", 1)
+    platform.put({name: (text.encode(), mode)}, directory)
+

@@ -1,0 +1,293 @@
+"""A typed client for Portainer CE 2.23's HTTP API (bootstrap, the specs, phases 2 and 3).
+
+TLS: Portainer's 9443 serves a self-signed certificate of its own. The client pins it: every connection
+compares the SHA-256 fingerprint of the certificate the server presents with the recorded one *during the
+handshake*, before a byte of the request (a password, a token) is sent, and refuses a different one. The
+fingerprint is recorded on first contact (trust on first use, announced by the caller) as
+PORTAINER_TLS_FINGERPRINT in the env file; see docs/architecture.md.
+
+Auth: an access token (`X-API-Key`) or a JWT from `login` (`Authorization: Bearer`). Cookies are never kept:
+Portainer applies CSRF checks to any request that carries its auth cookie.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import socket
+import ssl
+from dataclasses import dataclass
+from typing import Any
+
+import httpcore
+import httpx
+
+FINGERPRINT_VAR = "PORTAINER_TLS_FINGERPRINT"
+TOKEN_VAR = "PORTAINER_API_TOKEN"  # noqa: S105 - the name of the secret, not its value
+ADMIN = "admin"
+Json = dict[str, Any]
+
+
+class PortainerError(Exception):
+    """Portainer refused a request or could not be asked; the message says which and why."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class PortainerUnreachable(PortainerError):
+    """Nothing answered (yet) at the address, or the TLS handshake failed."""
+
+
+class FingerprintMismatch(PortainerError):
+    """The server presented a certificate other than the pinned one."""
+
+
+class AdminInitTimeout(PortainerError):
+    """The 5-minute admin-init window passed without an admin: Portainer locked itself until a restart."""
+
+
+def fingerprint_of(der: bytes) -> str:
+    """SHA-256 of a DER certificate, as `openssl x509 -fingerprint -sha256` prints it (AB:CD:...)."""
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def _insecure_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # the pin below replaces chain verification, on every connection
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
+
+
+def server_fingerprint(host: str, port: int, timeout: float = 5.0) -> str:
+    """The fingerprint of the certificate `host:port` presents (for trust on first use)."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw, \
+                _insecure_context().wrap_socket(raw, server_hostname=host) as tls:
+            der = tls.getpeercert(binary_form=True)
+    except OSError as exc:
+        raise PortainerUnreachable(f"Portainer at {host}:{port} does not answer TLS: {exc}") from None
+    if not der:
+        raise PortainerUnreachable(f"Portainer at {host}:{port} presented no certificate")
+    return fingerprint_of(der)
+
+
+class _PinnedStream(httpcore.NetworkStream):
+    """A TCP stream whose TLS upgrade fails unless the server's certificate has the pinned fingerprint."""
+
+    def __init__(self, inner: httpcore.NetworkStream, pin: str) -> None:
+        self._inner, self._pin = inner, pin
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        stream = self._inner.start_tls(ssl_context, server_hostname, timeout)
+        tls = stream.get_extra_info("ssl_object")
+        der = tls.getpeercert(True) if tls is not None else None  # (an _ssl object: positional only)
+        found = fingerprint_of(der) if der else "none"
+        if found != self._pin:
+            stream.close()
+            raise FingerprintMismatch(
+                f"Portainer at {server_hostname} presented a certificate with SHA-256 {found}, but "
+                f"{FINGERPRINT_VAR} pins {self._pin}: refusing to talk to it. If Portainer was reinstalled "
+                f"(new certificate), remove {FINGERPRINT_VAR} from the env file to trust the new one")
+        return stream
+
+
+class _PinnedBackend(httpcore.SyncBackend):
+    def __init__(self, pin: str) -> None:
+        self._pin = pin
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Any = None) -> httpcore.NetworkStream:
+        return _PinnedStream(super().connect_tcp(host, port, timeout, local_address, socket_options), self._pin)
+
+
+def pinned_transport(fingerprint: str) -> httpx.HTTPTransport:
+    """An httpx transport whose every TLS connection must present the certificate `fingerprint`."""
+    transport = httpx.HTTPTransport(verify=_insecure_context())
+    transport._pool = httpcore.ConnectionPool(  # httpx takes no network backend otherwise
+        ssl_context=_insecure_context(), network_backend=_PinnedBackend(fingerprint.upper()))
+    return transport
+
+
+@dataclass(frozen=True)
+class Status:
+    version: str
+    instance_id: str
+
+
+class Portainer:
+    """One Portainer server. `Portainer.pinned(address, fingerprint)` for its own self-signed certificate."""
+
+    def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None, api_key: str | None = None,
+                 timeout: float = 10.0, verify: ssl.SSLContext | str | bool = True) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.jwt: str | None = None
+        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout, verify=verify)
+
+    @classmethod
+    def pinned(cls, host: str, fingerprint: str, port: int = 9443, **kwargs: Any) -> Portainer:
+        return cls(f"https://{host}:{port}", transport=pinned_transport(fingerprint), **kwargs)
+
+    def __enter__(self) -> Portainer:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- plumbing ------------------------------------------------------------------------------------
+    def _headers(self, auth: bool) -> dict[str, str]:
+        if not auth:
+            return {}
+        if self.api_key:
+            return {"X-API-Key": self.api_key}
+        if self.jwt:
+            return {"Authorization": f"Bearer {self.jwt}"}
+        raise PortainerError("not authenticated: give an API token or call login() first")
+
+    def request(self, method: str, path: str, auth: bool = True, ok: tuple[int, ...] = (200,),
+                **kwargs: Any) -> httpx.Response:
+        """Send one request; raise PortainerError unless the status is in `ok`."""
+        try:
+            response = self._http.request(method, path, headers=self._headers(auth), **kwargs)
+        except FingerprintMismatch:
+            raise
+        except httpx.TransportError as exc:
+            raise PortainerUnreachable(f"Portainer at {self.base_url} does not answer: {exc}") from None
+        finally:
+            self._http.cookies.clear()  # never send portainer_api_key back: CSRF
+        if response.status_code == 303 and response.headers.get("redirect-reason") == "AdminInitTimeout":
+            raise AdminInitTimeout("Portainer locked itself: no admin was created within 5 minutes of its start "
+                                   "(AdminInitTimeout); restart the container to open a new window", 303)
+        if response.status_code not in ok:
+            raise PortainerError(f"{method} {path}: {response.status_code} {_message(response)}",
+                                 response.status_code)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return self.request(method, path, **kwargs).json()
+
+    # -- status and first run ----------------------------------------------------------------------
+    def status(self) -> Status:
+        """GET /api/system/status (public)."""
+        body = self._json("GET", "/api/system/status", auth=False)
+        return Status(str(body.get("Version", "")), str(body.get("InstanceID", "")))
+
+    def version(self) -> Json:
+        """GET /api/system/version (authenticated): the cheapest proof that a token works."""
+        result: Json = self._json("GET", "/api/system/version")
+        return result
+
+    def admin_exists(self) -> bool:
+        """GET /api/users/admin/check: 204 an admin exists, 404 not yet (AdminInitTimeout when locked)."""
+        return self.request("GET", "/api/users/admin/check", auth=False, ok=(204, 404)).status_code == 204
+
+    def init_admin(self, password: str, username: str = ADMIN) -> Json:
+        result: Json = self._json("POST", "/api/users/admin/init", auth=False,
+                                  json={"Username": username, "Password": password})
+        return result
+
+    def login(self, password: str, username: str = ADMIN) -> str:
+        """POST /api/auth; the JWT authenticates the following requests (cookies dropped)."""
+        body = self._json("POST", "/api/auth", auth=False, json={"Username": username, "Password": password})
+        self.jwt = str(body["jwt"])
+        return self.jwt
+
+    def me(self) -> Json:
+        result: Json = self._json("GET", "/api/users/me")
+        return result
+
+    def create_token(self, user_id: int, password: str, description: str) -> str:
+        """POST /api/users/{id}/tokens (JWT only): the raw `ptr_...` key, shown once."""
+        headers_key, self.api_key = self.api_key, None  # an API key is refused here: use the JWT
+        try:
+            body = self._json("POST", f"/api/users/{user_id}/tokens", ok=(200, 201),
+                              json={"password": password, "description": description})
+        finally:
+            self.api_key = headers_key
+        return str(body["rawAPIKey"])
+
+    def tokens(self, user_id: int) -> list[Json]:
+        result: list[Json] = self._json("GET", f"/api/users/{user_id}/tokens")
+        return result
+
+    def delete_token(self, user_id: int, token_id: int) -> None:
+        self.request("DELETE", f"/api/users/{user_id}/tokens/{token_id}", ok=(200, 204))
+
+    # -- environments, tags, groups ----------------------------------------------------------------
+    def endpoints(self, types: tuple[int, ...] = (), exclude_snapshots: bool = True, **filters: Any) -> list[Json]:
+        """GET /api/endpoints; array filters use Portainer's bracket form (`types[]=2`)."""
+        params: list[tuple[str, Any]] = [("types[]", t) for t in types]
+        params += [("excludeSnapshots", "true")] if exclude_snapshots else []
+        params += list(filters.items())
+        result: list[Json] = self._json("GET", "/api/endpoints", params=params)
+        return result
+
+    def endpoint(self, endpoint_id: int) -> Json:
+        result: Json = self._json("GET", f"/api/endpoints/{endpoint_id}")
+        return result
+
+    def create_endpoint(self, name: str, creation_type: int, url: str = "", group_id: int = 1,
+                        tag_ids: tuple[int, ...] = (), tls: bool = False, tls_skip_verify: bool = False,
+                        **extra: str) -> Json:
+        """POST /api/endpoints (form): type 2 agent (`tcp://host:9001`, tls=True, tls_skip_verify=True), 4 Edge."""
+        form = {"Name": name, "EndpointCreationType": str(creation_type), "URL": url, "GroupID": str(group_id),
+                "TagIds": json.dumps(list(tag_ids)), **extra}
+        if tls:
+            form.update({"TLS": "true", "TLSSkipVerify": str(tls_skip_verify).lower(),
+                         "TLSSkipClientVerify": "true"})
+        result: Json = self._json("POST", "/api/endpoints", data=form)
+        return result
+
+    def delete_endpoint(self, endpoint_id: int) -> None:
+        self.request("DELETE", f"/api/endpoints/{endpoint_id}", ok=(200, 204))
+
+    def snapshot(self, endpoint_id: int) -> None:
+        """POST /api/endpoints/{id}/snapshot: refresh its Status (1 up, 2 down) now."""
+        self.request("POST", f"/api/endpoints/{endpoint_id}/snapshot", ok=(200, 204))
+
+    def tags(self) -> list[Json]:
+        result: list[Json] = self._json("GET", "/api/tags")
+        return result
+
+    def create_tag(self, name: str) -> Json:
+        result: Json = self._json("POST", "/api/tags", json={"Name": name})
+        return result
+
+    def groups(self) -> list[Json]:
+        result: list[Json] = self._json("GET", "/api/endpoint_groups")
+        return result
+
+    def create_group(self, name: str, description: str = "", tag_ids: tuple[int, ...] = ()) -> Json:
+        result: Json = self._json("POST", "/api/endpoint_groups",
+                                  json={"Name": name, "Description": description, "TagIDs": list(tag_ids)})
+        return result
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:200]
+    if isinstance(body, dict):
+        return " ".join(str(body[k]) for k in ("message", "details") if body.get(k)) or str(body)[:200]
+    return str(body)[:200]
