@@ -1,6 +1,8 @@
 """The lab's own tests: a session brings the lab up once (idempotent) and never tears it down.
 
 Tests marked `lab_destructive` (reset, down) run last, whatever their file, since they change host keys.
+Tests marked `lab_bootstrap` (they apply a bootstrap phase: stack, firewall) run after the plain lab tests,
+which expect fresh hosts, and before the destructive ones, which leave fresh hosts behind.
 """
 
 from __future__ import annotations
@@ -19,10 +21,18 @@ from lab.registry import build_and_push
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "lab_destructive: changes the whole lab (reset, down); runs last")
+    config.addinivalue_line("markers", "lab_bootstrap: applies a bootstrap phase to the lab; runs after the plain "
+                                       "lab tests, before lab_destructive")
+
+
+def _order(item: pytest.Item) -> int:
+    if item.get_closest_marker("lab_destructive"):
+        return 2
+    return 1 if item.get_closest_marker("lab_bootstrap") else 0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.get_closest_marker("lab_destructive") is not None)
+    items.sort(key=_order)
 
 
 @pytest.fixture(scope="session")

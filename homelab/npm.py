@@ -1,0 +1,226 @@
+"""A typed client for Nginx Proxy Manager's admin API (port 81): tokens, proxy hosts, certificates.
+
+Every call is bounded by a timeout. NPM answers errors as `{"error": {"code", "message"}}` with a 4xx/5xx
+status; those become `NpmError` carrying NPM's message (`NpmAuthError` for bad credentials and refused
+tokens). Its schemas reject unknown keys, so requests carry only the fields of the version in use: see
+`letsencrypt_request`. Reference: SERVICE_APIS.md §2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+DEFAULT_TIMEOUT = 15.0
+# What NPM compares when it decides whether a proxy host is as planned (the fields we send).
+PROXY_FIELDS = ("domain_names", "forward_scheme", "forward_host", "forward_port", "certificate_id", "ssl_forced",
+                "http2_support", "block_exploits", "hsts_enabled", "hsts_subdomains", "allow_websocket_upgrade",
+                "caching_enabled", "access_list_id", "advanced_config", "enabled")
+
+
+class NpmError(Exception):
+    """A call failed: NPM said no (its message is in ours), or it could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NpmUnreachable(NpmError):
+    """Nothing answered at the admin API's address, or not in time."""
+
+
+class NpmAuthError(NpmError):
+    """Bad email or password (HTTP 400 on /tokens), or a missing, expired or forged token (401/403)."""
+
+
+@dataclass(frozen=True)
+class Certificate:
+    id: int
+    provider: str
+    nice_name: str
+    domain_names: tuple[str, ...]
+    expires_on: datetime | None
+    meta: dict[str, Any]
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> Certificate:
+        return cls(id=int(item["id"]), provider=str(item.get("provider", "")),
+                   nice_name=str(item.get("nice_name") or ""),
+                   domain_names=tuple(str(d).lower() for d in item.get("domain_names") or ()),
+                   expires_on=parse_npm_time(item.get("expires_on")), meta=dict(item.get("meta") or {}))
+
+    def days_left(self, now: datetime | None = None) -> float | None:
+        if self.expires_on is None:
+            return None
+        return (self.expires_on - (now or datetime.now(UTC))).total_seconds() / 86400
+
+
+@dataclass(frozen=True)
+class ProxyHost:
+    id: int
+    domain_names: tuple[str, ...]
+    fields: dict[str, Any]  # everything NPM answered, for comparison with a plan
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> ProxyHost:
+        return cls(int(item["id"]), tuple(str(d).lower() for d in item.get("domain_names") or ()), dict(item))
+
+    def differences(self, wanted: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+        """`{field: (live, wanted)}` for each planned field whose live value differs."""
+        diff: dict[str, tuple[Any, Any]] = {}
+        for key, value in wanted.items():
+            live = self.fields.get(key)
+            if key == "domain_names":
+                live, value = sorted(str(d).lower() for d in live or ()), sorted(value)
+            if live != value:
+                diff[key] = (live, value)
+        return diff
+
+
+def parse_npm_time(value: Any) -> datetime | None:
+    """NPM's `expires_on` (`2025-01-07 04:30:17`, UTC; ISO forms accepted too) as an aware datetime."""
+    if not value:
+        return None
+    text = str(value).replace("T", " ").removesuffix("Z").split(".")[0]
+    try:
+        return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def letsencrypt_request(domains: list[str], dns_provider: str, credentials: str, version: tuple[int, int, int],
+                        email: str | None = None, propagation_seconds: int | None = None) -> dict[str, Any]:
+    """The body of `POST /api/nginx/certificates` for a Let's Encrypt certificate by DNS challenge.
+
+    NPM up to 2.12 takes the account email and the terms' agreement in `meta`; 2.13+ rejects those keys
+    (it uses the requesting user's email) and every schema refuses unknown keys.
+    """
+    meta: dict[str, Any] = {"dns_challenge": True, "dns_provider": dns_provider,
+                            "dns_provider_credentials": credentials}
+    if propagation_seconds is not None:
+        meta["propagation_seconds"] = propagation_seconds
+    if version < (2, 13, 0):
+        if not email:
+            raise NpmError("NPM before 2.13 needs the Let's Encrypt account email (letsencrypt_email)")
+        meta |= {"letsencrypt_email": email, "letsencrypt_agree": True}
+    return {"provider": "letsencrypt", "nice_name": domains[0], "domain_names": list(domains), "meta": meta}
+
+
+class Npm:
+    """One admin API, e.g. `Npm("http://198.51.100.10:81")`; `login` before protected calls."""
+
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = DEFAULT_TIMEOUT,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
+
+    def __enter__(self) -> Npm:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- transport ------------------------------------------------------------------------------------------
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Send one request under /api; the decoded JSON answer, or NpmError with NPM's message."""
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        where = f"NPM at {self.base_url}: {method} /api{path}"
+        try:
+            answer = self._http.request(method, f"/api{path}", headers=headers, **kwargs)
+        except httpx.TimeoutException:
+            raise NpmUnreachable(f"{where}: no answer within {self._http.timeout.read}s") from None
+        except httpx.HTTPError as exc:
+            raise NpmUnreachable(f"{where}: cannot connect ({type(exc).__name__}: {exc})") from None
+        try:
+            body = answer.json()
+        except ValueError:
+            body = None
+        if answer.is_success:
+            return body
+        message = _error_message(body) or answer.text[:200] or answer.reason_phrase
+        error = NpmAuthError if answer.status_code in (401, 403) else NpmError
+        raise error(f"{where}: HTTP {answer.status_code}: {message}", answer.status_code)
+
+    # --- health and tokens ----------------------------------------------------------------------------------
+    def version(self) -> tuple[int, int, int]:
+        """NPM's version from the unauthenticated `GET /api/`."""
+        body = self.request("GET", "/")
+        v = (body.get("version") or {}) if isinstance(body, dict) else {}
+        return int(v.get("major", 0)), int(v.get("minor", 0)), int(v.get("revision", 0))
+
+    def login(self, identity: str, secret: str) -> str:
+        """Get a token (valid 1 day) for the admin user and use it for the next calls."""
+        try:
+            body = self.request("POST", "/tokens", json={"identity": identity, "secret": secret})
+        except NpmUnreachable:
+            raise
+        except NpmError as exc:
+            raise NpmAuthError(str(exc), exc.status) from None
+        if not isinstance(body, dict) or "token" not in body:
+            raise NpmAuthError(f"NPM at {self.base_url}: POST /api/tokens answered no token "
+                               "(two-factor authentication on the admin user is not supported)")
+        self.token = str(body["token"])
+        return self.token
+
+    # --- proxy hosts ----------------------------------------------------------------------------------------
+    def proxy_hosts(self) -> list[ProxyHost]:
+        return [ProxyHost.from_json(h) for h in self.request("GET", "/nginx/proxy-hosts")]
+
+    def proxy_host_for(self, domain: str) -> ProxyHost | None:
+        """The proxy host that serves `domain`, if any (NPM allows each name on one host)."""
+        return next((h for h in self.proxy_hosts() if domain.lower() in h.domain_names), None)
+
+    def create_proxy_host(self, body: dict[str, Any]) -> ProxyHost:
+        return ProxyHost.from_json(self.request("POST", "/nginx/proxy-hosts", json=body))
+
+    def update_proxy_host(self, host_id: int, body: dict[str, Any]) -> ProxyHost:
+        return ProxyHost.from_json(self.request("PUT", f"/nginx/proxy-hosts/{host_id}", json=body))
+
+    def delete_proxy_host(self, host_id: int) -> None:
+        self.request("DELETE", f"/nginx/proxy-hosts/{host_id}")
+
+    # --- certificates ---------------------------------------------------------------------------------------
+    def certificates(self) -> list[Certificate]:
+        return [Certificate.from_json(c) for c in self.request("GET", "/nginx/certificates")]
+
+    def create_certificate(self, body: dict[str, Any]) -> Certificate:
+        return Certificate.from_json(self.request("POST", "/nginx/certificates", json=body))
+
+    def create_custom_certificate(self, nice_name: str) -> Certificate:
+        """An empty custom certificate (`provider: other`); `upload_certificate` fills it."""
+        return self.create_certificate({"provider": "other", "nice_name": nice_name})
+
+    def upload_certificate(self, cert_id: int, certificate: bytes, key: bytes,
+                           intermediate: bytes | None = None) -> None:
+        """Upload PEMs to a custom certificate (again to renew it): multipart certificate + certificate_key."""
+        files = {"certificate": ("cert.pem", certificate, "application/x-pem-file"),
+                 "certificate_key": ("key.pem", key, "application/x-pem-file")}
+        if intermediate:
+            files["intermediate_certificate"] = ("chain.pem", intermediate, "application/x-pem-file")
+        self.request("POST", f"/nginx/certificates/{cert_id}/upload", files=files)
+
+    def create_letsencrypt_certificate(self, body: dict[str, Any]) -> Certificate:
+        """Ask NPM for a Let's Encrypt certificate (a body from `letsencrypt_request`); may take minutes."""
+        return Certificate.from_json(self.request("POST", "/nginx/certificates", json=body, timeout=300.0))
+
+    def renew_certificate(self, cert_id: int) -> None:
+        self.request("POST", f"/nginx/certificates/{cert_id}/renew", timeout=300.0)
+
+    def delete_certificate(self, cert_id: int) -> None:
+        self.request("DELETE", f"/nginx/certificates/{cert_id}")
+
+
+def _error_message(body: Any) -> str | None:
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        message = body["error"].get("message")
+        return str(message) if message else None
+    return None
