@@ -74,6 +74,31 @@ def _inventory(_: argparse.Namespace) -> int:
     return 0
 
 
+def _break(args: argparse.Namespace) -> int:
+    from lab import faults
+
+    found = faults.break_(args.fault)
+    print(f"broken: {found.what}; caught by {', '.join(found.catches)}")
+    print(f"undo: lab unbreak {found.name}, then python -m bootstrap phase1 --inventory {lifecycle.inventory_path()}")
+    return 0
+
+
+def _unbreak(args: argparse.Namespace) -> int:
+    from lab import faults
+
+    found = faults.undo(args.fault)
+    print(f"undone: {found.what}")
+    return 0
+
+
+def _faults(_: argparse.Namespace) -> int:
+    from lab import faults
+
+    for found in faults.FAULTS.values():
+        print(f"{found.name:<20} {found.what}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lab", description="The simulated homelab on the local Docker engine.")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
@@ -91,6 +116,12 @@ def parser() -> argparse.ArgumentParser:
     reset.add_argument("host")
     reset.set_defaults(func=_reset)
     sub.add_parser("inventory", help="print the lab inventory's path").set_defaults(func=_inventory)
+    sub.add_parser("faults", help="list the named faults `lab break` knows").set_defaults(func=_faults)
+    for name, func, text in (("break", _break, "break one constraint in the lab (see `lab faults`)"),
+                             ("unbreak", _unbreak, "undo a fault (then re-apply bootstrap phase 1)")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("fault")
+        cmd.set_defaults(func=func)
     return p
 
 

@@ -48,7 +48,8 @@ def test_ufw_first_matching_rule_decides() -> None:
 def test_ufw_inactive_admits_everything() -> None:
     """An inactive (or absent) ufw reads as inactive, with no default."""
     status = parse_status("Status: inactive\n")
-    assert not status.active and status.default_incoming is None
+    assert not status.active
+    assert status.default_incoming is None
     assert status.admits(5380, "tcp", IPv4Address("203.0.113.70"))
 
 

@@ -112,7 +112,8 @@ class PhaseProbes:
         except Exception as exc:  # the explanation must not hide the finding
             return f"close it to this network (ufw state unknown: {exc})"
         if not status.active:
-            return f"ufw is inactive on {host.name}: enable it with default deny incoming (`sudo ufw enable`)"
+            return (f"ufw is inactive on {host.name}: enable it with default deny incoming (`sudo ufw enable`); "
+                    f"a port Docker publishes also needs DOCKER-USER rules, as ufw never sees it")
         address = source.address or IPv4Address(str(self.inventory.networks[
             self.inventory.settings.runner_network].cidr.network_address + 1))
         if status.admits(port, "tcp", address):

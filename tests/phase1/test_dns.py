@@ -31,8 +31,8 @@ def resolve_a(resolver, name):
 @pytest.mark.spec("P1-DNS-001", severity="high", fix=RECORDS)
 @pytest.mark.each("host")
 def test_host_name_resolves(host, inventory, resolver):
-    """Each host's name in the homelab domain resolves through Technitium to its inventory address."""
-    name = f"{host.name}.{inventory.domain}"
+    """Each host's hostname in the homelab domain resolves through Technitium to its inventory address."""
+    name = f"{host.hostname}.{inventory.domain}"
     found = resolve_a(resolver, name)
     assert found == [str(host.address)], problem(
         f"{name} A {host.address}", found, f"Technitium at {', '.join(resolver.nameservers)}", RECORDS)

@@ -1,0 +1,263 @@
+"""Named, reversible faults that break one phase-1 constraint in the lab: `break_(name)`, `undo(name)`.
+
+Each fault says which specs must catch it (`catches`, JUnit test names) and which may fail with it as a
+direct consequence (`also`, with the reason in `why`). The selftests (selftests/phase1) break each fault
+in turn, run `pytest -m phase1` and check exactly those fail; then they undo it and re-apply bootstrap.
+Faults act as root inside the lab's containers (`docker exec`), and on the APIs with the lab's secrets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from homelab.inventory import Inventory, load_inventory
+from homelab.secrets import Secrets
+from lab.docker import LabError, docker
+from lab.topology import LAB_DIR, PUBLIC_ADDRESS, REGISTRY, ROUTER, machine
+
+FQDN = "status.home.example.com"     # the service name whose DNS record and certificate the faults break
+CONTAINER = "uptime-kuma"            # the container the faults stop or re-tag
+DRIFT_TAG = "louislam/uptime-kuma:1.23.15"  # another tag of the same image, pushed to the lab registry
+ALLOWED_SOURCES = ("runner", "platform", "unraid", "pve-docker-1", "pve-docker-2", "gaming-pc-1", "vpn-client")
+GUEST_DOCKER_PORTS = ("test_portainer_https[guest]", "test_portainer_edge_tunnel[guest]", "test_npm_admin[guest]",
+                      "test_technitium_console[guest]", "test_technitium_dns_tcp[guest]", "test_uptime_kuma[guest]")
+DRIFT_FILE = "/tmp/homelab-fault-drift.yml"  # noqa: S108 -- a file inside the lab host, removed by undo
+SAVED = LAB_DIR / "faults"           # what a fault saved to undo itself
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    what: str
+    catches: tuple[str, ...]                  # JUnit test names that must fail
+    apply: Callable[[Lab], object]
+    revert: Callable[[Lab], object]
+    also: tuple[str, ...] = ()                # may fail too, as a direct consequence
+    why: str = ""
+    restarts: bool = False                    # breaking it restarts containers: wait until healthy, then check
+
+
+@dataclass
+class Lab:
+    """The running lab, as faults need it: shells in its machines and its services' APIs."""
+
+    inventory: Inventory = field(default_factory=lambda: load_inventory(LAB_DIR / "inventory.yaml"))
+
+    @property
+    def secrets(self) -> Secrets:
+        return Secrets(self.inventory.secrets, self.inventory.settings.env_file)
+
+    def sh(self, name: str, command: str, timeout: float = 120) -> str:
+        return docker("exec", machine(name).container, "sh", "-c", command, timeout=timeout)
+
+    def label(self, container: str, key: str) -> str:
+        labels = json.loads(self.sh("platform", f"docker inspect --format '{{{{json .Config.Labels}}}}' {container}"))
+        return str(labels.get(key, ""))
+
+    def compose(self, container: str, *extra_files: str) -> str:
+        """`docker compose` for the project `container` belongs to, with its own files and env file."""
+        files = [f for f in self.label(container, "com.docker.compose.project.config_files").split(",") if f]
+        env = self.label(container, "com.docker.compose.project.environment_file")
+        project = self.label(container, "com.docker.compose.project")
+        args = ["docker", "compose", "-p", project] + [a for f in (*files, *extra_files) for a in ("-f", f)]
+        return shlex.join(args + (["--env-file", env.split(",")[0]] if env else []))
+
+    def technitium(self, **params: str) -> dict[str, Any]:
+        base = f"http://{self.inventory.platform_host.address}:5380"
+        with httpx.Client(timeout=10) as http:
+            token = http.post(f"{base}/api/user/login", data={
+                "user": "admin", "pass": self.secrets.get("TECHNITIUM_ADMIN_PASSWORD")}).json()["token"]
+            path = params.pop("path")
+            answer: dict[str, Any] = http.post(f"{base}{path}", data={"token": token, **params}).json()
+        if answer.get("status") != "ok":
+            raise LabError(f"Technitium {path}: {answer.get('errorMessage', answer)}")
+        return answer
+
+    def npm(self) -> httpx.Client:
+        base = f"http://{self.inventory.platform_host.address}:81/api"
+        token = httpx.post(f"{base}/tokens", timeout=10, json={
+            "identity": self.secrets.get("NPM_ADMIN_EMAIL"), "secret": self.secrets.get("NPM_ADMIN_PASSWORD")})
+        token.raise_for_status()
+        return httpx.Client(base_url=base, timeout=20, headers={"Authorization": f"Bearer {token.json()['token']}"})
+
+
+# -- the faults -----------------------------------------------------------------------------------------
+
+def _dnat(lab: Lab, flag: str) -> None:
+    platform, lan_side = lab.inventory.platform_host.address, ROUTER["lan"]
+    lab.sh("router", "; ".join([
+        f"iptables -t nat {flag} PREROUTING -d {PUBLIC_ADDRESS} -p tcp --dport 9443 -j DNAT "
+        f"--to-destination {platform}:9443",
+        # a router that masquerades what it forwards (as many do): the platform then sees a LAN source
+        f"iptables -t nat {flag} POSTROUTING -d {platform} -p tcp --dport 9443 -m conntrack --ctstate DNAT "
+        f"-j SNAT --to-source {lan_side}",
+        f"iptables {flag.replace('-A', '-I')} FORWARD -d {platform} -p tcp --dport 9443 -j ACCEPT"]))
+
+
+def _daemon_tcp(lab: Lab) -> None:
+    SAVED.mkdir(parents=True, exist_ok=True)
+    original = lab.sh("platform", "cat /etc/docker/daemon.json 2>/dev/null || echo '{}'")
+    (SAVED / "daemon.json").write_text(original)
+    config = json.loads(original or "{}")
+    config["hosts"] = ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"]
+    lab.sh("platform", f"printf %s {shlex.quote(json.dumps(config))} > /etc/docker/daemon.json && "
+                       "service docker restart >/dev/null", timeout=180)
+
+
+def _daemon_restore(lab: Lab) -> None:
+    saved = SAVED / "daemon.json"
+    if saved.exists():
+        config = json.loads(saved.read_text() or "{}")
+        config.pop("hosts", None)  # never restore a tcp host, whatever was saved
+        lab.sh("platform", f"printf %s {shlex.quote(json.dumps(config))} > /etc/docker/daemon.json && "
+                           "service docker restart >/dev/null", timeout=180)
+
+
+def _record(lab: Lab, verb: str) -> None:
+    if verb == "delete":
+        lab.technitium(path="/api/zones/records/delete", domain=FQDN, zone=lab.inventory.domain, type="A",
+                       ipAddress=str(lab.inventory.platform_host.address))
+    else:
+        lab.technitium(path="/api/zones/records/add", domain=FQDN, zone=lab.inventory.domain, type="A",
+                       ipAddress=str(lab.inventory.platform_host.address), ttl="300", overwrite="true")
+
+
+def issue(names: list[str], not_before: dt.datetime, not_after: dt.datetime) -> tuple[bytes, bytes]:
+    """A leaf signed by the lab CA with the given validity: (certificate PEM, key PEM)."""
+    ca_key = serialization.load_pem_private_key((LAB_DIR / "ca" / "root.key").read_bytes(), password=None)
+    ca_cert = x509.load_pem_x509_certificate((LAB_DIR / "ca" / "root.pem").read_bytes())
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(not_before).not_valid_after(not_after)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+def _serve_cert(names: list[str], days_from: int, days_to: int) -> Callable[[Lab], None]:
+    def apply(lab: Lab) -> None:
+        now = dt.datetime.now(dt.UTC)
+        cert, key = issue(names, now + dt.timedelta(days=days_from), now + dt.timedelta(days=days_to))
+        with lab.npm() as npm:
+            created = npm.post("/nginx/certificates", json={"provider": "other", "nice_name": f"fault {names[0]}"})
+            created.raise_for_status()
+            cert_id = created.json()["id"]
+            npm.post(f"/nginx/certificates/{cert_id}/upload", files={
+                "certificate": ("cert.pem", cert), "certificate_key": ("key.pem", key)}).raise_for_status()
+            host = next(h for h in npm.get("/nginx/proxy-hosts").json() if FQDN in h["domain_names"])
+            npm.put(f"/nginx/proxy-hosts/{host['id']}", json={"certificate_id": cert_id}).raise_for_status()
+    return apply
+
+
+def _drop_fault_certs(lab: Lab) -> None:
+    """Bootstrap puts its own certificate back on the proxy host; the fault's certificates go."""
+    with lab.npm() as npm:
+        for cert in npm.get("/nginx/certificates").json():
+            if str(cert.get("nice_name", "")).startswith("fault "):
+                npm.delete(f"/nginx/certificates/{cert['id']}")
+
+
+def _recursion(lab: Lab, mode: str) -> None:
+    if mode == "Allow":
+        lab.technitium(path="/api/settings/set", recursion="Allow")
+
+
+def _drift(lab: Lab) -> None:
+    """Push the running image under another tag (from the platform, which trusts the lab registry), then
+    recreate the container from that tag with a compose override, as a hand-made `image:` edit would."""
+    current = lab.sh("platform", f"docker inspect --format '{{{{.Config.Image}}}}' {CONTAINER}").strip()
+    other = f"{REGISTRY}/{DRIFT_TAG}"
+    override = json.dumps({"services": {CONTAINER: {"image": other}}})
+    lab.sh("platform", f"docker tag {shlex.quote(current)} {other} && docker push -q {other} >/dev/null && "
+                       f"printf %s {shlex.quote(override)} > {DRIFT_FILE} && "
+                       f"{lab.compose(CONTAINER, DRIFT_FILE)} up -d --no-deps {CONTAINER} 2>&1", timeout=300)
+
+
+def _drift_undo(lab: Lab) -> None:
+    files = [f for f in lab.label(CONTAINER, "com.docker.compose.project.config_files").split(",")
+             if "homelab-fault-drift" not in f]
+    project = lab.label(CONTAINER, "com.docker.compose.project")
+    env = lab.label(CONTAINER, "com.docker.compose.project.environment_file").split(",")[0]
+    args = ["docker", "compose", "-p", project, *[a for f in files for a in ("-f", f)]]
+    args += ["--env-file", env] if env else []
+    lab.sh("platform", f"{shlex.join(args)} up -d --no-deps {CONTAINER} 2>&1; rm -f {DRIFT_FILE}",
+           timeout=300)
+
+
+def _env_path(lab: Lab) -> str:
+    env = lab.label(CONTAINER, "com.docker.compose.project.environment_file").split(",")[0]
+    return env or f"{lab.label(CONTAINER, 'com.docker.compose.project.working_dir')}/.env"
+
+
+FAULTS = {f.name: f for f in (
+    Fault("router-dnat-9443", "the router forwards 9443 from its WAN address to Portainer (and masquerades it)",
+          ("test_portainer_https[wan]",), lambda lab: _dnat(lab, "-A"), lambda lab: _dnat(lab, "-D")),
+    Fault("docker-user-flush", "DOCKER-USER flushed on the platform: published ports bypass ufw again",
+          GUEST_DOCKER_PORTS, lambda lab: lab.sh("platform", "iptables -F DOCKER-USER"),
+          lambda lab: lab.sh("platform", "ufw reload >/dev/null")),
+    Fault("docker-tcp", "dockerd listens on tcp://0.0.0.0:2375 (daemon.json hosts, engine restarted)",
+          ("test_dockerd_not_configured_for_tcp[platform]", "test_docker_api_closed[platform-2375]"),
+          _daemon_tcp, _daemon_restore, restarts=True),
+    Fault("dns-record-delete", f"the A record of {FQDN} deleted in Technitium",
+          (f"test_service_fqdn_resolves_to_npm[{FQDN}]",), lambda lab: _record(lab, "delete"),
+          lambda lab: _record(lab, "add")),
+    Fault("cert-expired", f"NPM serves {FQDN} a lab-CA certificate that expired yesterday",
+          (f"test_certificate_verifies[{FQDN}]", f"test_certificate_not_expiring[{FQDN}]"),
+          _serve_cert([FQDN], -30, -1), _drop_fault_certs),
+    Fault("cert-wrong-name", f"NPM serves {FQDN} a valid lab-CA certificate for another name",
+          (f"test_certificate_verifies[{FQDN}]",), _serve_cert(["wrong.home.example.com"], 0, 90),
+          _drop_fault_certs),
+    Fault("recursion-open", "Technitium recursion set to Allow (for everyone)",
+          ("test_recursion_limited_to_lan_and_vpn[technitium@platform]",), lambda lab: _recursion(lab, "Allow"),
+          lambda lab: None),
+    Fault("container-stopped", f"the {CONTAINER} container stopped",
+          (f"test_container_running[{CONTAINER}@platform]", f"test_container_healthy[{CONTAINER}@platform]",
+           *(f"test_uptime_kuma[{s}]" for s in ALLOWED_SOURCES)),
+          lambda lab: lab.sh("platform", f"docker stop {CONTAINER} >/dev/null"),
+          lambda lab: lab.sh("platform", f"docker start {CONTAINER} >/dev/null")),
+    Fault("image-drift", f"{CONTAINER} recreated from {DRIFT_TAG} (another tag in the lab registry)",
+          (f"test_container_image_pinned[{CONTAINER}@platform]",), _drift, _drift_undo, restarts=True),
+    Fault("env-world-readable", "the platform stack's .env made world-readable (chmod 644)",
+          ("test_stack_env_private[platform]",), lambda lab: lab.sh("platform", f"chmod 644 {_env_path(lab)}"),
+          lambda lab: lab.sh("platform", f"chmod 600 {_env_path(lab)}")),
+    Fault("ufw-disabled", "ufw disabled on the platform",
+          ("test_ufw_active_default_deny[platform]", "test_ssh_management_only[guest]"),
+          lambda lab: lab.sh("platform", "ufw disable >/dev/null"),
+          lambda lab: lab.sh("platform", "ufw --force enable >/dev/null"),
+          also=GUEST_DOCKER_PORTS, why="ufw's stop flushes the chains its after.rules created, HOMELAB-DOCKER too"),
+)}
+
+
+def fault(name: str) -> Fault:
+    if name not in FAULTS:
+        raise LabError(f"unknown fault {name!r}; expected one of {', '.join(FAULTS)}")
+    return FAULTS[name]
+
+
+def break_(name: str, lab: Lab | None = None) -> Fault:
+    """Break the lab as fault `name` says; returns the fault (what must catch it)."""
+    found = fault(name)
+    found.apply(lab or Lab())
+    return found
+
+
+def undo(name: str, lab: Lab | None = None) -> Fault:
+    """Undo what `break_(name)` did, as far as it can alone; re-apply bootstrap phase 1 for the rest."""
+    found = fault(name)
+    found.revert(lab or Lab())
+    return found

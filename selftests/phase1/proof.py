@@ -1,0 +1,87 @@
+"""Helpers of the phase-1 proof: run bootstrap and the specs as an operator would, read JUnit, wait for health."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET  # parses the JUnit file our own pytest run just wrote
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.docker import docker
+from lab.topology import REPO, machine
+
+INVENTORY = ".lab/inventory.yaml"
+STACK_CONTAINERS = ("portainer", "npm", "technitium", "uptime-kuma")
+NOT_LANDED = "has no bootstrap steps"
+TIMINGS: dict[str, float] = {}
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    output: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: str   # passed | failed | skipped
+    message: str
+
+
+def run(*args: str, timeout: float = 900) -> Run:
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          check=False)
+    return Run(done.returncode, done.stdout + done.stderr, time.monotonic() - started)
+
+
+def bootstrap(*extra: str) -> Run:
+    return run("-m", "bootstrap", "phase1", "--inventory", INVENTORY, *extra)
+
+
+def specs(junit: Path, *extra: str) -> tuple[Run, dict[str, Result]]:
+    """`pytest -m phase1` against the lab; results by test name (`test_portainer_https[wan]`)."""
+    done = run("-m", "pytest", "-m", "phase1", "--inventory", INVENTORY, "--no-reports", "-p", "no:cacheprovider",
+               "-q", f"--junitxml={junit}", *extra)
+    results: dict[str, Result] = {}
+    for case in ET.parse(junit).getroot().iter("testcase"):  # noqa: S314 -- our own file
+        failure = case.find("failure")
+        if failure is None:
+            failure = case.find("error")
+        skipped = case.find("skipped")
+        if failure is not None:
+            results[case.get("name", "")] = Result("failed", failure.get("message", "") + (failure.text or ""))
+        elif skipped is not None:
+            results[case.get("name", "")] = Result("skipped", skipped.get("message", ""))
+        else:
+            results[case.get("name", "")] = Result("passed", "")
+    return done, results
+
+
+def stack_states() -> dict[str, str]:
+    """Each platform container's `docker ps` status line (missing ones absent)."""
+    out = docker("exec", machine("platform").container, "docker", "ps", "-a", "--format", "{{.Names}}\t{{.Status}}")
+    rows = dict(line.split("\t", 1) for line in out.splitlines() if "\t" in line)
+    return {name: rows[name] for name in STACK_CONTAINERS if name in rows}
+
+
+def settled(states: dict[str, str]) -> bool:
+    return len(states) == len(STACK_CONTAINERS) and all(
+        s.startswith("Up") and "starting" not in s and "unhealthy" not in s for s in states.values())
+
+
+def wait_healthy(limit: float = 300) -> dict[str, str]:
+    """Wait (bounded) until every platform container is up and no healthcheck is starting or failing."""
+    deadline = time.monotonic() + limit
+    while True:
+        states = stack_states()
+        if settled(states) or time.monotonic() > deadline:
+            return states
+        time.sleep(3)
+
+
+def failed(results: dict[str, Result]) -> set[str]:
+    return {name for name, r in results.items() if r.outcome == "failed"}
