@@ -21,9 +21,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from bootstrap.phase1 import dns, proxy
+from bootstrap.phase1.apiclients import NpmSession
 from homelab.certs import Authority, CertError, Leaf, issue_leaf, load_authority
 from homelab.inventory import Inventory, load_inventory
 from homelab.npm import Certificate, Npm, NpmAuthError, NpmError, ProxyHost, letsencrypt_request
+from homelab.secrets import Secrets
 from homelab.technitium import Technitium, TechnitiumAuthError, TechnitiumError, acl_list
 from lab import inventory as lab_inventory
 
@@ -284,3 +286,15 @@ def test_npm_error_envelope() -> None:
         npm_answering(400, {"error": {"code": 400, "message": "npm.home.example.com is already in use"}}
                       ).create_proxy_host({})
     assert caught.value.status == 400
+
+
+def test_letsencrypt_body_from_the_inventory(example: Inventory, tmp_path: Path) -> None:
+    """The example inventory's issuer asks NPM 2.12 for a Cloudflare DNS challenge with the named secret."""
+    secrets = Secrets(example.secrets, tmp_path / ".env",
+                      environ={"CLOUDFLARE_API_TOKEN": "cf-t0ken", "NPM_ADMIN_EMAIL": "me@home.example.com"})
+    session = NpmSession(example, secrets)
+    session.version = (2, 12, 6)
+    body = proxy.Certificates(example, secrets, session).letsencrypt_body("npm.home.example.com")
+    assert body["meta"]["dns_provider_credentials"] == "dns_cloudflare_api_token = cf-t0ken"
+    assert body["meta"]["letsencrypt_email"] == "me@home.example.com"
+    assert body["domain_names"] == ["npm.home.example.com"]
