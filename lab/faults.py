@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shlex
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ ALLOWED_SOURCES = ("runner", "platform", "unraid", "pve-docker-1", "pve-docker-2
 GUEST_DOCKER_PORTS = ("test_portainer_https[guest]", "test_portainer_edge_tunnel[guest]", "test_npm_admin[guest]",
                       "test_technitium_console[guest]", "test_technitium_dns_tcp[guest]", "test_uptime_kuma[guest]")
 DRIFT_FILE = "/tmp/homelab-fault-drift.yml"  # noqa: S108 -- a file inside the lab host, removed by undo
+SHORT = dt.timedelta(minutes=1)      # a certificate this short-lived is waited out: it is served expired
 SAVED = LAB_DIR / "faults"           # what a fault saved to undo itself
 
 
@@ -149,10 +151,15 @@ def issue(names: list[str], not_before: dt.datetime, not_after: dt.datetime) -> 
                               serialization.NoEncryption()))
 
 
-def _serve_cert(names: list[str], days_from: int, days_to: int) -> Callable[[Lab], None]:
+def _serve_cert(names: list[str], lifetime: dt.timedelta) -> Callable[[Lab], None]:
+    """Upload a lab-CA certificate for `names` valid for `lifetime` from now, and put it on FQDN's proxy host.
+
+    NPM refuses to upload an expired certificate (as the real one does): an "expired" one is uploaded with a
+    lifetime of seconds, and the fault waits until it has run out, while nginx goes on serving it.
+    """
     def apply(lab: Lab) -> None:
         now = dt.datetime.now(dt.UTC)
-        cert, key = issue(names, now + dt.timedelta(days=days_from), now + dt.timedelta(days=days_to))
+        cert, key = issue(names, now - dt.timedelta(minutes=5), now + lifetime)
         with lab.npm() as npm:
             created = npm.post("/nginx/certificates", json={"provider": "other", "nice_name": f"fault {names[0]}"})
             created.raise_for_status()
@@ -161,6 +168,8 @@ def _serve_cert(names: list[str], days_from: int, days_to: int) -> Callable[[Lab
                 "certificate": ("cert.pem", cert), "certificate_key": ("key.pem", key)}).raise_for_status()
             host = next(h for h in npm.get("/nginx/proxy-hosts").json() if FQDN in h["domain_names"])
             npm.put(f"/nginx/proxy-hosts/{host['id']}", json={"certificate_id": cert_id}).raise_for_status()
+        time.sleep(max(0.0, (now + lifetime - dt.datetime.now(dt.UTC)).total_seconds() + 2) if lifetime < SHORT
+                   else 0)
     return apply
 
 
@@ -216,11 +225,14 @@ FAULTS = {f.name: f for f in (
     Fault("dns-record-delete", f"the A record of {FQDN} deleted in Technitium",
           (f"test_service_fqdn_resolves_to_npm[{FQDN}]",), lambda lab: _record(lab, "delete"),
           lambda lab: _record(lab, "add")),
-    Fault("cert-expired", f"NPM serves {FQDN} a lab-CA certificate that expired yesterday",
+    Fault("cert-expired", f"NPM serves {FQDN} an expired lab-CA certificate (uploaded valid for 20 s)",
           (f"test_certificate_verifies[{FQDN}]", f"test_certificate_not_expiring[{FQDN}]"),
-          _serve_cert([FQDN], -30, -1), _drop_fault_certs),
+          _serve_cert([FQDN], dt.timedelta(seconds=20)), _drop_fault_certs),
+    Fault("cert-expiring", f"NPM serves {FQDN} a lab-CA certificate that expires in 5 days (< cert_min_days)",
+          (f"test_certificate_not_expiring[{FQDN}]",), _serve_cert([FQDN], dt.timedelta(days=5)),
+          _drop_fault_certs),
     Fault("cert-wrong-name", f"NPM serves {FQDN} a valid lab-CA certificate for another name",
-          (f"test_certificate_verifies[{FQDN}]",), _serve_cert(["wrong.home.example.com"], 0, 90),
+          (f"test_certificate_verifies[{FQDN}]",), _serve_cert(["wrong.home.example.com"], dt.timedelta(days=90)),
           _drop_fault_certs),
     Fault("recursion-open", "Technitium recursion set to Allow (for everyone)",
           ("test_recursion_limited_to_lan_and_vpn[technitium@platform]",), lambda lab: _recursion(lab, "Allow"),

@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET  # parses the JUnit file our own pytest run j
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.docker import docker
+from lab.docker import LabError, docker
 from lab.topology import REPO, machine
 
 INVENTORY = ".lab/inventory.yaml"
@@ -77,7 +77,10 @@ def wait_healthy(limit: float = 300) -> dict[str, str]:
     """Wait (bounded) until every platform container is up and no healthcheck is starting or failing."""
     deadline = time.monotonic() + limit
     while True:
-        states = stack_states()
+        try:
+            states = stack_states()
+        except LabError:  # the engine is restarting
+            states = {}
         if settled(states) or time.monotonic() > deadline:
             return states
         time.sleep(3)

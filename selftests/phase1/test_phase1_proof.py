@@ -75,7 +75,8 @@ def test_fault_caught_by_its_specs(name: str, deployed: faults.Lab, tmp_path: Pa
     caught = failed(results)
     missing = sorted(set(fault.catches) - caught)
     extra = sorted(caught - set(fault.catches) - set(fault.also))
-    assert not missing, f"{name} ({fault.what}) was not caught by {missing}"
+    assert not missing, f"{name} ({fault.what}) was not caught by " + "; ".join(
+        f"{n} ({results[n].outcome if n in results else 'not run'})" for n in missing)
     assert not extra, f"{name} also failed unrelated specs: " + "; ".join(
         f"{n}: {results[n].message.splitlines()[0][:300]}" for n in extra)
     unnamed = [n for n in fault.catches if "fix:" not in results[n].message]
