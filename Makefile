@@ -42,7 +42,8 @@ lab: setup ## install and start Docker if needed, then bring the lab up
 lab-down: setup ## remove everything the lab made
 	$(BIN)/lab down
 
-demo: lab ## bring the lab up and run the compliance suite against it
+demo: lab ## bring the lab up, roll out the phases that exist, and run the compliance suite against it
+	$(PY) -m bootstrap phase1 --inventory $(LAB_INVENTORY)
 	$(BIN)/pytest --inventory $(LAB_INVENTORY)
 	@echo "Report: reports/report.html"
 

@@ -15,8 +15,9 @@ from lab_helpers import TINY, TINY_DIR
 from homelab.inventory import Inventory
 from homelab.ssh import SSHPool
 from lab import up as lab_up
-from lab.docker import LabError
+from lab.docker import LabError, docker
 from lab.registry import build_and_push
+from lab.topology import HOSTS
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -35,11 +36,23 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_order)
 
 
+# Anything a bootstrap or a fault leaves on a host: containers in its engine, an active ufw.
+DIRTY = "docker ps -aq | head -n 1; ufw status 2>/dev/null | grep -q 'Status: active' && echo ufw; true"
+
+
+def _dirty_hosts() -> list[str]:
+    return [m.name for m in HOSTS
+            if docker("exec", m.container, "sh", "-c", DIRTY, timeout=30, check=False).strip()]
+
+
 @pytest.fixture(scope="session")
 def lab_inventory() -> Inventory:
-    """The running lab's inventory (`lab up` first: quick when the lab already runs)."""
+    """The running lab's inventory, every host fresh: a run cut short before its reset tests left some dirty."""
     try:
-        return lab_up.up(log=lambda _: None)
+        inventory = lab_up.up(log=lambda _: None)
+        for name in _dirty_hosts():
+            inventory = lab_up.reset(name, log=lambda _: None)
+        return inventory
     except LabError as exc:
         pytest.fail(f"lab up failed: {exc}", pytrace=False)
 
