@@ -36,6 +36,9 @@ def _start(machines: list[Machine], hashes: dict[str, str], log: Log) -> None:
         done = {name: job.result() for name, job in jobs.items()}
     changed = [f"{name} {what}" for name, what in done.items() if what != "unchanged"]
     log("containers: " + (", ".join(changed) if changed else "all up to date"))
+    for name, what in done.items():
+        if what in ("created", "recreated"):  # maybe a new volume too (another checkout's reset): unpin
+            forget_env(PINNED.get(name, ()))
     containers.wait_all(machines)
 
 
