@@ -7,11 +7,14 @@ empty; the selftests feed broken copies to the same checks. Nothing here needs a
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from homelab.compose import ComposeError, ComposeFile, ComposeService, image_tag, load_compose
 from homelab.inventory import STACK_PHASES, Inventory, InventoryError, load_inventory
@@ -35,6 +38,19 @@ _SCAN_SKIP_DIRS = ("tests/", "selftests/")            # specs and selftests quot
 _SCAN_SKIP_SUFFIXES = (".md", ".rst", ".txt")
 
 ServiceCheck = Callable[[ComposeFile, ComposeService, Inventory], list[str]]
+
+
+@functools.cache
+def repository(root: Path) -> Repository:
+    """One Repository per checkout: every static spec module shares its parsed compose files and inventory."""
+    return Repository(root)
+
+
+def expect_no_problems(problems: list[str]) -> None:
+    """Fail a static spec with its problems, one per line, without a traceback into the checker."""
+    __tracebackhide__ = True
+    if problems:
+        pytest.fail("\n".join(problems), pytrace=False)
 
 
 def problem(where: str, expected: str, found: str, fix: str) -> str:

@@ -7,17 +7,11 @@ from pathlib import Path
 import pytest
 
 from homelab import stackcheck
-from homelab.stackcheck import Repository
+from homelab.stackcheck import expect_no_problems
 
 pytestmark = pytest.mark.static
 
-REPO = Repository(Path(__file__).parents[2])
-
-
-def expect_no_problems(problems: list[str]) -> None:
-    __tracebackhide__ = True
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
+REPO = stackcheck.repository(Path(__file__).parents[2])
 
 
 def test_no_env_file_tracked() -> None:

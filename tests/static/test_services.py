@@ -12,18 +12,12 @@ from pathlib import Path
 import pytest
 
 from homelab import stackcheck
-from homelab.stackcheck import Repository
+from homelab.stackcheck import expect_no_problems
 
 pytestmark = pytest.mark.static
 
-REPO = Repository(Path(__file__).parents[2])
+REPO = stackcheck.repository(Path(__file__).parents[2])
 SERVICES = [pytest.param(stack, service, id=f"{stack}/{service}") for stack, service in REPO.service_ids()]
-
-
-def expect_no_problems(problems: list[str]) -> None:
-    __tracebackhide__ = True
-    if problems:
-        pytest.fail("\n".join(problems), pytrace=False)
 
 
 @pytest.mark.parametrize(("stack", "service"), SERVICES)
