@@ -10,8 +10,7 @@ import ssl
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -23,6 +22,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from standin_helpers import free_port, wait_until
 
 SERVER = Path(__file__).resolve().parents[2] / "lab" / "standins" / "npm" / "npm_standin.py"
 HOST = "127.0.0.1"
@@ -30,22 +30,6 @@ TIMEOUT = 5.0
 SITE = "ollama.home.lan"
 needs_nginx = pytest.mark.skipif(shutil.which("nginx") is None,
                                  reason="nginx is not installed (apt-get install -y nginx-light)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(what: str, check: Callable[[], bool], seconds: float = 10) -> None:
-    __tracebackhide__ = True
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {seconds} s")
 
 
 @dataclass

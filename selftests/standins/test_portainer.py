@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import json
 import os
 import socket
-import socketserver
-import ssl
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from standin_helpers import FakeDocker, free_port, insecure, wait_until
 
 STANDINS = Path(__file__).resolve().parents[2] / "lab" / "standins"
 SERVER, AGENT = STANDINS / "portainer" / "server.py", STANDINS / "portainer-agent" / "agent.py"
@@ -41,47 +37,6 @@ ENDPOINT_KEYS = {
     "ComposeSyntaxMaxVersion", "SecuritySettings", "LastCheckInDate", "QueryDate", "Heartbeat", "PostInitMigrations",
     "Edge", "Agent", "AuthorizedUsers", "AuthorizedTeams", "Tags",
 }
-
-
-class _Docker(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_GET(self) -> None:
-        answer = DOCKER.get(self.path.split("?")[0])
-        body = json.dumps(answer if answer is not None else {"message": "page not found"}).encode()
-        self.send_response(200 if answer is not None else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def address_string(self) -> str:
-        return "unix"
-
-
-def insecure() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    return context
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    __tracebackhide__ = True
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 def answers(url: str) -> bool:
@@ -105,7 +60,7 @@ class Process:
             env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **self.env}  # no __pycache__ in build contexts
             self.process = subprocess.Popen([sys.executable, *self.args], env=env, stdout=out, stderr=subprocess.STDOUT)
         if self.ready_url:
-            wait_until(lambda: answers(self.ready_url), 10, self.ready_url)
+            wait_until(self.ready_url, lambda: answers(self.ready_url), 10)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -139,8 +94,7 @@ def edge_key_parts(key: str) -> list[str]:
 @pytest.fixture(scope="module")
 def docker_socket() -> Iterator[str]:
     path = os.path.join(tempfile.mkdtemp(prefix="fd-"), "docker.sock")
-    server = socketserver.ThreadingUnixStreamServer(path, _Docker)
-    server.daemon_threads = True
+    server = FakeDocker(path, DOCKER)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield path
     server.shutdown()
@@ -227,7 +181,7 @@ def test_admin_init_timeout_locks_until_restart(tmp_path: Path, spawned: list[Pr
     fresh = Portainer(tmp_path, ADMIN_INIT_TIMEOUT="1")
     spawned.append(fresh)
     with fresh.client() as client:
-        wait_until(lambda: client.get("/api/system/status").status_code == 303, 5, "the admin-init lock")
+        wait_until("the admin-init lock", lambda: client.get("/api/system/status").status_code == 303, 5)
         locked = client.post("/api/users/admin/init", json={"Username": "admin", "Password": PASSWORD})
         assert (locked.status_code, locked.headers["redirect-reason"]) == (303, "AdminInitTimeout")
         assert locked.json() == {"message": "Administrator initialization timeout"}
@@ -330,7 +284,7 @@ def test_stopped_agent_goes_down(api: httpx.Client, start_agent: Callable[..., P
             "TLS": "true", "TLSSkipVerify": "true", "TLSSkipClientVerify": "true"}
     ident = api.post("/api/endpoints", data=form).json()["Id"]
     agent.stop()
-    wait_until(lambda: api.get(f"/api/endpoints/{ident}").json()["Status"] == 2, 6, "the snapshot loop's Status 2")
+    wait_until("the snapshot loop's Status 2", lambda: api.get(f"/api/endpoints/{ident}").json()["Status"] == 2, 6)
     assert api.post(f"/api/endpoints/{ident}/snapshot").status_code == 204
     assert api.get(f"/api/endpoints/{ident}").json()["Status"] == 2
     unreachable = api.post("/api/endpoints", data={**form, "Name": "never"})
@@ -357,7 +311,7 @@ def test_edge_agent_checks_in_and_heartbeat_expires(portainer: Portainer, api: h
     ident = created["Id"]
     agent = start_agent(EDGE="1", EDGE_ID="edge-live-id", EDGE_KEY=created["EdgeKey"], EDGE_INSECURE_POLL="1",
                         EDGE_POLL_INTERVAL="0.2")
-    wait_until(lambda: api.get(f"/api/endpoints/{ident}").json()["Heartbeat"], 5, "the first edge check-in")
+    wait_until("the first edge check-in", lambda: api.get(f"/api/endpoints/{ident}").json()["Heartbeat"], 5)
     live = api.get(f"/api/endpoints/{ident}").json()
     assert live["LastCheckInDate"] > 0
     assert (live["EdgeID"], live["Agent"]["Version"]) == ("edge-live-id", "2.23.0")
@@ -366,7 +320,7 @@ def test_edge_agent_checks_in_and_heartbeat_expires(portainer: Portainer, api: h
                              headers={"X-PortainerAgent-EdgeID": "other", "Portainer-Agent-Platform": "1"})
     assert wrong.status_code == 403
     agent.stop()
-    wait_until(lambda: not api.get(f"/api/endpoints/{ident}").json()["Heartbeat"], 6, "the heartbeat to expire")
+    wait_until("the heartbeat to expire", lambda: not api.get(f"/api/endpoints/{ident}").json()["Heartbeat"], 6)
     assert api.get(f"/api/endpoints/{ident}").json()["Status"] == 1
 
 

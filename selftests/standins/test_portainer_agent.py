@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import socket
-import socketserver
-import ssl
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +19,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
+from standin_helpers import FakeDocker, free_port, insecure, wait_until
 
 AGENT = Path(__file__).resolve().parents[2] / "lab" / "standins" / "portainer-agent" / "agent.py"
 SECRET = "agent-selftest-secret"
@@ -42,63 +38,8 @@ DOCKER_ANSWERS: dict[str, Any] = {
 }
 
 
-class FakeDocker(socketserver.ThreadingUnixStreamServer):
-    """A Docker engine on a Unix socket answering the snapshot calls; it records the paths it was asked."""
-
-    daemon_threads = True
-
-    def __init__(self, path: str) -> None:
-        self.seen: list[str] = []
-        super().__init__(path, _DockerHandler)
-
-
-class _DockerHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: FakeDocker
-
-    def do_GET(self) -> None:
-        self.server.seen.append(self.path)
-        answer = DOCKER_ANSWERS.get(self.path.split("?")[0])
-        body = json.dumps(answer if answer is not None else {"message": "page not found"}).encode()
-        self.send_response(200 if answer is not None else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Api-Version", "1.47")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-    def address_string(self) -> str:
-        return "unix"
-
-
-def insecure() -> ssl.SSLContext:
-    """The stand-ins serve self-signed certificates, as the real ones do."""
-    context = ssl.create_default_context()
-    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    return context
-
-
 def get(url: str, headers: dict[str, str] | None = None, timeout: float = 5) -> httpx.Response:
     return httpx.get(url, headers=headers, verify=insecure(), timeout=timeout)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    __tracebackhide__ = True
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout}s waiting for {what}")
 
 
 class Signer:
@@ -143,7 +84,7 @@ def pinged(base: str) -> bool:
 @pytest.fixture(scope="module")
 def docker() -> Iterator[FakeDocker]:
     folder = tempfile.mkdtemp(prefix="fd-")
-    server = FakeDocker(os.path.join(folder, "docker.sock"))
+    server = FakeDocker(os.path.join(folder, "docker.sock"), DOCKER_ANSWERS)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server
     server.shutdown()
@@ -161,7 +102,7 @@ def launch(docker: FakeDocker, tmp_path: Path) -> Iterator[Callable[..., str]]:
                     "AGENT_ADVERTISE_ADDR": "127.0.0.1", "AGENT_SECRET": ""}
         started.append(start_agent({**base_env, **env}, tmp_path / f"agent-{port}.log"))
         base = f"https://127.0.0.1:{port}"
-        wait_until(lambda: pinged(base), 10, f"the agent on {base}")
+        wait_until(f"the agent on {base}", lambda: pinged(base), 10)
         return base
 
     yield run
@@ -235,7 +176,7 @@ def test_edge_mode_listens_nowhere_and_keeps_polling_through_errors(tmp_path: Pa
     log = tmp_path / "edge.log"
     process = start_agent(env, log)
     try:
-        wait_until(lambda: log.read_text().count("edge check-in failed") >= 2, 15, "two failed polls logged")
+        wait_until("two failed polls logged", lambda: log.read_text().count("edge check-in failed") >= 2, 15)
         assert process.poll() is None
         assert f"127.0.0.1:{dead}/api/endpoints/7/edge/status" in log.read_text()
         with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", port), timeout=1):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -18,17 +17,12 @@ import dns.rcode
 import dns.rdatatype
 import httpx
 import pytest
+from standin_helpers import free_port
 
 SERVER = Path(__file__).resolve().parents[2] / "lab" / "standins" / "technitium" / "technitium_standin.py"
 HOST = "127.0.0.1"
 TIMEOUT = 5.0
 Make = Callable[..., "Technitium"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

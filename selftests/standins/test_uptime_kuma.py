@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,28 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from standin_helpers import free_port, wait_until
 
 SERVER = Path(__file__).resolve().parents[2] / "lab" / "standins" / "uptime-kuma" / "kuma_standin.py"
 HOST = "127.0.0.1"
 TIMEOUT = 5.0
 USER = ("admin", "lab-password-1")
 PUSH_TOKEN = "pushtoken123"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(what: str, check: Callable[[], bool], seconds: float = 10) -> None:
-    __tracebackhide__ = True
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {seconds} s")
 
 
 @dataclass
