@@ -62,7 +62,7 @@ def load_authority(cert_path: Path, key_path: Path) -> Authority:
     return Authority(certificate, key)
 
 
-def issue_leaf(ca: Authority, name: str, days: int = LEAF_DAYS, now: datetime | None = None) -> Leaf:
+def issue_leaf(ca: Authority, name: str, days: float = LEAF_DAYS, now: datetime | None = None) -> Leaf:
     """A server certificate for DNS name `name`, signed by `ca`, with a new EC P-256 key."""
     now = now or datetime.now(UTC)
     key = ec.generate_private_key(ec.SECP256R1())

@@ -14,16 +14,12 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-import httpx
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-
+from homelab.certs import issue_leaf, load_authority
 from homelab.inventory import Inventory, load_inventory
+from homelab.npm import Npm
 from homelab.secrets import Secrets
+from homelab.technitium import Technitium
 from lab.docker import LabError, docker
 from lab.topology import LAB_DIR, PUBLIC_ADDRESS, REGISTRY, ROUTER, machine
 
@@ -75,23 +71,17 @@ class Lab:
         args = ["docker", "compose", "-p", project] + [a for f in (*files, *extra_files) for a in ("-f", f)]
         return shlex.join(args + (["--env-file", env.split(",")[0]] if env else []))
 
-    def technitium(self, **params: str) -> dict[str, Any]:
-        base = f"http://{self.inventory.platform_host.address}:5380"
-        with httpx.Client(timeout=10) as http:
-            token = http.post(f"{base}/api/user/login", data={
-                "user": "admin", "pass": self.secrets.get("TECHNITIUM_ADMIN_PASSWORD")}).json()["token"]
-            path = params.pop("path")
-            answer: dict[str, Any] = http.post(f"{base}{path}", data={"token": token, **params}).json()
-        if answer.get("status") != "ok":
-            raise LabError(f"Technitium {path}: {answer.get('errorMessage', answer)}")
-        return answer
+    def technitium(self) -> Technitium:
+        """Technitium's API on the platform, logged in as admin (the project's own client)."""
+        client = Technitium(f"http://{self.inventory.platform_host.address}:5380", timeout=10)
+        client.login("admin", self.secrets.get("TECHNITIUM_ADMIN_PASSWORD"))
+        return client
 
-    def npm(self) -> httpx.Client:
-        base = f"http://{self.inventory.platform_host.address}:81/api"
-        token = httpx.post(f"{base}/tokens", timeout=10, json={
-            "identity": self.secrets.get("NPM_ADMIN_EMAIL"), "secret": self.secrets.get("NPM_ADMIN_PASSWORD")})
-        token.raise_for_status()
-        return httpx.Client(base_url=base, timeout=20, headers={"Authorization": f"Bearer {token.json()['token']}"})
+    def npm(self) -> Npm:
+        """NPM's admin API on the platform, logged in with the lab's admin (the project's own client)."""
+        client = Npm(f"http://{self.inventory.platform_host.address}:81", timeout=20)
+        client.login(self.secrets.get("NPM_ADMIN_EMAIL"), self.secrets.get("NPM_ADMIN_PASSWORD"))
+        return client
 
 
 # -- the faults -----------------------------------------------------------------------------------------
@@ -127,63 +117,49 @@ def _daemon_restore(lab: Lab) -> None:
 
 
 def _record(lab: Lab, verb: str) -> None:
-    if verb == "delete":
-        lab.technitium(path="/api/zones/records/delete", domain=FQDN, zone=lab.inventory.domain, type="A",
-                       ipAddress=str(lab.inventory.platform_host.address))
-    else:
-        lab.technitium(path="/api/zones/records/add", domain=FQDN, zone=lab.inventory.domain, type="A",
-                       ipAddress=str(lab.inventory.platform_host.address), ttl="300", overwrite="true")
+    address, zone = str(lab.inventory.platform_host.address), lab.inventory.domain
+    with lab.technitium() as technitium:
+        if verb == "delete":
+            technitium.delete_record(FQDN, "A", zone=zone, ipAddress=address)
+        else:
+            technitium.add_a(FQDN, address, zone=zone, ttl=300, overwrite=True)
 
 
-def issue(names: list[str], not_before: dt.datetime, not_after: dt.datetime) -> tuple[bytes, bytes]:
-    """A leaf signed by the lab CA with the given validity: (certificate PEM, key PEM)."""
-    ca_key = serialization.load_pem_private_key((LAB_DIR / "ca" / "root.key").read_bytes(), password=None)
-    ca_cert = x509.load_pem_x509_certificate((LAB_DIR / "ca" / "root.pem").read_bytes())
-    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
-            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(not_before).not_valid_after(not_after)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    return (cert.public_bytes(serialization.Encoding.PEM),
-            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()))
-
-
-def _serve_cert(names: list[str], lifetime: dt.timedelta) -> Callable[[Lab], None]:
-    """Upload a lab-CA certificate for `names` valid for `lifetime` from now, and put it on FQDN's proxy host.
+def _serve_cert(name: str, lifetime: dt.timedelta) -> Callable[[Lab], None]:
+    """Upload a lab-CA certificate for `name` valid for `lifetime` from now, and put it on FQDN's proxy host.
 
     NPM refuses to upload an expired certificate (as the real one does): an "expired" one is uploaded with a
     lifetime of seconds, and the fault waits until it has run out, while nginx goes on serving it.
     """
     def apply(lab: Lab) -> None:
-        now = dt.datetime.now(dt.UTC)
-        cert, key = issue(names, now - dt.timedelta(minutes=5), now + lifetime)
+        tls = lab.inventory.tls
+        if tls is None or tls.ca_cert is None or tls.ca_key is None:
+            raise LabError("the lab inventory names no CA (tls.ca_cert, tls.ca_key): run `lab up`")
+        leaf = issue_leaf(load_authority(tls.ca_cert, tls.ca_key), name, days=lifetime / dt.timedelta(days=1))
         with lab.npm() as npm:
-            created = npm.post("/nginx/certificates", json={"provider": "other", "nice_name": f"fault {names[0]}"})
-            created.raise_for_status()
-            cert_id = created.json()["id"]
-            npm.post(f"/nginx/certificates/{cert_id}/upload", files={
-                "certificate": ("cert.pem", cert), "certificate_key": ("key.pem", key)}).raise_for_status()
-            host = next(h for h in npm.get("/nginx/proxy-hosts").json() if FQDN in h["domain_names"])
-            npm.put(f"/nginx/proxy-hosts/{host['id']}", json={"certificate_id": cert_id}).raise_for_status()
-        time.sleep(max(0.0, (now + lifetime - dt.datetime.now(dt.UTC)).total_seconds() + 2) if lifetime < SHORT
-                   else 0)
+            cert = npm.create_custom_certificate(f"fault {name}")
+            npm.upload_certificate(cert.id, leaf.certificate_pem, leaf.key_pem)
+            host = npm.proxy_host_for(FQDN)
+            if host is None:
+                raise LabError(f"NPM has no proxy host for {FQDN}: apply bootstrap phase 1 first")
+            npm.update_proxy_host(host.id, {"certificate_id": cert.id})
+        if lifetime < SHORT:
+            time.sleep(max(0.0, (leaf.not_after - dt.datetime.now(dt.UTC)).total_seconds() + 2))
     return apply
 
 
 def _drop_fault_certs(lab: Lab) -> None:
     """Bootstrap puts its own certificate back on the proxy host; the fault's certificates go."""
     with lab.npm() as npm:
-        for cert in npm.get("/nginx/certificates").json():
-            if str(cert.get("nice_name", "")).startswith("fault "):
-                npm.delete(f"/nginx/certificates/{cert['id']}")
+        for cert in npm.certificates():
+            if cert.nice_name.startswith("fault "):
+                npm.delete_certificate(cert.id)
 
 
 def _recursion(lab: Lab, mode: str) -> None:
     if mode == "Allow":
-        lab.technitium(path="/api/settings/set", recursion="Allow")
+        with lab.technitium() as technitium:
+            technitium.set_settings(recursion="Allow")
 
 
 def _drift(lab: Lab) -> None:
@@ -227,12 +203,12 @@ FAULTS = {f.name: f for f in (
           lambda lab: _record(lab, "add")),
     Fault("cert-expired", f"NPM serves {FQDN} an expired lab-CA certificate (uploaded valid for 20 s)",
           (f"test_certificate_verifies[{FQDN}]", f"test_certificate_not_expiring[{FQDN}]"),
-          _serve_cert([FQDN], dt.timedelta(seconds=20)), _drop_fault_certs),
+          _serve_cert(FQDN, dt.timedelta(seconds=20)), _drop_fault_certs),
     Fault("cert-expiring", f"NPM serves {FQDN} a lab-CA certificate that expires in 5 days (< cert_min_days)",
-          (f"test_certificate_not_expiring[{FQDN}]",), _serve_cert([FQDN], dt.timedelta(days=5)),
+          (f"test_certificate_not_expiring[{FQDN}]",), _serve_cert(FQDN, dt.timedelta(days=5)),
           _drop_fault_certs),
     Fault("cert-wrong-name", f"NPM serves {FQDN} a valid lab-CA certificate for another name",
-          (f"test_certificate_verifies[{FQDN}]",), _serve_cert(["wrong.home.example.com"], dt.timedelta(days=90)),
+          (f"test_certificate_verifies[{FQDN}]",), _serve_cert("wrong.home.example.com", dt.timedelta(days=90)),
           _drop_fault_certs),
     Fault("recursion-open", "Technitium recursion set to Allow (for everyone)",
           ("test_recursion_limited_to_lan_and_vpn[technitium@platform]",), lambda lab: _recursion(lab, "Allow"),

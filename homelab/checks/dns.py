@@ -14,6 +14,7 @@ from ipaddress import IPv4Network
 from typing import Any
 
 from homelab.inventory import Inventory
+from homelab.technitium import Technitium
 
 OUT_OF_ZONE = "recursion-probe.example.org"
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
@@ -95,16 +96,11 @@ def acl_problem(settings: dict[str, Any], inventory: Inventory) -> str | None:
     return None
 
 
-def technitium_settings(http: Any, base_url: str, password: str) -> dict[str, Any]:
-    """Technitium's settings through its API (`/api/user/login`, `/api/settings/get`), logged in as admin."""
-    login = http.post(f"{base_url}/api/user/login", data={"user": "admin", "pass": password}).json()
-    if login.get("status") != "ok":
-        raise RuntimeError(f"Technitium login as admin failed: {login.get('errorMessage', login.get('status'))}")
-    token = login["token"]
-    try:
-        answer = http.get(f"{base_url}/api/settings/get", params={"token": token}).json()
-    finally:
-        http.post(f"{base_url}/api/user/logout", data={"token": token})
-    if answer.get("status") != "ok":
-        raise RuntimeError(f"Technitium settings/get failed: {answer.get('errorMessage', answer.get('status'))}")
-    return dict(answer["response"])
+def technitium_settings(base_url: str, password: str, timeout: float) -> dict[str, Any]:
+    """Technitium's settings through its API, logged in as admin for this one read."""
+    with Technitium(base_url, timeout=timeout) as technitium:
+        technitium.login("admin", password)
+        try:
+            return technitium.settings()
+        finally:
+            technitium.call("/api/user/logout")

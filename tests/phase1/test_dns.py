@@ -64,9 +64,10 @@ def test_no_open_resolver(source, inventory, reachability, reach, access):
 
 @pytest.mark.spec("P1-DNS-004", severity="high", fix=ACL)
 @pytest.mark.each("instance", service="technitium")
-def test_recursion_limited_to_lan_and_vpn(instance, inventory, http, secrets):
+def test_recursion_limited_to_lan_and_vpn(instance, inventory, secrets):
     """Technitium's recursion setting admits the LAN and VPN networks only (or denies recursion)."""
     base = f"http://{instance.host.address}:{instance.service.upstream.port if instance.service.upstream else 5380}"
-    settings = technitium_settings(http, base, secrets.get("TECHNITIUM_ADMIN_PASSWORD"))
+    password = secrets.get("TECHNITIUM_ADMIN_PASSWORD")
+    settings = technitium_settings(base, password, inventory.settings.connect_timeout * 3)
     found = acl_problem(settings, inventory)
     assert found is None, problem("recursion for LAN and VPN only", found, f"{base} settings", ACL)
