@@ -64,7 +64,11 @@ def ensure_machine(m: Machine, image_hash: str, env: dict[str, str]) -> str:
             return "started"
         return "unchanged"
     if current is not None:
+        # A machine made anew starts fresh: its engine's state (stacks, Portainer's admin) may have been made
+        # with another checkout's secrets.
         docker("rm", "-f", m.container)
+        if m.volume:
+            docker("volume", "rm", "-f", m.volume, check=False)
     if m.volume and not exists("volume", m.volume):
         docker("volume", "create", "--label", f"{LABEL}=1", m.volume)
     docker("create", *args, "--label", f"{SPEC_LABEL}={spec}", tag(m.image))

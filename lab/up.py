@@ -37,7 +37,7 @@ def _start(machines: list[Machine], hashes: dict[str, str], log: Log) -> None:
     changed = [f"{name} {what}" for name, what in done.items() if what != "unchanged"]
     log("containers: " + (", ".join(changed) if changed else "all up to date"))
     for name, what in done.items():
-        if what in ("created", "recreated"):  # maybe a new volume too (another checkout's reset): unpin
+        if what in ("created", "recreated"):  # a new machine with a new volume: its Portainer is new
             forget_env(PINNED.get(name, ()))
     containers.wait_all(machines)
 
