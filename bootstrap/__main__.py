@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bootstrap import phase1
+from bootstrap import phase1, phase2
 from bootstrap.steps import Step, StepFailed, run_steps
 from homelab.inventory import Inventory, InventoryError, load_inventory
 from homelab.secrets import SecretError, Secrets
@@ -15,6 +15,7 @@ from homelab.ssh import SSHError, SSHPool
 # Each phase turns the inventory into its steps. Phases land one issue at a time (docs/rollout.md).
 PHASES: dict[str, Callable[[Inventory, Secrets, SSHPool], list[Step]]] = {
     "phase1": phase1.steps,
+    "phase2": phase2.steps,
 }
 
 

@@ -1,8 +1,8 @@
-"""Phase 1, step 1: the Docker engine and compose v2 on the platform host (installed with apt if absent)."""
+"""The first step on every host: the Docker engine and compose v2 (installed with apt if absent)."""
 
 from __future__ import annotations
 
-from bootstrap.phase1.remote import Platform
+from bootstrap.remote import Remote
 from bootstrap.steps import Step, StepFailed
 
 CHECK = "docker version --format '{{.Server.Version}}' && docker compose version --short"
@@ -14,14 +14,17 @@ INSTALL = ("export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get 
            "{ systemctl enable --now docker 2>/dev/null || service docker start; }")
 
 
-def steps(platform: Platform) -> list[Step]:
+def steps(remote: Remote) -> list[Step]:
     def check() -> bool:
-        return platform.try_run(CHECK).ok
+        return remote.try_run(CHECK).ok
 
     def apply() -> None:
-        if platform.host.os not in ("debian", "ubuntu"):
-            raise StepFailed(f"Docker is missing on {platform.host.name} ({platform.host.os}); bootstrap installs it "
+        if remote.host.platform == "unraid":
+            raise StepFailed(f"Docker or compose v2 is missing on {remote.host.name} (Unraid): enable Docker in "
+                             "Settings > Docker and install the Compose Manager plugin (Apps), then run again")
+        if remote.host.os not in ("debian", "ubuntu"):
+            raise StepFailed(f"Docker is missing on {remote.host.name} ({remote.host.os}); bootstrap installs it "
                              "on Debian and Ubuntu only: install Docker and compose v2 by hand, then run again")
-        platform.run(INSTALL, timeout=900, what="apt-get install docker.io")
+        remote.run(INSTALL, timeout=900, what="apt-get install docker.io")
 
-    return [Step("Docker engine and compose v2", platform.host.name, check, apply)]
+    return [Step("Docker engine and compose v2", remote.host.name, check, apply)]

@@ -1,4 +1,4 @@
-"""Commands and files on the platform host over the run's SSH connection, as root (`sudo -n` when the SSH
+"""Commands and files on one host of the inventory over the run's SSH connection, as root (`sudo -n` when the SSH
 user is not root). Failures become StepFailed naming the host, the command and its error."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from homelab.ssh import CommandResult, SSHPool
 
 
 @dataclass
-class Platform:
-    """What every phase 1 step needs: the inventory, its secrets, the SSH pool and the platform host."""
+class Remote:
+    """What every step on a host needs: the inventory, its secrets, the SSH pool and the host."""
 
     inventory: Inventory
     secrets: Secrets
@@ -57,7 +57,7 @@ class Platform:
             self.try_run(f"rm -rf {shlex.quote(staging)}", root=False)
 
 
-def put_text(platform: Platform, path: str, text: str, mode: int = 0o644) -> None:
+def put_text(remote: Remote, path: str, text: str, mode: int = 0o644) -> None:
     directory, name = path.rsplit("/", 1)
-    platform.put({name: (text.encode(), mode)}, directory)
+    remote.put({name: (text.encode(), mode)}, directory)
 

@@ -258,6 +258,11 @@ class Portainer:
         result: Json = self._json("POST", "/api/endpoints", data=form)
         return result
 
+    def update_endpoint(self, endpoint_id: int, **fields: Any) -> Json:
+        """PUT /api/endpoints/{id} with Portainer's own field names (`URL`, `GroupID`, `TagIDs`, ...)."""
+        result: Json = self._json("PUT", f"/api/endpoints/{endpoint_id}", json=fields)
+        return result
+
     def delete_endpoint(self, endpoint_id: int) -> None:
         self.request("DELETE", f"/api/endpoints/{endpoint_id}", ok=(200, 204))
 

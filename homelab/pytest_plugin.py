@@ -74,15 +74,29 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    marker = metafunc.definition.get_closest_marker("each")
-    if marker is None:
+    markers = list(metafunc.definition.iter_markers("each"))
+    if not markers:
         return
     inventory = metafunc.config.stash.get(INVENTORY, None)
     if inventory is None:
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: specs run only from {SPECS_DIR}/ with an inventory")
-    kind = marker.args[0]
-    params, ids = select(inventory, kind, dict(marker.kwargs))
-    metafunc.parametrize(kind, params, ids=ids)
+    if len(markers) == 1:
+        kind = markers[0].args[0]
+        params, ids = select(inventory, kind, dict(markers[0].kwargs))
+        metafunc.parametrize(kind, params, ids=ids)
+        return
+    # Two: a target and the sources it is probed from (`each("host", ...)` + `each("source", ...)`), with ids
+    # such as `unraid<-wan` ("unraid, as seen from wan"); a host is never probed from itself.
+    try:
+        (target,), (source,) = [[m for m in markers if (m.args[0] == "source") == is_source] for is_source in (0, 1)]
+    except ValueError:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: two `each` markers must be a target and "
+                                "`source`") from None
+    targets, target_ids = select(inventory, target.args[0], dict(target.kwargs))
+    found, found_ids = select(inventory, "source", dict(source.kwargs))
+    pairs = [((t, s), f"{tid}<-{sid}") for t, tid in zip(targets, target_ids, strict=True)
+             for s, sid in zip(found, found_ids, strict=True) if getattr(t, "name", None) != s.name]
+    metafunc.parametrize(f"{target.args[0]},source", [p for p, _ in pairs], ids=[i for _, i in pairs])
 
 
 # -- fixtures: one cached client per transport -------------------------------------------------------
@@ -122,9 +136,12 @@ def engine(access: HostAccess, request: pytest.FixtureRequest) -> Callable[[Any]
 @pytest.fixture(scope="session")
 def http(inventory: Inventory) -> Iterator[Any]:
     """One httpx client: TLS verified against the inventory's CA bundle, every request bounded."""
+    import ssl
+
     import httpx
 
-    verify: Any = str(inventory.settings.ca_bundle) if inventory.settings.ca_bundle else True
+    bundle = inventory.settings.ca_bundle
+    verify: Any = ssl.create_default_context(cafile=str(bundle)) if bundle else True
     with httpx.Client(verify=verify, timeout=inventory.settings.connect_timeout * 3, follow_redirects=False) as c:
         yield c
 

@@ -7,8 +7,10 @@ the firewall last, so that nothing before it depends on a port it closes.
 
 from __future__ import annotations
 
-from bootstrap.phase1 import deploy, dns, docker, firewall, portainer, proxy
-from bootstrap.phase1.remote import Platform
+from bootstrap import engine, hostfirewall
+from bootstrap.phase1 import dns, portainer, proxy
+from bootstrap.remote import Remote
+from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Step
 from homelab.inventory import Inventory
 from homelab.secrets import Secrets
@@ -16,14 +18,15 @@ from homelab.ssh import SSHPool
 
 
 def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> list[Step]:
-    platform = Platform(inventory, secrets, pool, inventory.platform_host)
+    platform = Remote(inventory, secrets, pool, inventory.platform_host)
     access = portainer.PortainerAccess(platform)
+    stack = Stack(platform, "platform")
     return [
-        *docker.steps(platform),
-        *deploy.stack_steps(platform),
-        *deploy.deploy_steps(platform, access.answers),
+        *engine.steps(platform),
+        files_step(stack),
+        deploy_step(stack, access.answers, "Portainer does not answer GET /api/system/status on 9443"),
         *portainer.steps(platform),
         *dns.steps(inventory, secrets, pool),
         *proxy.steps(inventory, secrets, pool),
-        *firewall.steps(platform),
+        *hostfirewall.steps(platform),
     ]

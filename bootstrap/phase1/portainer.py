@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 
-from bootstrap.phase1.remote import Platform
+from bootstrap.remote import Remote
 from bootstrap.steps import Step, StepFailed
 from homelab.envfile import set_values
 from homelab.portainer import (
@@ -32,7 +32,7 @@ TOKEN_DESCRIPTION = "homelab-bootstrap"  # noqa: S105 - a label
 class PortainerAccess:
     """The pinned client for the platform host's Portainer, with the env file as the pin's store."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Remote) -> None:
         self.platform = platform
         self.address = str(platform.host.address)
 
@@ -61,6 +61,14 @@ class PortainerAccess:
             return False
         return True
 
+    def api(self) -> Portainer:
+        """The client with the stored API token (for phases 2 and 3); StepFailed when there is none yet."""
+        token = self.stored(TOKEN_VAR)
+        if not token or self.stored(FINGERPRINT_VAR) is None:
+            raise StepFailed(f"no {TOKEN_VAR} (or {FINGERPRINT_VAR}) in {self.platform.secrets.env_file}: "
+                             "run `python -m bootstrap phase1` first")
+        return self.client(api_key=token)
+
     def token_works(self) -> bool:
         token = self.stored(TOKEN_VAR)
         if not token or self.stored(FINGERPRINT_VAR) is None:
@@ -75,7 +83,7 @@ class PortainerAccess:
         return True
 
 
-def _restart_after_lockout(platform: Platform, access: PortainerAccess) -> None:
+def _restart_after_lockout(platform: Remote, access: PortainerAccess) -> None:
     print("    Portainer's admin-init window has passed (AdminInitTimeout): restarting its container", flush=True)
     platform.run("docker restart portainer", timeout=120, what="docker restart portainer")
     deadline = time.monotonic() + 60
@@ -85,7 +93,7 @@ def _restart_after_lockout(platform: Platform, access: PortainerAccess) -> None:
         time.sleep(2)
 
 
-def _ensure_admin(platform: Platform, access: PortainerAccess, password: str) -> None:
+def _ensure_admin(platform: Remote, access: PortainerAccess, password: str) -> None:
     with access.client(record=True) as portainer:
         try:
             exists = portainer.admin_exists()
@@ -96,7 +104,7 @@ def _ensure_admin(platform: Platform, access: PortainerAccess, password: str) ->
             portainer.init_admin(password)
 
 
-def steps(platform: Platform) -> list[Step]:
+def steps(platform: Remote) -> list[Step]:
     access = PortainerAccess(platform)
 
     def apply() -> None:

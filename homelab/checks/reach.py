@@ -1,7 +1,7 @@
 """Who can connect to the platform, proven by connecting from every source at once.
 
-`PhaseProbes` plans every probe a phase needs (each published TCP port of the platform stack's hosts, plus the
-ports that must answer nowhere), and on first use runs them all in one concurrent sweep per source
+`PhaseProbes` plans every probe the specs need (each published TCP port of every host, plus the ports that must
+answer nowhere and SSH), and on first use runs them all in one concurrent sweep per source
 (`homelab.probes.Reachability.sweep`): a whole phase costs about one probe timeout. A `wan` source probes
 the homelab's `public_address`, as the internet sees it. `verdict` compares an outcome with the policy and,
 when they disagree, says why: ufw's own view, the router, or a published Docker port bypassing ufw.
@@ -18,23 +18,32 @@ import pytest
 
 from homelab.checks import problem
 from homelab.checks.ufw import UfwStatus, parse_status
-from homelab.inventory import Host, Inventory, Vantage
+from homelab.inventory import STACK_PHASES, Host, Inventory, Vantage
 from homelab.policy import Source, exposure_of, may_connect, sources
 from homelab.probes import Outcome, Probe, Reachability
 from homelab.ssh import Reachable, SSHPool
 
 NOWHERE_PORTS = (9000, 2375, 2376)  # Portainer's plain HTTP, the Docker API (plain and TLS): open to no one
-DOCKER_USER_FIX = ("a published Docker port bypasses ufw; add DOCKER-USER rules "
-                   "(re-run `python -m bootstrap phase1`: the HOMELAB-DOCKER chain)")
+
+
+def rerun(host: Host) -> str:
+    """The bootstrap command that sets `host` up (the first phase of its stacks)."""
+    phase = min((STACK_PHASES[s] for s in host.stacks), default=1)
+    return f"re-run `python -m bootstrap phase{phase}`"
+
+
+def docker_user_fix(host: Host) -> str:
+    return (f"a published Docker port bypasses ufw; add DOCKER-USER rules on {host.name} ({rerun(host)}: the "
+            "HOMELAB-DOCKER chain admits the inventory's networks for each published port and drops the rest)")
 
 
 class PhaseProbes:
     """The probes of one phase, swept once per run from every source, and judged against the policy."""
 
-    def __init__(self, inventory: Inventory, pool: SSHPool, stacks: tuple[str, ...] = ("platform",)) -> None:
+    def __init__(self, inventory: Inventory, pool: SSHPool) -> None:
         self.inventory = inventory
         self.pool = pool
-        self.hosts = [h for s in stacks for h in inventory.hosts_with_stack(s)]
+        self.hosts = list(inventory.hosts.values())
         self.probes = Reachability(pool, inventory.settings.probe_timeout)
         self._swept = False
         self._lock = threading.Lock()
@@ -52,7 +61,7 @@ class PhaseProbes:
 
     def _ports(self, host: Host) -> list[int]:
         published = {p.port for s in self.inventory.services.values() if host in self.inventory.hosts_of(s)
-                     for p in s.ports if p.protocol == "tcp" and s.phase == 1}
+                     for p in s.ports if p.protocol == "tcp"}
         return sorted(published | set(NOWHERE_PORTS) | {host.ssh.port})
 
     def _sweep(self, sources: list[Source]) -> None:
@@ -107,6 +116,10 @@ class PhaseProbes:
         if source.kind == "wan":
             return (f"the router forwards {self.address(source, host)}:{port} though the port is not public: "
                     "remove that port forward (DNAT); only ports with exposure public may be forwarded")
+        if host.platform == "unraid":  # no ufw there: DOCKER-USER is the only filter for published ports
+            return (f"Unraid has no ufw: the HOMELAB-DOCKER chain (jumped to from DOCKER-USER) on {host.name} must "
+                    f"admit only the networks of this port's exposure; {rerun(host)}, which restores the chain and "
+                    "persists it in /boot/config/go. Look for a rule added by hand: `iptables -S HOMELAB-DOCKER`")
         try:
             status = self.ufw(host)
         except Exception as exc:  # the explanation must not hide the finding
@@ -118,7 +131,7 @@ class PhaseProbes:
             self.inventory.settings.runner_network].cidr.network_address + 1))
         if status.admits(port, "tcp", address):
             return f"ufw on {host.name} allows {port}/tcp from {address}: delete that rule (`sudo ufw status numbered`)"
-        return f"ufw denies {port}, yet it answers from {source.name}: {DOCKER_USER_FIX}"
+        return f"ufw denies {port}, yet it answers from {source.name}: {docker_user_fix(host)}"
 
 
 def service_host(inventory: Inventory, service: str) -> Host:

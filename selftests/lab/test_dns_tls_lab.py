@@ -67,8 +67,8 @@ def _answers(address: str, port: int) -> bool:
 
 
 def _phase1_wired() -> bool:
-    """`python -m bootstrap phase1` would deploy: bootstrap.phase1.deploy exists and the phase is registered."""
-    if importlib.util.find_spec("bootstrap.phase1.deploy") is None:
+    """`python -m bootstrap phase1` would deploy: bootstrap.stack exists and the phase is registered."""
+    if importlib.util.find_spec("bootstrap.stack") is None:
         return False
     try:
         importlib.import_module("bootstrap.phase1")

@@ -1,0 +1,175 @@
+"""Portainer environments from the inventory: one per host, named after it, with its group and tags.
+
+The platform VM is a Docker environment over the socket Portainer has mounted; Unraid and the Proxmox Docker
+VMs are agent environments (`tcp://ADDRESS:9001`, TLS); the gaming PCs are Edge environments (phase 3).
+Idempotent by name: an environment is updated in place, never duplicated; a name held by an environment of
+another kind is a clash the operator must resolve. Environments the inventory does not know are left alone
+(the phase 2 specs name them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from bootstrap.phase1.portainer import PortainerAccess
+from bootstrap.steps import Step, StepFailed
+from homelab.inventory import Host, Inventory
+from homelab.portainer import TOKEN_VAR, Portainer, PortainerError
+
+DOCKER, AGENT, EDGE = 1, 2, 4
+KIND_NAMES = {DOCKER: "Docker (socket)", AGENT: "Agent", EDGE: "Edge Agent", 3: "Azure", 5: "Kubernetes"}
+SOCKET_URL = "unix:///var/run/docker.sock"
+UP = 1
+
+
+def agent_port(inventory: Inventory) -> int:
+    return inventory.services["portainer-agent"].ports[0].port
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """The environment the inventory wants for one host."""
+
+    host: Host
+    kind: int
+    url: str
+
+    @property
+    def name(self) -> str:
+        return self.host.name
+
+
+def wanted(inventory: Inventory, host: Host) -> Wanted:
+    if host.role == "platform":
+        return Wanted(host, DOCKER, SOCKET_URL)
+    if host.role == "agent":
+        return Wanted(host, AGENT, f"tcp://{host.address}:{agent_port(inventory)}")
+    return Wanted(host, EDGE, "")
+
+
+@contextmanager
+def portainer_api(access: PortainerAccess) -> Iterator[Portainer]:
+    """The token-authenticated client; a refused token or an unreachable Portainer becomes one clear StepFailed."""
+    try:
+        with access.api() as portainer:
+            yield portainer
+    except PortainerError as exc:
+        if exc.status in (401, 403):
+            raise StepFailed(f"Portainer refuses {TOKEN_VAR} ({exc.status}): the token was revoked or belongs to "
+                             "another Portainer; remove it from the env file and re-run `python -m bootstrap "
+                             "phase1`, which makes a new one") from None
+        raise StepFailed(str(exc)) from None
+
+
+def by_name(portainer: Portainer) -> dict[str, dict[str, Any]]:
+    return {e["Name"]: e for e in portainer.endpoints()}
+
+
+def placement_ids(portainer: Portainer, host: Host, create: bool) -> tuple[int | None, list[int | None]]:
+    """The ids of the host's group and tags in Portainer (None where missing, unless `create`)."""
+    tags = {t["Name"]: t["ID"] for t in portainer.tags()}
+    groups = {g["Name"]: g["Id"] for g in portainer.groups()}
+    if create:
+        for name in host.portainer.tags:
+            if name not in tags:
+                tags[name] = portainer.create_tag(name)["ID"]
+        if host.portainer.group not in groups:
+            groups[host.portainer.group] = portainer.create_group(
+                host.portainer.group, "managed by bootstrap from inventory.yaml")["Id"]
+    return groups.get(host.portainer.group), [tags.get(name) for name in host.portainer.tags]
+
+
+def differences(portainer: Portainer, want: Wanted, found: dict[str, Any] | None) -> list[str]:
+    """How Portainer's environment for `want.host` differs from the inventory; empty when it matches."""
+    if found is None:
+        return ["not registered"]
+    diffs = []
+    if found["Type"] != want.kind:
+        diffs.append(f"type {KIND_NAMES.get(found['Type'], found['Type'])}, not {KIND_NAMES[want.kind]}")
+    if want.kind != EDGE and found.get("URL") != want.url:
+        diffs.append(f"URL {found.get('URL')}, not {want.url}")
+    group, tags = placement_ids(portainer, want.host, create=False)
+    if found.get("GroupId") != group:
+        diffs.append(f"not in group {want.host.portainer.group}")
+    if sorted(found.get("TagIds") or []) != sorted(t for t in tags if t is not None) or None in tags:
+        diffs.append(f"tags differ from {', '.join(want.host.portainer.tags) or 'none'}")
+    return diffs
+
+
+def _create(portainer: Portainer, want: Wanted, group: int, tags: list[int]) -> dict[str, Any]:
+    try:
+        if want.kind == AGENT:
+            return portainer.create_endpoint(want.name, AGENT, want.url, group, tuple(tags), tls=True,
+                                             tls_skip_verify=True)
+        return portainer.create_endpoint(want.name, want.kind, want.url, group, tuple(tags))
+    except PortainerError as exc:
+        if exc.status == 500 and want.kind == AGENT:
+            raise StepFailed(
+                f"Portainer could not reach the agent of {want.name} at {want.url} ({exc}): check that the "
+                f"portainer-agent container runs on {want.name}, that its firewall admits the platform VM on "
+                f"{want.url.rsplit(':', 1)[1]}, and that both use the same AGENT_SECRET") from None
+        raise
+
+
+def ensure(portainer: Portainer, want: Wanted) -> dict[str, Any]:
+    """Create or update the host's environment; return it."""
+    found = by_name(portainer).get(want.name)
+    if found is not None and found["Type"] != want.kind:
+        raise StepFailed(
+            f"name clash: Portainer already has an environment named {want.name} of type "
+            f"{KIND_NAMES.get(found['Type'], found['Type'])} (id {found['Id']}), but the inventory makes "
+            f"{want.name} a {KIND_NAMES[want.kind]} environment: rename or delete it in Portainer "
+            "(Environments), then run again")
+    group, tag_ids = placement_ids(portainer, want.host, create=True)
+    tags = [t for t in tag_ids if t is not None]
+    if group is None or len(tags) != len(tag_ids):
+        raise StepFailed(f"Portainer did not keep the group or tags created for {want.name}; see its logs")
+    if found is None:
+        return _create(portainer, want, group, tags)
+    fields: dict[str, Any] = {"GroupID": group, "TagIDs": tags}
+    if want.kind != EDGE:
+        fields["URL"] = want.url
+    return portainer.update_endpoint(found["Id"], **fields)
+
+
+def status_problem(portainer: Portainer, want: Wanted, endpoint: dict[str, Any]) -> str | None:
+    """After a fresh snapshot: None when Portainer marks the environment up, else why not."""
+    portainer.snapshot(endpoint["Id"])
+    status = portainer.endpoint(endpoint["Id"]).get("Status")
+    if status == UP:
+        return None
+    return (f"Portainer marks {want.name} down (Status {status}) after a snapshot: it cannot reach {want.url or 'it'}; "
+            "check the agent container, the firewall (platform VM admitted) and AGENT_SECRET on both sides")
+
+
+def steps(access: PortainerAccess, hosts: list[Host], ready: Callable[[], bool] = lambda: True) -> list[Step]:
+    """One step per host: its environment registered as the inventory says, and up after a snapshot."""
+    inventory = access.platform.inventory
+
+    def step(host: Host) -> Step:
+        want = wanted(inventory, host)
+
+        def check() -> bool:
+            with portainer_api(access) as portainer:
+                found = by_name(portainer).get(want.name)
+                if differences(portainer, want, found):
+                    return False
+                assert found is not None
+                return want.kind == EDGE or status_problem(portainer, want, found) is None
+
+        def apply() -> None:
+            with portainer_api(access) as portainer:
+                endpoint = ensure(portainer, want)
+                if want.kind != EDGE:
+                    problem = status_problem(portainer, want, endpoint)
+                    if problem:
+                        raise StepFailed(problem)
+
+        label = f"Portainer environment {want.name} ({KIND_NAMES[want.kind]}{', ' + want.url if want.url else ''}), " \
+                f"group {host.portainer.group}, tags {', '.join(host.portainer.tags) or 'none'}"
+        return Step(label, f"{inventory.platform_host.name}/portainer", check, apply)
+
+    return [step(h) for h in hosts]

@@ -1,0 +1,47 @@
+"""Bootstrap phase 2: the Portainer Agent on Unraid and the Proxmox Docker VMs.
+`python -m bootstrap phase2 --inventory PATH [--dry-run]`.
+
+On every host with the `agent` stack, in order: Docker and compose; the agent stack's files (`.env` with the
+shared AGENT_SECRET); deploy, and wait until the agent answers its own /ping; the firewall (9001 from the
+platform VM only: ufw and DOCKER-USER on the Proxmox VMs, DOCKER-USER persisted in /boot/config/go on Unraid).
+Then in Portainer: the platform's own Docker environment and one agent environment per host, with the
+inventory's group and tags, each refreshed by a snapshot and up.
+"""
+
+from __future__ import annotations
+
+from bootstrap import engine, environments, hostfirewall
+from bootstrap.phase1.portainer import PortainerAccess
+from bootstrap.remote import Remote
+from bootstrap.stack import Stack, deploy_step, files_step
+from bootstrap.steps import Step
+from homelab.inventory import Inventory
+from homelab.secrets import Secrets
+from homelab.ssh import SSHPool
+
+STACK = "agent"
+
+
+def agent_answers(remote: Remote, port: int) -> bool:
+    """The agent answers GET /ping with 204 on the host itself (its certificate is self-signed: -k)."""
+    code = remote.try_run(f"curl -sk -o /dev/null -w '%{{http_code}}' --max-time 3 https://127.0.0.1:{port}/ping",
+                          root=False).stdout.strip()
+    return code == "204"
+
+
+def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> list[Step]:
+    port = environments.agent_port(inventory)
+    agents = inventory.hosts_with_stack(STACK)
+    found: list[Step] = []
+    for host in agents:
+        remote = Remote(inventory, secrets, pool, host)
+        stack = Stack(remote, STACK)
+        found += [
+            *engine.steps(remote),
+            files_step(stack),
+            deploy_step(stack, lambda r=remote: agent_answers(r, port),  # type: ignore[misc]
+                        f"the agent does not answer https://127.0.0.1:{port}/ping"),
+            *hostfirewall.steps(remote),
+        ]
+    access = PortainerAccess(Remote(inventory, secrets, pool, inventory.platform_host))
+    return found + environments.steps(access, [inventory.platform_host, *agents])
