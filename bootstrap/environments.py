@@ -1,7 +1,5 @@
-"""Portainer environments from the inventory: one per host, named after it, with its group and tags.
+"""Portainer environments from the inventory (homelab.environments): one per host, named after it.
 
-The platform VM is a Docker environment over the socket Portainer has mounted; Unraid and the Proxmox Docker
-VMs are agent environments (`tcp://ADDRESS:9001`, TLS); the gaming PCs are Edge environments (phase 3).
 Idempotent by name: an environment is updated in place, never duplicated; a name held by an environment of
 another kind is a clash the operator must resolve. Environments the inventory does not know are left alone
 (the phase 2 specs name them).
@@ -11,43 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.steps import Step, StepFailed
-from homelab.inventory import Host, Inventory
+from homelab.environments import (
+    AGENT,
+    EDGE,
+    UP,
+    Wanted,
+    identity_differences,
+    kind_name,
+    placement_differences,
+    wanted,
+)
+from homelab.inventory import Host
 from homelab.portainer import TOKEN_VAR, Portainer, PortainerError
-
-DOCKER, AGENT, EDGE = 1, 2, 4
-KIND_NAMES = {DOCKER: "Docker (socket)", AGENT: "Agent", EDGE: "Edge Agent", 3: "Azure", 5: "Kubernetes"}
-SOCKET_URL = "unix:///var/run/docker.sock"
-UP = 1
-
-
-def agent_port(inventory: Inventory) -> int:
-    return inventory.services["portainer-agent"].ports[0].port
-
-
-@dataclass(frozen=True)
-class Wanted:
-    """The environment the inventory wants for one host."""
-
-    host: Host
-    kind: int
-    url: str
-
-    @property
-    def name(self) -> str:
-        return self.host.name
-
-
-def wanted(inventory: Inventory, host: Host) -> Wanted:
-    if host.role == "platform":
-        return Wanted(host, DOCKER, SOCKET_URL)
-    if host.role == "agent":
-        return Wanted(host, AGENT, f"tcp://{host.address}:{agent_port(inventory)}")
-    return Wanted(host, EDGE, "")
 
 
 @contextmanager
@@ -86,17 +63,9 @@ def differences(portainer: Portainer, want: Wanted, found: dict[str, Any] | None
     """How Portainer's environment for `want.host` differs from the inventory; empty when it matches."""
     if found is None:
         return ["not registered"]
-    diffs = []
-    if found["Type"] != want.kind:
-        diffs.append(f"type {KIND_NAMES.get(found['Type'], found['Type'])}, not {KIND_NAMES[want.kind]}")
-    if want.kind != EDGE and found.get("URL") != want.url:
-        diffs.append(f"URL {found.get('URL')}, not {want.url}")
-    group, tags = placement_ids(portainer, want.host, create=False)
-    if found.get("GroupId") != group:
-        diffs.append(f"not in group {want.host.portainer.group}")
-    if sorted(found.get("TagIds") or []) != sorted(t for t in tags if t is not None) or None in tags:
-        diffs.append(f"tags differ from {', '.join(want.host.portainer.tags) or 'none'}")
-    return diffs
+    groups = {g["Id"]: g["Name"] for g in portainer.groups()}
+    tags = {t["ID"]: t["Name"] for t in portainer.tags()}
+    return identity_differences(want, found) + placement_differences(want, found, groups, tags)
 
 
 def _create(portainer: Portainer, want: Wanted, group: int, tags: list[int]) -> dict[str, Any]:
@@ -120,8 +89,8 @@ def ensure(portainer: Portainer, want: Wanted) -> dict[str, Any]:
     if found is not None and found["Type"] != want.kind:
         raise StepFailed(
             f"name clash: Portainer already has an environment named {want.name} of type "
-            f"{KIND_NAMES.get(found['Type'], found['Type'])} (id {found['Id']}), but the inventory makes "
-            f"{want.name} a {KIND_NAMES[want.kind]} environment: rename or delete it in Portainer "
+            f"{kind_name(found['Type'])} (id {found['Id']}), but the inventory makes "
+            f"{want.name} a {kind_name(want.kind)} environment: rename or delete it in Portainer "
             "(Environments), then run again")
     group, tag_ids = placement_ids(portainer, want.host, create=True)
     tags = [t for t in tag_ids if t is not None]
@@ -168,7 +137,7 @@ def steps(access: PortainerAccess, hosts: list[Host], ready: Callable[[], bool] 
                     if problem:
                         raise StepFailed(problem)
 
-        label = f"Portainer environment {want.name} ({KIND_NAMES[want.kind]}{', ' + want.url if want.url else ''}), " \
+        label = f"Portainer environment {want.name} ({kind_name(want.kind)}{', ' + want.url if want.url else ''}), " \
                 f"group {host.portainer.group}, tags {', '.join(host.portainer.tags) or 'none'}"
         return Step(label, f"{inventory.platform_host.name}/portainer", check, apply)
 

@@ -15,6 +15,7 @@ from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.remote import Remote
 from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Step
+from homelab.environments import agent_port
 from homelab.inventory import Inventory
 from homelab.secrets import Secrets
 from homelab.ssh import SSHPool
@@ -30,7 +31,7 @@ def agent_answers(remote: Remote, port: int) -> bool:
 
 
 def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> list[Step]:
-    port = environments.agent_port(inventory)
+    port = agent_port(inventory)
     agents = inventory.hosts_with_stack(STACK)
     found: list[Step] = []
     for host in agents:

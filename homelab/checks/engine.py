@@ -50,6 +50,37 @@ def find_container(engine: Any, svc: ComposeService, project: str) -> Any | None
     return found[0] if found else None
 
 
+def expect_container(instance: Any, engine: Any, fix: str) -> tuple[ComposeService, Any]:
+    """The compose service and container of `instance` (a targets.Instance); a spec failure when it has none."""
+    import pytest
+
+    from homelab.checks import problem
+
+    __tracebackhide__ = True
+    svc = compose_service(instance.service.stack, instance.service.name)
+    found = find_container(engine(instance.host), svc, instance.service.stack)
+    if found is None:
+        pytest.fail(problem(f"a container for compose service {svc.name}", "none", instance.host.name, fix),
+                    pytrace=False)
+    return svc, found
+
+
+def published_ports(container: Any) -> set[str]:
+    """The host ports the container publishes, as `PORT/PROTOCOL` (a port bound on several addresses once)."""
+    bindings = container.attrs.get("HostConfig", {}).get("PortBindings") or {}
+    return {f"{b.get('HostPort') or key.split('/')[0]}/{key.split('/')[1]}"
+            for key, bound in bindings.items() for b in bound or []}
+
+
+def env_value(container: Any, name: str) -> str | None:
+    """The value of `name` in the container's environment, or None when it is not set."""
+    for item in container.attrs.get("Config", {}).get("Env") or []:
+        key, sep, value = item.partition("=")
+        if sep and key == name:
+            return str(value)
+    return None
+
+
 def health(container: Any) -> str:
     """`healthy`, `unhealthy`, `starting`, or `none` when the container has no healthcheck."""
     state = container.attrs.get("State", {})
@@ -83,7 +114,9 @@ class DaemonConfig:
         return found + [h for h in hosts if isinstance(h, str) and h.startswith("tcp://")]
 
 
-DAEMON_SCRIPT = (f"ps -C dockerd -o args= ; echo ---; sudo -n cat {DAEMON_JSON} 2>/dev/null || true")
+# Unraid logs in as root and has no sudo; elsewhere the SSH user reads daemon.json through sudo.
+DAEMON_SCRIPT = (f"ps -C dockerd -o args= ; echo ---; $([ \"$(id -u)\" -eq 0 ] || echo sudo -n) cat {DAEMON_JSON} "
+                 "2>/dev/null || true")
 
 
 def parse_daemon(result: CommandResult) -> DaemonConfig:

@@ -8,10 +8,9 @@ from homelab.checks import problem
 from homelab.checks.engine import (
     ENV_MODES_OK,
     RESTART_OK,
-    compose_service,
     env_file_of,
     exempt_from_health,
-    find_container,
+    expect_container,
     health,
     parse_stat,
     pinned_image,
@@ -26,14 +25,8 @@ DEPLOY = "deploy the stack: `python -m bootstrap phase1` (docker compose up -d i
 
 
 def container_of(instance, engine):
-    """The instance's container, or a failure naming what is missing."""
     __tracebackhide__ = True
-    svc = compose_service(instance.service.stack, instance.service.name)
-    found = find_container(engine(instance.host), svc, instance.service.stack)
-    if found is None:
-        pytest.fail(problem(f"a container for compose service {svc.name}", "none", instance.host.name, DEPLOY),
-                    pytrace=False)
-    return svc, found
+    return expect_container(instance, engine, DEPLOY)
 
 
 @pytest.mark.spec("P1-STACK-001", severity="critical", fix=DEPLOY)

@@ -1,0 +1,86 @@
+"""Portainer as the specs see it: its environments, groups and tags, read once per run over the pinned client.
+
+The client is the one bootstrap uses: Portainer's self-signed certificate pinned by PORTAINER_TLS_FINGERPRINT,
+authenticated by PORTAINER_API_TOKEN (both in the env file, written by bootstrap phase 1).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from homelab.checks import problem
+from homelab.environments import Endpoint
+from homelab.inventory import Inventory
+from homelab.portainer import FINGERPRINT_VAR, TOKEN_VAR, Portainer, PortainerError
+from homelab.secrets import SecretError, Secrets
+
+PORT = 9443
+PHASE1 = "run `python -m bootstrap phase1` (it writes both to the env file)"
+
+
+class PortainerView:
+    """One run's view of Portainer; every failure to ask it becomes one readable spec failure."""
+
+    def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
+        self.inventory = inventory
+        self.secrets = secrets
+        self.where = f"Portainer at https://{inventory.platform_host.address}:{PORT}"
+        self._client: Portainer | None = None
+        self._cache: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def _fail(self, found: str, fix: str) -> Any:
+        __tracebackhide__ = True
+        pytest.fail(problem("Portainer answering the API token", found, self.where, fix), pytrace=False)
+
+    def client(self) -> Portainer:
+        __tracebackhide__ = True
+        if self._client is None:
+            try:
+                token, pin = self.secrets.get(TOKEN_VAR), self.secrets.get(FINGERPRINT_VAR)
+            except SecretError as exc:
+                return self._fail(str(exc), PHASE1)
+            timeout = self.inventory.settings.connect_timeout * 3
+            self._client = Portainer.pinned(str(self.inventory.platform_host.address), pin, port=PORT,
+                                            api_key=token, timeout=timeout)
+        return self._client
+
+    def _ask(self, what: str, call: Any) -> Any:
+        __tracebackhide__ = True
+        with self._lock:
+            if what not in self._cache:
+                try:
+                    self._cache[what] = call(self.client())
+                except PortainerError as exc:
+                    fix = (f"{TOKEN_VAR} is refused: {PHASE1}" if exc.status in (401, 403)
+                           else "start Portainer on the platform VM (`python -m bootstrap phase1`)")
+                    return self._fail(str(exc), fix)
+            return self._cache[what]
+
+    def environments(self) -> dict[str, Endpoint]:
+        """Portainer's environments by name (snapshots left out: they are large)."""
+        found: dict[str, Endpoint] = self._ask("endpoints", lambda p: {e["Name"]: e for e in p.endpoints()})
+        return found
+
+    def groups(self) -> dict[int, str]:
+        found: dict[int, str] = self._ask("groups", lambda p: {g["Id"]: g["Name"] for g in p.groups()})
+        return found
+
+    def tags(self) -> dict[int, str]:
+        found: dict[int, str] = self._ask("tags", lambda p: {t["ID"]: t["Name"] for t in p.tags()})
+        return found
+
+    def status_after_snapshot(self, endpoint: Endpoint) -> int:
+        """Portainer's status of an environment after asking for a snapshot (else it is up to 5 minutes old)."""
+        def ask(portainer: Portainer) -> int:
+            portainer.snapshot(endpoint["Id"])
+            return int(portainer.endpoint(endpoint["Id"]).get("Status", 0))
+        found: int = self._ask(f"status-{endpoint['Id']}", ask)
+        return found
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()

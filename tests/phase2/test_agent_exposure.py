@@ -1,0 +1,69 @@
+"""Phase 2: the agent port 9001 answers the platform VM and no one else, and the Docker API is not on TCP.
+
+Each spec is parametrized by agent host and by source (`unraid<-wan`: unraid, as seen from wan); all probes of
+the run go out in one concurrent sweep per source. A published port bypasses ufw, so only probing proves it.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from homelab.checks import problem
+from homelab.checks.engine import DAEMON_JSON, DAEMON_SCRIPT, parse_daemon
+from homelab.checks.reach import expect_reach
+from homelab.environments import agent_port
+
+pytestmark = pytest.mark.phase2
+
+NO_TCP = (f"remove every tcp:// host from dockerd (`hosts` in {DAEMON_JSON}, `-H tcp://...` in the unit, or "
+          "DOCKER_OPTS in /boot/config/docker.cfg on Unraid), then restart Docker: Portainer reaches this host "
+          "through its agent")
+
+
+@pytest.mark.spec("P2-NET-001", severity="critical",
+                  fix="re-run `python -m bootstrap phase2`: DOCKER-USER (HOMELAB-DOCKER) admits the platform VM alone "
+                      "to 9001; ufw alone does not close a published port")
+@pytest.mark.each("host", stack="agent")
+@pytest.mark.each("source")
+def test_agent_port_platform_only(host, source, inventory, reachability, reach):
+    """The agent port 9001 answers from the platform VM, and from nowhere else: not this machine, not the other
+    hosts, not the VPN, guest or WAN."""
+    expect_reach(reachability, reach, source, host, agent_port(inventory), "Portainer agent")
+
+
+@pytest.mark.spec("P2-AGENT-006", severity="critical",
+                  fix="run the real agent image with AGENT_SECRET set; never put a proxy without auth in front of it")
+@pytest.mark.each("host", stack="agent")
+def test_agent_refuses_unsigned(host, inventory, access, reach):
+    """The agent refuses a request without Portainer's signature (403), asked from the platform VM."""
+    platform = inventory.platform_host
+    reach(platform)
+    url = f"https://{host.address}:{agent_port(inventory)}/containers/json"
+    # -k: the agent's certificate is self-signed; the check is about the answer, and nothing secret is sent.
+    result = access.ssh.run(platform, f"curl -sk -o /dev/null -w '%{{http_code}}' --max-time 5 {url}")
+    found = result.stdout.strip() or "no answer"
+    assert found == "403", problem(
+        "403 (unsigned request refused)", "no answer" if found == "000" else found,
+        f"GET {url} from {platform.name}",
+        "start the agent (`python -m bootstrap phase2`)" if found in ("000", "no answer")
+        else "the service on 9001 is not a Portainer agent refusing unsigned requests: redeploy stacks/agent")
+
+
+@pytest.mark.spec("P2-DOCKER-001", severity="critical", fix=NO_TCP)
+@pytest.mark.each("host", stack="agent")
+def test_agent_dockerd_not_on_tcp(host, reach, access):
+    """dockerd on each agent host is not told to listen on TCP (no tcp:// in its -H flags or daemon.json)."""
+    reach(host)
+    config = parse_daemon(access.ssh.run(host, DAEMON_SCRIPT))
+    assert not config.tcp_listeners, problem(
+        "dockerd listening on the unix socket only", f"tcp listeners {', '.join(config.tcp_listeners)}",
+        f"{host.name}: dockerd command line `{config.cmdline}` and {DAEMON_JSON}", NO_TCP)
+
+
+@pytest.mark.spec("P2-DOCKER-002", severity="critical", fix=NO_TCP)
+@pytest.mark.each("host", stack="agent")
+@pytest.mark.each("source")
+@pytest.mark.parametrize("port", [2375, 2376])
+def test_agent_docker_api_closed(host, source, port, reachability, reach):
+    """The Docker API (TCP 2375 and 2376) of each agent host answers from nowhere."""
+    expect_reach(reachability, reach, source, host, port, "Docker API", allowed=False)

@@ -1,0 +1,74 @@
+"""Phase 2: each agent host's firewall, as configured (the probes in test_agent_exposure.py prove its effect).
+
+DOCKER-USER must send every forwarded connection through HOMELAB-DOCKER, whose rules are the inventory's
+exposure policy; on the Proxmox VMs ufw is active with default deny; on Unraid (no ufw) the rules are persisted
+in /boot/config/go, or they are gone after the next reboot.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from homelab import firewall
+from homelab.checks import problem
+
+pytestmark = pytest.mark.phase2
+
+BOOTSTRAP = "re-run `python -m bootstrap phase2`"
+GO = "/boot/config/go"
+
+
+def as_root(host, command: str) -> str:
+    return command if host.ssh.user == "root" else f"sudo -n {command}"
+
+
+@pytest.mark.spec("P2-FW-001", severity="critical",
+                  fix=f"{BOOTSTRAP}: it restores the HOMELAB-DOCKER chain and DOCKER-USER's jump to it")
+@pytest.mark.each("host", stack="agent")
+def test_docker_user_chain(host, inventory, access, reach):
+    """DOCKER-USER jumps first to HOMELAB-DOCKER, whose rules are exactly the inventory's exposure policy."""
+    reach(host)
+    out = access.ssh.run(host, as_root(host, f"sh -c 'iptables -S DOCKER-USER; echo ---; "
+                                              f"iptables -S {firewall.CHAIN} 2>&1'")).stdout
+    docker_user, _, chain = out.partition("---\n")
+    jumps = [line for line in docker_user.splitlines() if line.startswith("-A")][:1]
+    rules = [line for line in chain.splitlines() if line.startswith("-A")]
+    wanted = firewall.docker_rules(inventory, host)
+    found = []
+    if jumps != [f"-A DOCKER-USER -j {firewall.CHAIN}"]:
+        found.append(f"DOCKER-USER starts with {jumps[0] if jumps else 'nothing'}")
+    extra, missing = [r for r in rules if r not in wanted], [r for r in wanted if r not in rules]
+    found += [f"extra rule `{r}`" for r in extra] + [f"missing rule `{r}`" for r in missing]
+    if not extra and not missing and rules != wanted:
+        found.append(f"{firewall.CHAIN}'s rules are out of order")
+    assert not found, problem(
+        f"DOCKER-USER jumping to {firewall.CHAIN} first, and {firewall.CHAIN} as planned from inventory.yaml",
+        "; ".join(found), f"{host.name}: iptables -S DOCKER-USER; iptables -S {firewall.CHAIN}",
+        f"{BOOTSTRAP} (it replaces the chain atomically); change who may connect in inventory.yaml, not on the host")
+
+
+@pytest.mark.spec("P2-FW-002", severity="critical",
+                  fix="`sudo ufw default deny incoming && sudo ufw enable` (re-run `python -m bootstrap phase2`)")
+@pytest.mark.each("host", stack="agent", platform="proxmox-vm")
+def test_ufw_active_default_deny(host, reach, reachability):
+    """ufw is active with default deny (incoming) on each Proxmox Docker VM."""
+    reach(host)
+    status = reachability.ufw(host)
+    ok = status.active and status.default_incoming == "deny"
+    assert ok, problem(
+        "ufw active, default deny (incoming)",
+        f"{'active' if status.active else 'inactive'}, default {status.default_incoming or 'unknown'} (incoming)",
+        f"{host.name}: sudo ufw status verbose", "sudo ufw default deny incoming && sudo ufw enable")
+
+
+@pytest.mark.spec("P2-FW-003", severity="high", fix=f"{BOOTSTRAP}: it writes the rules into {GO}")
+@pytest.mark.each("host", stack="agent", platform="unraid")
+def test_unraid_rules_persisted(host, inventory, access, reach):
+    """On Unraid the DOCKER-USER rules are in /boot/config/go, so that they survive a reboot."""
+    reach(host)
+    go = access.ssh.run(host, as_root(host, f"cat {GO}")).stdout
+    block = firewall.go_snippet(firewall.restore_block(firewall.docker_rules(inventory, host), ufw=False))
+    state = "the current block" if block in go else "an outdated block" if firewall.BEGIN in go else "no block"
+    assert state == "the current block", problem(
+        f"{GO} holding the HOMELAB-DOCKER block planned from inventory.yaml", state, f"{host.name}:{GO}",
+        f"{BOOTSTRAP}; Unraid has no ufw, and only {GO} runs at boot")

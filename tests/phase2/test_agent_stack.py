@@ -1,0 +1,80 @@
+"""Phase 2: the Portainer Agent on Unraid and each Proxmox Docker VM runs, restarts by itself, runs the pinned
+image, knows the shared secret, and publishes nothing but its port."""
+
+from __future__ import annotations
+
+import hmac
+
+import pytest
+
+from homelab.checks import problem
+from homelab.checks.engine import RESTART_OK, env_value, expect_container, pinned_image, published_ports, restart_policy
+
+pytestmark = pytest.mark.phase2
+
+DEPLOY = "deploy the agent stack: `python -m bootstrap phase2` (docker compose up -d in /opt/homelab/stacks/agent)"
+SECRET = "AGENT_SECRET"  # noqa: S105 - the name of the secret, not its value
+
+
+@pytest.mark.spec("P2-AGENT-001", severity="critical", fix=DEPLOY)
+@pytest.mark.each("instance", service="portainer-agent")
+def test_agent_running(instance, engine):
+    """The Portainer Agent container runs on every agent host."""
+    _, container = expect_container(instance, engine, DEPLOY)
+    assert container.status == "running", problem(
+        "running", container.status, f"container {container.name} on {instance.host.name}",
+        f"`docker start {container.name}` and read `docker logs {container.name}`; or {DEPLOY}")
+
+
+@pytest.mark.spec("P2-AGENT-002", severity="medium", fix="give the agent `restart: unless-stopped` and redeploy")
+@pytest.mark.each("instance", service="portainer-agent")
+def test_agent_restart_policy(instance, engine):
+    """The agent container restarts by itself (policy unless-stopped or always)."""
+    _, container = expect_container(instance, engine, DEPLOY)
+    policy = restart_policy(container)
+    assert policy in RESTART_OK, problem(
+        " or ".join(RESTART_OK), policy, f"container {container.name} on {instance.host.name}",
+        f"redeploy from stacks/agent/compose.yaml (`restart: unless-stopped`): {DEPLOY}")
+
+
+@pytest.mark.spec("P2-AGENT-003", severity="high", fix="redeploy so the agent runs the image pinned in stacks/agent")
+@pytest.mark.each("instance", service="portainer-agent")
+def test_agent_image_pinned(instance, engine, inventory):
+    """The agent runs the image pinned in stacks/agent (through settings.image_map): no drift."""
+    svc, container = expect_container(instance, engine, DEPLOY)
+    wanted, found = pinned_image(inventory, svc), container.attrs["Config"]["Image"]
+    assert found == wanted, problem(
+        wanted, found, f"container {container.name} on {instance.host.name} (stacks/agent/compose.yaml: {svc.image})",
+        f"{DEPLOY}; change versions in stacks/, never on the host")
+
+
+@pytest.mark.spec("P2-AGENT-004", severity="critical",
+                  fix=f"set {SECRET} in the env file (the same value Portainer has) and re-run bootstrap phase 2")
+@pytest.mark.each("instance", service="portainer-agent")
+def test_agent_secret_set(instance, engine, secrets):
+    """The agent has AGENT_SECRET, and it is Portainer's (the value is compared, never shown): without it the
+    agent trusts the first Portainer that talks to it."""
+    _, container = expect_container(instance, engine, DEPLOY)
+    found = env_value(container, SECRET)
+    if not found:
+        state = "not set" if found is None else "set but empty"
+    else:
+        state = "the inventory's value" if hmac.compare_digest(found, secrets.get(SECRET)) else "a different value"
+    assert state == "the inventory's value", problem(
+        f"{SECRET} set to the inventory's value (the one Portainer signs with)", state,
+        f"container {container.name} on {instance.host.name}",
+        f"put {SECRET} in /opt/homelab/stacks/agent/.env from the env file: {DEPLOY}")
+
+
+@pytest.mark.spec("P2-AGENT-005", severity="high",
+                  fix="publish only the agent port of the inventory (stacks/agent/compose.yaml) and redeploy")
+@pytest.mark.each("instance", service="portainer-agent")
+def test_agent_publishes_only_its_port(instance, engine):
+    """The agent container publishes exactly the inventory's ports (9001/tcp): no second way in."""
+    _, container = expect_container(instance, engine, DEPLOY)
+    wanted = {f"{p.port}/{p.protocol}" for p in instance.service.ports}
+    found = published_ports(container)
+    assert found == wanted, problem(
+        ", ".join(sorted(wanted)), ", ".join(sorted(found)) or "nothing published",
+        f"container {container.name} on {instance.host.name}",
+        f"remove the extra `ports:` (an override file or a manual `docker run`), then {DEPLOY}")
