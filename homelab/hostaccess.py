@@ -31,6 +31,8 @@ class HostAccess:
         self._docker: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._warmed = False
+        self.unreachable: dict[str, str] = {}  # always-on machine that did not answer -> the spec that failed on it
+        self.off: set[str] = set()  # on-demand hosts found off
 
     def _warm_all(self) -> None:
         """On first use, connect to every host at once, so dead hosts cost one timeout in total."""
@@ -47,9 +49,12 @@ class HostAccess:
         if error is None:
             return self.ssh.get(target)
         if isinstance(error, HostUnreachable) and getattr(target, "on_demand", False):
+            self.off.add(target.name)
             pytest.skip(f"{OFF_REASON}: {target.name} ({error})")
         with self._lock:
             first = self._first_failure.setdefault(target.name, nodeid)
+            if isinstance(error, HostUnreachable):
+                self.unreachable.setdefault(target.name, first)
         if first == nodeid:
             pytest.fail(str(error), pytrace=False)
         pytest.skip(f"{target.name} is unreachable: see the failure of {first}")

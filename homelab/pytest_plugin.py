@@ -6,6 +6,7 @@ themselves with `@pytest.mark.spec("P2-FW-001", severity="high", fix="...")` plu
 
 from __future__ import annotations
 
+import datetime
 import os
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
@@ -14,15 +15,18 @@ from typing import Any
 import pytest
 
 from homelab import report
+from homelab.audit import Audit, WaiverExpired
 from homelab.hostaccess import HostAccess
 from homelab.inventory import Inventory, InventoryError, load_inventory
 from homelab.redact import REDACTOR
 from homelab.secrets import SecretError, Secrets
 from homelab.targets import KINDS, select
+from homelab.waivers import WaiverError, Waivers, load_waivers
 
 INVENTORY = pytest.StashKey[Inventory]()
 SECRETS = pytest.StashKey[Secrets]()
 ACCESS = pytest.StashKey[HostAccess]()
+AUDIT = pytest.StashKey[Audit]()
 SPECS_DIR = "tests"
 
 
@@ -32,8 +36,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="the inventory to check (default: inventory.yaml, or $HOMELAB_INVENTORY)")
     group.addoption("--env-file", default=os.environ.get("HOMELAB_ENV_FILE"),
                     help="the .env file with secret values (default: the inventory's settings.env_file)")
-    group.addoption("--report-dir", default="reports",
-                    help="where a spec run writes report.html and junit.xml (default: reports)")
+    group.addoption("--waivers", default=os.environ.get("HOMELAB_WAIVERS"),
+                    help="accepted exceptions (default: waivers.yaml beside the inventory, if there is one)")
+    group.addoption("--report-dir", default=os.environ.get("HOMELAB_REPORT_DIR", "reports"),
+                    help="where a spec run writes report.html, results.json, history/, compliance.prom and "
+                         "junit.xml (default: reports, or $HOMELAB_REPORT_DIR)")
     group.addoption("--no-reports", action="store_true", help="write no report files")
 
 
@@ -58,13 +65,32 @@ def pytest_configure(config: pytest.Config) -> None:
         inventory = load_inventory(path)
         env_file = Path(config.option.env_file) if config.option.env_file else inventory.settings.env_file
         secrets = Secrets(inventory.secrets, env_file)
-    except (InventoryError, SecretError) as exc:
+        waivers = _waivers(config, inventory)
+    except (InventoryError, SecretError, WaiverError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[INVENTORY] = inventory
     config.stash[SECRETS] = secrets
-    config.stash[ACCESS] = HostAccess(inventory)
+    access = config.stash[ACCESS] = HostAccess(inventory)
+    directory = None
     if not (config.option.no_reports or config.option.collectonly or hasattr(config, "workerinput")):
-        report.enable_files(config, Path(config.option.report_dir), inventory)
+        directory = config.rootpath / config.option.report_dir
+        report.enable_files(config, directory, inventory)
+    audit = config.stash[AUDIT] = Audit(config, inventory, access, waivers, directory)
+    config.pluginmanager.register(audit, "homelab-audit")
+
+
+def _waivers(config: pytest.Config, inventory: Inventory) -> Waivers:
+    """--waivers PATH, else waivers.yaml beside the inventory if it exists; expired ones are warned about."""
+    given = config.option.waivers
+    path = config.invocation_params.dir / given if given else inventory.path.parent / "waivers.yaml"
+    if not given and not path.is_file():
+        return Waivers()
+    waivers = load_waivers(path, datetime.date.today())
+    for waiver in waivers.expired:
+        config.issue_config_time_warning(WaiverExpired(
+            f"{waiver.where}: the waiver of {waiver.spec} expired on {waiver.expires}: ignored; renew it "
+            "(a new `expires`, approved again) or fix the failure"), stacklevel=2)
+    return waivers
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -174,6 +200,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         None, pytest.TestReport, pytest.TestReport]:
     rep = yield
     report.describe(item, rep)
+    audit = item.config.stash.get(AUDIT, None)
+    if audit is not None:
+        audit.waive(item, rep)
     if REDACTOR:
         report.redact(rep)
     return rep

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,12 @@ from homelab.redact import REDACTOR
 COLUMNS = (("spec_id", "ID"), ("requirement", "Requirement"), ("target", "Target"), ("severity", "Severity"),
            ("remediation", "Remediation"))
 SEVERITIES = ("critical", "high", "medium", "low")
+PHASE = re.compile(r"^(static|phase\d+)$")
+
+
+def phase_of(item: pytest.Item) -> str:
+    """The item's phase marker (`phase1`, `static`), the closest first."""
+    return next((m.name for m in item.iter_markers() if PHASE.match(m.name)), "")
 
 
 def spec_properties(item: pytest.Item) -> list[tuple[str, str]]:
@@ -28,15 +35,16 @@ def spec_properties(item: pytest.Item) -> list[tuple[str, str]]:
         ("spec_id", str(marker.args[0]) if marker.args else ""),
         ("requirement", doc[0] if doc else ""),
         ("target", callspec.id if callspec else ""),
+        ("phase", phase_of(item)),
         ("severity", str(marker.kwargs.get("severity", "medium"))),
         ("remediation", str(marker.kwargs.get("fix", ""))),
     ]
 
 
 def describe(item: pytest.Item, rep: pytest.TestReport) -> None:
-    """Attach the spec's identity to every report of the item (JUnit properties, HTML columns)."""
-    if not any(name == "spec_id" for name, _ in rep.user_properties):
-        rep.user_properties.extend(spec_properties(item))
+    """Attach the spec's identity to every report of the item (JUnit properties, report rows)."""
+    if not any(name in ("spec_id", "phase") for name, _ in rep.user_properties):
+        rep.user_properties.extend(spec_properties(item) or [("phase", phase_of(item))])
 
 
 def redact(rep: pytest.TestReport | pytest.CollectReport) -> None:
@@ -65,20 +73,19 @@ def git_revision(root: Path) -> str:
 
 
 def enable_files(config: pytest.Config, directory: Path, inventory: Inventory) -> None:
-    """A spec run writes reports/report.html (self-contained) and reports/junit.xml unless told otherwise."""
-    if not directory.is_absolute():
-        directory = config.rootpath / directory
-    if getattr(config.option, "htmlpath", "unset") is None:
-        config.option.htmlpath = str(directory / "report.html")
-        config.option.self_contained_html = True
+    """A spec run writes reports/junit.xml unless told otherwise (report.html and the rest: homelab.audit).
+
+    pytest-html writes only when asked (`--html reports/details.html`): the engineer's view, with logs.
+    """
     if config.option.xmlpath is None:
         config.option.xmlpath = str(directory / "junit.xml")
-    if config.pluginmanager.hasplugin("html"):
+    if getattr(config.option, "htmlpath", None):
+        config.option.self_contained_html = True
         config.pluginmanager.register(HtmlReport(inventory, config), "homelab-html")
 
 
 class HtmlReport:
-    """pytest-html hooks: a title, an environment table, and the audit columns."""
+    """pytest-html hooks, for a run given `--html`: a title, an environment table, and the audit columns."""
 
     def __init__(self, inventory: Inventory, config: pytest.Config) -> None:
         self.inventory = inventory

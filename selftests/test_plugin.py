@@ -7,16 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-INI = """\
-[pytest]
-addopts = -p homelab.pytest_plugin --strict-markers -p no:cacheprovider -p no:pytest11.testinfra
-empty_parameter_set_mark = fail_at_collect
-markers =
-    static: no host
-    phase1: platform
-    phase2: agents
-"""
+from spec_project import INI, closed_port, inventory_text
 
 SPECS = '''\
 import pytest
@@ -57,38 +48,6 @@ def test_worker_answers(host, reach):
     """The GPU worker answers SSH."""
     reach(host)
 '''
-
-
-def closed_port() -> int:
-    """A local port nothing listens on: connections to it are refused at once."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def inventory_text(port: int) -> str:
-    ssh = f"{{user: admin, port: {port}, key: key, host_key: {HOST_KEY}}}"
-    return textwrap.dedent(f"""\
-        name: mini
-        domain: home.example.com
-        settings: {{connect_timeout: 1, env_file: .env}}
-        networks:
-          lan: {{cidr: 127.0.0.0/8, kind: lan}}
-        hosts:
-          platform: {{address: 127.0.0.1, platform: proxmox-vm, role: platform, os: debian,
-                     ssh: {ssh}, stacks: [platform]}}
-          gaming-pc-1: {{address: 127.0.0.2, platform: wsl2, role: edge, os: ubuntu, availability: on-demand,
-                        ssh: {ssh}, stacks: [edge-agent]}}
-        services:
-          portainer: {{stack: platform, ports: [{{port: 9443}}], exposure: vpn}}
-          npm: {{stack: platform, ports: [{{port: 81}}], exposure: vpn}}
-          portainer-edge-agent: {{stack: edge-agent, ports: [], exposure: vpn}}
-        secrets:
-          PLANTED_TOKEN: a secret the specs must never show
-        """)
-
-
-HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAzoDnt+rjPJu5k3hJXnLwt57wibA+ccrz1WTb9ZT32b"
 
 
 @pytest.fixture
