@@ -7,6 +7,7 @@ real server reports a model loaded on the GPU or on the CPU.
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import time
 import zlib
@@ -210,7 +211,7 @@ def serve(preload: str, gpu_ttl: float) -> int:
     try:
         server = OllamaServer((address.host, address.port), scheduler, gpu)
     except OSError as error:
-        print(f"Error: listen tcp {address.host}:{address.port}: bind: {error.strerror.lower()}", file=sys.stderr)
+        print(f"Error: listen tcp {address.host}:{address.port}: bind: {str(error.strerror).lower()}", file=sys.stderr)
         return 1
     log(f"Listening on {address.host}:{server.server_address[1]} (version {VERSION})")
     _log_gpus(gpu)
@@ -220,6 +221,7 @@ def serve(preload: str, gpu_ttl: float) -> int:
         log("stand-in: model preloaded", model=model.name, keep_alive="forever")
     elif preload:
         log("stand-in: nothing preloaded, no such model", model=preload)
+    signal.signal(signal.SIGTERM, _stop)  # as PID 1 in a container, SIGTERM would otherwise be ignored
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -237,3 +239,7 @@ def _log_gpus(gpu: GpuProbe) -> None:
     for line in seen.gpus:
         log("inference compute", id=line.rsplit("UUID: ", 1)[-1].rstrip(")"), library="cuda",
             name=line.split(": ", 1)[1].rsplit(" (UUID", 1)[0])
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(0)
