@@ -1,8 +1,10 @@
-"""Real checks for http, keyword, port and dns monitors, and the loop that runs them at each monitor's interval."""
+"""Real checks for http, keyword, port, dns and docker monitors, and the loop that runs them at each monitor's
+interval."""
 
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import ssl
 import threading
@@ -10,14 +12,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import dns.exception
 import dns.message
 import dns.query
 import dns.rcode
 from cryptography import x509
-from kuma_store import DOWN, UP, Row, Store
+from kuma_store import DOWN, PENDING, UP, Row, Store
 
 MAX_BODY = 1024 * 1024
 
@@ -88,14 +90,58 @@ def check_dns(monitor: Row) -> tuple[int, str, Row | None]:
     return UP, "Records: " + " | ".join(r.to_text() for rrset in answer.answer for r in rrset), None
 
 
-CHECKS = {"http": check_http, "keyword": check_http, "port": check_port, "dns": check_dns}
+class _UnixConnection(http.client.HTTPConnection):
+    def __init__(self, path: str, timeout: float) -> None:
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
+
+
+def check_docker(monitor: Row) -> tuple[int, str, Row | None]:
+    """As 1.23: GET /containers/NAME/json on the monitor's Docker host (socket or tcp://); running is UP, or
+    PENDING while its healthcheck is not healthy."""
+    host = monitor.get("_docker_host")
+    if host is None:
+        return DOWN, "Failed to load docker host config", None
+    timeout = float(monitor.get("interval") or 60) * 0.8
+    daemon = str(host.get("dockerDaemon") or "")
+    if host.get("dockerType") == "socket":
+        conn: http.client.HTTPConnection = _UnixConnection(daemon, timeout)
+    else:
+        url = urlsplit(daemon.replace("tcp://", "http://", 1))
+        conn_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+        conn = conn_class(url.hostname or "", url.port, timeout=timeout)
+    conn.request("GET", f"/containers/{quote(str(monitor.get('docker_container') or ''))}/json",
+                 headers={"Accept": "*/*", "User-Agent": "Uptime-Kuma/1.23.16"})
+    response = conn.getresponse()
+    body = response.read(MAX_BODY)
+    conn.close()
+    if response.status >= 400:
+        return DOWN, f"Request failed with status code {response.status}", None
+    state = json.loads(body)["State"]
+    health = state.get("Health")
+    if not state.get("Running"):
+        return DOWN, f"Container State is {state.get('Status')}", None
+    if health and health.get("Status") != "healthy":
+        return PENDING, str(health.get("Status")), None
+    return UP, str(health["Status"] if health else state.get("Status")), None
+
+
+CHECKS = {"http": check_http, "keyword": check_http, "port": check_port, "dns": check_dns, "docker": check_docker}
 
 
 def run_check(store: Store, monitor: Row) -> None:
     started = time.monotonic()
+    if monitor["type"] == "docker":
+        hosts = {h["id"]: h for h in store.docker_hosts()}
+        monitor = monitor | {"_docker_host": hosts.get(monitor.get("docker_host"))}
     try:
         status, msg, cert = CHECKS[monitor["type"]](monitor)
-    except (OSError, http.client.HTTPException, ValueError, dns.exception.DNSException) as exc:
+    except (OSError, http.client.HTTPException, ValueError, KeyError, dns.exception.DNSException) as exc:
         status, msg, cert = DOWN, f"{type(exc).__name__}: {exc}", None
     ping = round((time.monotonic() - started) * 1000) if status == UP else None
     store.add_beat(monitor["id"], status, msg, ping, cert)
@@ -137,6 +183,11 @@ class Checker:
         last, pushed = self.store.last_beat(monitor["id"]), self.pushed.setdefault(monitor["id"], now)
         if last is not None and last["status"] == UP and now - pushed > monitor["interval"]:
             self.store.add_beat(monitor["id"], DOWN, "No heartbeat in the time window", None)
+
+    def restart(self, monitor_id: int) -> None:
+        """Check at the next tick, as Kuma restarts a monitor that is edited or resumed."""
+        self.next_due.pop(monitor_id, None)
+        self.pushed.pop(monitor_id, None)
 
     def record_push(self, monitor_id: int) -> None:
         self.pushed[monitor_id] = time.monotonic()

@@ -1,4 +1,5 @@
-"""Uptime Kuma 1.23's HTTP routes: `/` redirect, `/metrics` (Basic auth), push, and public status pages."""
+"""Uptime Kuma 1.23's HTTP routes: `/` redirect, `/metrics` (Basic auth), push, public status pages, and
+`/socket.io/` (the management API, kuma_events.py) on the same port."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from kuma_checks import Checker
+from kuma_events import KumaEvents
 from kuma_store import DOWN, UP, Row, Store
 
 PAGE_CONFIG_KEYS = ("slug", "title", "description", "icon", "theme", "published", "showTags", "customCSS",
                     "footerText", "showPoweredBy", "googleAnalyticsId", "showCertificateExpiry")
 HEARTBEATS_SHOWN = 50
 NOT_FOUND = {"ok": False, "msg": "Monitor not found or not active."}
+SOCKET_IO = "/socket.io/"
 
 
 def _label(value: Any) -> str:
@@ -97,7 +100,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         url = urlsplit(self.path)
         path, store = url.path, self.server.store
-        if path == "/":
+        if path == SOCKET_IO:
+            self.server.events.io.engine.handle(self)
+        elif path == "/":
             self._send(302, b"Found", "text/plain", (("Location", "/setup" if store.need_setup() else "/dashboard"),))
         elif path == "/metrics":
             self._metrics()
@@ -115,7 +120,10 @@ class Handler(BaseHTTPRequestHandler):
             self._send(200, b"<!DOCTYPE html><title>Uptime Kuma</title>stand-in", "text/html; charset=utf-8")
 
     def do_POST(self) -> None:
-        """Stand-in only: /standin/setup and /standin/monitors (see README), until Socket.IO arrives."""
+        """Socket.IO's polling POSTs; stand-in only: /standin/setup and /standin/monitors (see README)."""
+        if urlsplit(self.path).path == SOCKET_IO:
+            self.server.events.io.engine.handle(self)
+            return
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         store = self.server.store
         try:
@@ -182,4 +190,5 @@ class KumaServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], store: Store, checker: Checker) -> None:
         self.store, self.checker = store, checker
+        self.events = KumaEvents(store, checker)
         super().__init__(address, Handler)

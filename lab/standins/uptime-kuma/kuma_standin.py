@@ -52,6 +52,9 @@ def main() -> None:
     signal.signal(signal.SIGINT, on_signal)
     stop.wait()
     server.server_close()
+    # Every change is already saved (atomically); a check still waiting on its timeout (up to 48 s) must not
+    # hold the exit, as the check pool's threads would at interpreter shutdown.
+    os._exit(0)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,8 @@
-"""State of the Uptime Kuma stand-in: users, monitors, heartbeats, status pages, persisted as one JSON file.
+"""State of the Uptime Kuma stand-in: users, monitors, heartbeats, tags, Docker hosts, status pages, persisted
+as one JSON file.
 
-The monitor operations (add, edit, delete, pause, resume, list) and the heartbeat listeners are the seam a
-Socket.IO front end plugs into later: its `add`, `editMonitor`, `deleteMonitor`, `pauseMonitor`,
-`resumeMonitor`, `getMonitorList` events map one to one onto these methods, and `heartbeat` events onto
-`listeners`.
+The Socket.IO events (kuma_events.py) and the HTTP routes share these methods: a monitor added over Socket.IO
+is the one the checker runs and /metrics shows; `listeners` hear every heartbeat (Kuma's `heartbeat` event).
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ MONITOR_DEFAULTS: Row = {"type": "http", "url": None, "hostname": None, "port": 
                          "interval": 60, "timeout": 48, "maxretries": 0, "active": True, "pushToken": None,
                          "dns_resolve_server": "1.1.1.1", "dns_resolve_type": "A", "ignoreTls": False,
                          "accepted_statuscodes": ["200-299"], "method": "GET"}
-MONITOR_TYPES = ("http", "port", "push", "dns", "keyword")
+MONITOR_TYPES = ("http", "port", "push", "dns", "keyword", "docker")
 PAGE_DEFAULTS: Row = {"description": None, "icon": "/icon.svg", "theme": "auto", "published": True,
                       "showTags": False, "customCSS": "body {\n  \n}\n", "footerText": None, "showPoweredBy": True,
                       "googleAnalyticsId": None, "showCertificateExpiry": False, "groups": []}
@@ -34,6 +33,10 @@ PAGE_DEFAULTS: Row = {"description": None, "icon": "/icon.svg", "theme": "auto",
 def now_text() -> str:
     """Heartbeat times as 1.23 writes them: `YYYY-MM-DD HH:MM:SS.mmm` (UTC)."""
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S.%f")
 
 
 def hash_password(password: str, salt: str | None = None) -> str:
@@ -51,6 +54,8 @@ class Store:
             self.data: dict[str, Any] = json.loads(self.path.read_text())
         else:
             self.data = {"users": [], "monitors": [], "beats": {}, "status_pages": [], "next_id": 1}
+        for key in ("tags", "monitor_tags", "docker_hosts"):  # absent from state files of older stand-ins
+            self.data.setdefault(key, [])
 
     def save(self) -> None:
         with self.lock:
@@ -69,6 +74,17 @@ class Store:
                                  "delete the database.")
             self.data["users"].append({"id": 1, "username": username, "password": hash_password(password)})
             self.save()
+
+    def user(self, username: str) -> Row | None:
+        return next((dict(u) for u in self.data["users"] if u["username"] == username), None)
+
+    def secret(self) -> str:
+        """The key that signs login tokens (Kuma's jwtSecret), made once."""
+        with self.lock:
+            if "jwt_secret" not in self.data:
+                self.data["jwt_secret"] = secrets.token_hex(32)
+                self.save()
+            return str(self.data["jwt_secret"])
 
     def check_first_user(self, username: str, password: str) -> bool:
         if self.need_setup():
@@ -91,7 +107,8 @@ class Store:
 
     def add_monitor(self, fields: Row) -> Row:
         if fields.get("type", "http") not in MONITOR_TYPES:
-            raise ValueError(f"monitor type {fields.get('type')!r} is not one of {', '.join(MONITOR_TYPES)}")
+            raise ValueError(f"stand-in: monitor type {fields.get('type')!r} is not implemented "
+                             f"(only {', '.join(MONITOR_TYPES)})")
         if not fields.get("name"):
             raise ValueError("a monitor needs a name")
         with self.lock:
@@ -114,6 +131,7 @@ class Store:
         with self.lock:
             self.data["monitors"].remove(self.monitor(monitor_id))
             self.data["beats"].pop(str(monitor_id), None)
+            self.data["monitor_tags"] = [t for t in self.data["monitor_tags"] if t["monitor_id"] != monitor_id]
             self.save()
 
     def set_active(self, monitor_id: int, active: bool) -> Row:
@@ -121,9 +139,14 @@ class Store:
 
     # --- heartbeats -------------------------------------------------------------------------------------------
     def add_beat(self, monitor_id: int, status: int, msg: str, ping: float | None, cert: Row | None = None) -> Row:
-        beat = {"status": status, "time": now_text(), "msg": msg, "ping": ping}
+        """A heartbeat; `important` when the status changed (Kuma's event list), `duration` since the last one."""
+        beat: Row = {"status": status, "time": now_text(), "msg": msg, "ping": ping}
         with self.lock:
             beats = self.data["beats"].setdefault(str(monitor_id), [])
+            previous = beats[-1] if beats else None
+            beat["important"] = previous is None or previous["status"] != status
+            beat["duration"] = round((_parse_time(beat["time"]) - _parse_time(previous["time"])).total_seconds()) \
+                if previous else 0
             beats.append(beat | ({"cert": cert} if cert else {}))
             del beats[:-KEEP_BEATS]
             self.save()
@@ -150,3 +173,85 @@ class Store:
 
     def status_page(self, slug: str) -> Row | None:
         return next((p for p in self.data["status_pages"] if p["slug"] == slug.lower()), None)
+
+    # --- tags and Docker hosts (Kuma's tag, monitor_tag and docker_host tables) ------------------------------
+    def _next(self, table: str) -> int:
+        return max((row["id"] for row in self.data[table]), default=0) + 1
+
+    def tags(self) -> list[Row]:
+        with self.lock:
+            return [dict(t) for t in self.data["tags"]]
+
+    def add_tag(self, name: str, color: str) -> Row:
+        with self.lock:
+            tag = {"id": self._next("tags"), "name": name, "color": color}
+            self.data["tags"].append(tag)
+            self.save()
+            return dict(tag)
+
+    def edit_tag(self, tag_id: int, name: str, color: str) -> Row | None:
+        with self.lock:
+            tag = next((t for t in self.data["tags"] if t["id"] == tag_id), None)
+            if tag is not None:
+                tag.update(name=name, color=color)
+                self.save()
+            return dict(tag) if tag else None
+
+    def delete_tag(self, tag_id: int) -> None:
+        with self.lock:
+            self.data["tags"] = [t for t in self.data["tags"] if t["id"] != tag_id]
+            self.data["monitor_tags"] = [t for t in self.data["monitor_tags"] if t["tag_id"] != tag_id]
+            self.save()
+
+    def set_monitor_tag(self, tag_id: int, monitor_id: int, value: str, *, add: bool = False,
+                        remove: bool = False) -> None:
+        """addMonitorTag (add), editMonitorTag (neither: sets the value), deleteMonitorTag (remove, by value)."""
+        with self.lock:
+            rows = self.data["monitor_tags"]
+            if add:
+                rows.append({"id": self._next("monitor_tags"), "monitor_id": monitor_id, "tag_id": tag_id,
+                             "value": value})
+            elif remove:
+                self.data["monitor_tags"] = [r for r in rows if (r["tag_id"], r["monitor_id"], r["value"])
+                                             != (tag_id, monitor_id, value)]
+            else:
+                for row in rows:
+                    if (row["tag_id"], row["monitor_id"]) == (tag_id, monitor_id):
+                        row["value"] = value
+            self.save()
+
+    def monitor_tags(self, monitor_id: int) -> list[Row]:
+        """As Kuma's getTags(): the monitor_tag rows with the tag's name and color, by tag name."""
+        with self.lock:
+            tags = {t["id"]: t for t in self.data["tags"]}
+            rows = [r | {"name": tags[r["tag_id"]]["name"], "color": tags[r["tag_id"]]["color"]}
+                    for r in self.data["monitor_tags"] if r["monitor_id"] == monitor_id and r["tag_id"] in tags]
+        return sorted(rows, key=lambda r: str(r["name"]))
+
+    def docker_hosts(self) -> list[Row]:
+        with self.lock:
+            return [dict(h) for h in self.data["docker_hosts"]]
+
+    def save_docker_host(self, fields: Row, host_id: int | None) -> Row:
+        with self.lock:
+            if host_id:
+                host = next((h for h in self.data["docker_hosts"] if h["id"] == host_id), None)
+                if host is None:
+                    raise ValueError("docker host not found")
+            else:
+                host = {"id": self._next("docker_hosts")}
+                self.data["docker_hosts"].append(host)
+            host.update(name=fields.get("name"), dockerType=fields.get("dockerType"),
+                        dockerDaemon=fields.get("dockerDaemon"))
+            self.save()
+            return dict(host)
+
+    def delete_docker_host(self, host_id: int) -> None:
+        with self.lock:
+            if not any(h["id"] == host_id for h in self.data["docker_hosts"]):
+                raise ValueError("docker host not found")
+            self.data["docker_hosts"] = [h for h in self.data["docker_hosts"] if h["id"] != host_id]
+            for monitor in self.data["monitors"]:
+                if monitor.get("docker_host") == host_id:
+                    monitor["docker_host"] = None
+            self.save()
