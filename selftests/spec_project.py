@@ -14,6 +14,7 @@ import pytest
 INI = """\
 [pytest]
 addopts = -p homelab.pytest_plugin --strict-markers -p no:cacheprovider -p no:pytest11.testinfra
+testpaths = tests
 empty_parameter_set_mark = fail_at_collect
 markers =
     static: no host
