@@ -3,8 +3,10 @@ from pytester runs of a mini homelab whose faults each test switches on."""
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from spec_project import AUDIT_SPECS, PLANTED, REACH_SPEC, make_project, outcome, results, set_faults, write_waivers
@@ -226,6 +228,19 @@ def test_metrics_for_the_textfile_collector(project: pytest.Pytester, faulty_run
     assert samples['homelab_compliance_hosts_down{inventory="mini",state="off"}'] == 1
     assert samples['homelab_compliance_last_run_timestamp_seconds{inventory="mini"}'] > 1.7e9
     assert "# TYPE homelab_compliance_checks gauge" in text
+
+
+def test_dashboard_queries_the_exported_metrics(project: pytest.Pytester, faulty_run: pytest.RunResult) -> None:
+    """The Grafana dashboard asks only for metrics and labels that compliance.prom has."""
+    board = Path(__file__).parents[1] / "stacks/monitoring/grafana/dashboards/homelab-compliance.json"
+    exprs = [t["expr"] for panel in json.loads(board.read_text())["panels"] for t in panel["targets"]]
+    text = (project.path / "reports" / "compliance.prom").read_text()
+    exported = set(re.findall(r"^(homelab_compliance_[a-z_]+)\{", text, re.M))
+    labels = set(re.findall(r'([a-z_]+)="', text))
+    for expr in exprs:
+        assert set(re.findall(r"homelab_compliance_[a-z_]+", expr)) <= exported, expr
+        for group in re.findall(r"by \(([a-z_, ]+)\)", expr):
+            assert {label.strip() for label in group.split(",")} <= labels, expr
 
 
 # -- secrets ----------------------------------------------------------------------------------------------------
