@@ -79,7 +79,8 @@ def _break(args: argparse.Namespace) -> int:
 
     found = faults.break_(args.fault)
     print(f"broken: {found.what}; caught by {', '.join(found.catches)}")
-    print(f"undo: lab unbreak {found.name}, then python -m bootstrap phase1 --inventory {lifecycle.inventory_path()}")
+    print(f"undo: lab unbreak {found.name}, then python -m bootstrap phase{found.phase} --inventory "
+          f"{lifecycle.inventory_path()}")
     return 0
 
 

@@ -7,7 +7,7 @@ authenticated by PORTAINER_API_TOKEN (both in the env file, written by bootstrap
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
@@ -32,7 +32,7 @@ class PortainerView:
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def _fail(self, found: str, fix: str) -> Any:
+    def _fail(self, found: str, fix: str) -> NoReturn:
         __tracebackhide__ = True
         pytest.fail(problem("Portainer answering the API token", found, self.where, fix), pytrace=False)
 
@@ -42,7 +42,7 @@ class PortainerView:
             try:
                 token, pin = self.secrets.get(TOKEN_VAR), self.secrets.get(FINGERPRINT_VAR)
             except SecretError as exc:
-                return self._fail(str(exc), PHASE1)
+                self._fail(str(exc), PHASE1)
             timeout = self.inventory.settings.connect_timeout * 3
             self._client = Portainer.pinned(str(self.inventory.platform_host.address), pin, port=PORT,
                                             api_key=token, timeout=timeout)
@@ -57,7 +57,7 @@ class PortainerView:
                 except PortainerError as exc:
                     fix = (f"{TOKEN_VAR} is refused: {PHASE1}" if exc.status in (401, 403)
                            else "start Portainer on the platform VM (`python -m bootstrap phase1`)")
-                    return self._fail(str(exc), fix)
+                    self._fail(str(exc), fix)
             return self._cache[what]
 
     def environments(self) -> dict[str, Endpoint]:

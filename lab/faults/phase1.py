@@ -1,10 +1,4 @@
-"""Named, reversible faults that break one phase-1 constraint in the lab: `break_(name)`, `undo(name)`.
-
-Each fault says which specs must catch it (`catches`, JUnit test names) and which may fail with it as a
-direct consequence (`also`, with the reason in `why`). The selftests (selftests/phase1) break each fault
-in turn, run `pytest -m phase1` and check exactly those fail; then they undo it and re-apply bootstrap.
-Faults act as root inside the lab's containers (`docker exec`), and on the APIs with the lab's secrets.
-"""
+"""The phase 1 faults: each breaks one constraint of the platform VM, and names the specs that must catch it."""
 
 from __future__ import annotations
 
@@ -13,15 +7,11 @@ import json
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from homelab.certs import issue_leaf, load_authority
-from homelab.inventory import Inventory, load_inventory
-from homelab.npm import Npm
-from homelab.secrets import Secrets
-from homelab.technitium import Technitium
-from lab.docker import LabError, docker
-from lab.topology import LAB_DIR, PUBLIC_ADDRESS, REGISTRY, ROUTER, machine
+from lab.docker import LabError
+from lab.faults.base import SAVED, Fault, Lab
+from lab.topology import PUBLIC_ADDRESS, REGISTRY, ROUTER
 
 FQDN = "status.home.example.com"     # the service name whose DNS record and certificate the faults break
 CONTAINER = "uptime-kuma"            # the container the faults stop or re-tag
@@ -31,57 +21,6 @@ GUEST_DOCKER_PORTS = ("test_portainer_https[guest]", "test_portainer_edge_tunnel
                       "test_technitium_console[guest]", "test_technitium_dns_tcp[guest]", "test_uptime_kuma[guest]")
 DRIFT_FILE = "/tmp/homelab-fault-drift.yml"  # noqa: S108 -- a file inside the lab host, removed by undo
 SHORT = dt.timedelta(minutes=1)      # a certificate this short-lived is waited out: it is served expired
-SAVED = LAB_DIR / "faults"           # what a fault saved to undo itself
-
-
-@dataclass(frozen=True)
-class Fault:
-    name: str
-    what: str
-    catches: tuple[str, ...]                  # JUnit test names that must fail
-    apply: Callable[[Lab], object]
-    revert: Callable[[Lab], object]
-    also: tuple[str, ...] = ()                # may fail too, as a direct consequence
-    why: str = ""
-    restarts: bool = False                    # breaking it restarts containers: wait until healthy, then check
-
-
-@dataclass
-class Lab:
-    """The running lab, as faults need it: shells in its machines and its services' APIs."""
-
-    inventory: Inventory = field(default_factory=lambda: load_inventory(LAB_DIR / "inventory.yaml"))
-
-    @property
-    def secrets(self) -> Secrets:
-        return Secrets(self.inventory.secrets, self.inventory.settings.env_file)
-
-    def sh(self, name: str, command: str, timeout: float = 120) -> str:
-        return docker("exec", machine(name).container, "sh", "-c", command, timeout=timeout)
-
-    def label(self, container: str, key: str) -> str:
-        labels = json.loads(self.sh("platform", f"docker inspect --format '{{{{json .Config.Labels}}}}' {container}"))
-        return str(labels.get(key, ""))
-
-    def compose(self, container: str, *extra_files: str) -> str:
-        """`docker compose` for the project `container` belongs to, with its own files and env file."""
-        files = [f for f in self.label(container, "com.docker.compose.project.config_files").split(",") if f]
-        env = self.label(container, "com.docker.compose.project.environment_file")
-        project = self.label(container, "com.docker.compose.project")
-        args = ["docker", "compose", "-p", project] + [a for f in (*files, *extra_files) for a in ("-f", f)]
-        return shlex.join(args + (["--env-file", env.split(",")[0]] if env else []))
-
-    def technitium(self) -> Technitium:
-        """Technitium's API on the platform, logged in as admin (the project's own client)."""
-        client = Technitium(f"http://{self.inventory.platform_host.address}:5380", timeout=10)
-        client.login("admin", self.secrets.get("TECHNITIUM_ADMIN_PASSWORD"))
-        return client
-
-    def npm(self) -> Npm:
-        """NPM's admin API on the platform, logged in with the lab's admin (the project's own client)."""
-        client = Npm(f"http://{self.inventory.platform_host.address}:81", timeout=20)
-        client.login(self.secrets.get("NPM_ADMIN_EMAIL"), self.secrets.get("NPM_ADMIN_PASSWORD"))
-        return client
 
 
 # -- the faults -----------------------------------------------------------------------------------------
@@ -189,7 +128,7 @@ def _env_path(lab: Lab) -> str:
     return env or f"{lab.label(CONTAINER, 'com.docker.compose.project.working_dir')}/.env"
 
 
-FAULTS = {f.name: f for f in (
+FAULTS = (
     Fault("router-dnat-9443", "the router forwards 9443 from its WAN address to Portainer (and masquerades it)",
           ("test_portainer_https[wan]",), lambda lab: _dnat(lab, "-A"), lambda lab: _dnat(lab, "-D")),
     Fault("docker-user-flush", "DOCKER-USER flushed on the platform: published ports bypass ufw again",
@@ -228,24 +167,4 @@ FAULTS = {f.name: f for f in (
           lambda lab: lab.sh("platform", "ufw disable >/dev/null"),
           lambda lab: lab.sh("platform", "ufw --force enable >/dev/null"),
           also=GUEST_DOCKER_PORTS, why="ufw's stop flushes the chains its after.rules created, HOMELAB-DOCKER too"),
-)}
-
-
-def fault(name: str) -> Fault:
-    if name not in FAULTS:
-        raise LabError(f"unknown fault {name!r}; expected one of {', '.join(FAULTS)}")
-    return FAULTS[name]
-
-
-def break_(name: str, lab: Lab | None = None) -> Fault:
-    """Break the lab as fault `name` says; returns the fault (what must catch it)."""
-    found = fault(name)
-    found.apply(lab or Lab())
-    return found
-
-
-def undo(name: str, lab: Lab | None = None) -> Fault:
-    """Undo what `break_(name)` did, as far as it can alone; re-apply bootstrap phase 1 for the rest."""
-    found = fault(name)
-    found.revert(lab or Lab())
-    return found
+)

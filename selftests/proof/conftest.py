@@ -8,6 +8,6 @@ from proof import TIMINGS
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if TIMINGS:
-        terminalreporter.section("phase 1 proof: measured")
+        terminalreporter.section("phase proofs: measured")
         for what, seconds in TIMINGS.items():
             terminalreporter.write_line(f"{what:<40} {seconds:6.1f} s")

@@ -1,4 +1,4 @@
-"""Helpers of the phase-1 proof: run bootstrap and the specs as an operator would, read JUnit, wait for health."""
+"""Helpers of the phase proofs: run bootstrap and the specs as an operator would, read JUnit, wait for health."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from lab.topology import REPO, machine
 
 INVENTORY = ".lab/inventory.yaml"
 STACK_CONTAINERS = ("portainer", "npm", "technitium", "uptime-kuma")
+AGENT_HOSTS = ("unraid", "pve-docker-1", "pve-docker-2")
 NOT_LANDED = "has no bootstrap steps"
 TIMINGS: dict[str, float] = {}
 
@@ -38,13 +39,13 @@ def run(*args: str, timeout: float = 900) -> Run:
     return Run(done.returncode, done.stdout + done.stderr, time.monotonic() - started)
 
 
-def bootstrap(*extra: str) -> Run:
-    return run("-m", "bootstrap", "phase1", "--inventory", INVENTORY, *extra)
+def bootstrap(*extra: str, phase: int = 1) -> Run:
+    return run("-m", "bootstrap", f"phase{phase}", "--inventory", INVENTORY, *extra)
 
 
-def specs(junit: Path, *extra: str) -> tuple[Run, dict[str, Result]]:
-    """`pytest -m phase1` against the lab; results by test name (`test_portainer_https[wan]`)."""
-    done = run("-m", "pytest", "-m", "phase1", "--inventory", INVENTORY, "--no-reports", "-p", "no:cacheprovider",
+def specs(junit: Path, *extra: str, marker: str = "phase1") -> tuple[Run, dict[str, Result]]:
+    """`pytest -m MARKER` against the lab; results by test name (`test_portainer_https[wan]`)."""
+    done = run("-m", "pytest", "-m", marker, "--inventory", INVENTORY, "--no-reports", "-p", "no:cacheprovider",
                "-q", f"--junitxml={junit}", *extra)
     results: dict[str, Result] = {}
     for case in ET.parse(junit).getroot().iter("testcase"):  # noqa: S314 -- our own file
@@ -88,3 +89,18 @@ def wait_healthy(limit: float = 300) -> dict[str, str]:
 
 def failed(results: dict[str, Result]) -> set[str]:
     return {name for name, r in results.items() if r.outcome == "failed"}
+
+
+def agents_answer(hosts: tuple[str, ...] = AGENT_HOSTS) -> bool:
+    """Every agent answers /ping on its own host (a recreated agent takes a moment)."""
+    ping = "curl -sk -o /dev/null -w '%{http_code}' --max-time 2 https://127.0.0.1:9001/ping || true"
+    return all(docker("exec", machine(h).container, "sh", "-c", ping, check=False).strip() == "204" for h in hosts)
+
+
+def wait_agents(limit: float = 60) -> bool:
+    deadline = time.monotonic() + limit
+    while not agents_answer():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(1)
+    return True

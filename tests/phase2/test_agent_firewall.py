@@ -25,7 +25,7 @@ def as_root(host, command: str) -> str:
 @pytest.mark.spec("P2-FW-001", severity="critical",
                   fix=f"{BOOTSTRAP}: it restores the HOMELAB-DOCKER chain and DOCKER-USER's jump to it")
 @pytest.mark.each("host", stack="agent")
-def test_docker_user_chain(host, inventory, access, reach):
+def test_agent_host_docker_user_chain(host, inventory, access, reach):
     """DOCKER-USER jumps first to HOMELAB-DOCKER, whose rules are exactly the inventory's exposure policy."""
     reach(host)
     out = access.ssh.run(host, as_root(host, f"sh -c 'iptables -S DOCKER-USER; echo ---; "
@@ -50,7 +50,7 @@ def test_docker_user_chain(host, inventory, access, reach):
 @pytest.mark.spec("P2-FW-002", severity="critical",
                   fix="`sudo ufw default deny incoming && sudo ufw enable` (re-run `python -m bootstrap phase2`)")
 @pytest.mark.each("host", stack="agent", platform="proxmox-vm")
-def test_ufw_active_default_deny(host, reach, reachability):
+def test_agent_host_ufw_active(host, reach, reachability):
     """ufw is active with default deny (incoming) on each Proxmox Docker VM."""
     reach(host)
     status = reachability.ufw(host)

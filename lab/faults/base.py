@@ -1,0 +1,81 @@
+"""What every fault is and acts on: `Fault` (a named, reversible break of one constraint, and the specs that
+must catch it) and `Lab` (shells in the lab's machines and its services' APIs).
+
+Each fault says which specs must catch it (`catches`, JUnit test names) and which may fail with it as a
+direct consequence (`also`, with the reason in `why`). The selftests (selftests/phaseN) break each fault
+in turn, run the phase's specs and check exactly those fail; then they undo it and re-apply bootstrap.
+Faults act as root inside the lab's containers (`docker exec`), and on the APIs with the lab's secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from homelab.inventory import Inventory, load_inventory
+from homelab.npm import Npm
+from homelab.portainer import FINGERPRINT_VAR, TOKEN_VAR, Portainer
+from homelab.secrets import Secrets
+from homelab.technitium import Technitium
+from lab.docker import docker
+from lab.topology import LAB_DIR, machine
+
+SAVED = LAB_DIR / "faults"           # what a fault saved to undo itself
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    what: str
+    catches: tuple[str, ...]                  # JUnit test names that must fail
+    apply: Callable[[Lab], object]
+    revert: Callable[[Lab], object]
+    also: tuple[str, ...] = ()                # may fail too, as a direct consequence
+    why: str = ""
+    restarts: bool = False                    # breaking it restarts containers: wait until healthy, then check
+    phase: int = 1                            # the bootstrap phase that restores what `revert` leaves
+
+
+@dataclass
+class Lab:
+    """The running lab, as faults need it: shells in its machines and its services' APIs."""
+
+    inventory: Inventory = field(default_factory=lambda: load_inventory(LAB_DIR / "inventory.yaml"))
+
+    @property
+    def secrets(self) -> Secrets:
+        return Secrets(self.inventory.secrets, self.inventory.settings.env_file)
+
+    def sh(self, name: str, command: str, timeout: float = 120) -> str:
+        return docker("exec", machine(name).container, "sh", "-c", command, timeout=timeout)
+
+    def label(self, container: str, key: str, host: str = "platform") -> str:
+        labels = json.loads(self.sh(host, f"docker inspect --format '{{{{json .Config.Labels}}}}' {container}"))
+        return str(labels.get(key, ""))
+
+    def compose(self, container: str, *extra_files: str, host: str = "platform") -> str:
+        """`docker compose` for the project `container` belongs to on `host`, with its own files and env file."""
+        files = [f for f in self.label(container, "com.docker.compose.project.config_files", host).split(",") if f]
+        env = self.label(container, "com.docker.compose.project.environment_file", host)
+        project = self.label(container, "com.docker.compose.project", host)
+        args = ["docker", "compose", "-p", project] + [a for f in (*files, *extra_files) for a in ("-f", f)]
+        return shlex.join(args + (["--env-file", env.split(",")[0]] if env else []))
+
+    def technitium(self) -> Technitium:
+        """Technitium's API on the platform, logged in as admin (the project's own client)."""
+        client = Technitium(f"http://{self.inventory.platform_host.address}:5380", timeout=10)
+        client.login("admin", self.secrets.get("TECHNITIUM_ADMIN_PASSWORD"))
+        return client
+
+    def npm(self) -> Npm:
+        """NPM's admin API on the platform, logged in with the lab's admin (the project's own client)."""
+        client = Npm(f"http://{self.inventory.platform_host.address}:81", timeout=20)
+        client.login(self.secrets.get("NPM_ADMIN_EMAIL"), self.secrets.get("NPM_ADMIN_PASSWORD"))
+        return client
+
+    def portainer(self) -> Portainer:
+        """Portainer's API on the platform, pinned and authenticated as bootstrap left it (the project's client)."""
+        return Portainer.pinned(str(self.inventory.platform_host.address), self.secrets.get(FINGERPRINT_VAR),
+                                api_key=self.secrets.get(TOKEN_VAR), timeout=20)
