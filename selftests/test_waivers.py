@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -163,3 +165,12 @@ def test_waivers_option_names_another_file(project: pytest.Pytester) -> None:
     result = project.runpytest("tests", "--waivers", "missing.yaml")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "missing.yaml: file not found; expected a waivers file" in result.stderr.str()
+
+
+def test_example_file_matches_the_suite() -> None:
+    """waivers.yaml.example parses, and its ids and hosts are those of real specs (checked at collection)."""
+    repo = Path(__file__).parents[1]
+    done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                           f"--waivers={repo / 'waivers.yaml.example'}"], cwd=repo, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
