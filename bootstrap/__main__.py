@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bootstrap import phase1, phase2
+from bootstrap import phase1, phase2, phase3
 from bootstrap.steps import Step, StepFailed, run_steps
 from homelab.inventory import Inventory, InventoryError, load_inventory
 from homelab.secrets import SecretError, Secrets
@@ -16,6 +16,7 @@ from homelab.ssh import SSHError, SSHPool
 PHASES: dict[str, Callable[[Inventory, Secrets, SSHPool], list[Step]]] = {
     "phase1": phase1.steps,
     "phase2": phase2.steps,
+    "phase3": phase3.steps,
 }
 
 

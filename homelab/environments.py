@@ -15,6 +15,7 @@ from homelab.inventory import Host, Inventory
 DOCKER, AGENT, EDGE = 1, 2, 4
 KIND_NAMES = {DOCKER: "Docker (socket)", AGENT: "Agent", 3: "Azure", EDGE: "Edge Agent", 5: "Kubernetes"}
 SOCKET_URL = "unix:///var/run/docker.sock"
+PORTAINER_PORT = 9443
 UP = 1
 Endpoint = dict[str, Any]
 
@@ -48,7 +49,8 @@ def wanted(inventory: Inventory, host: Host) -> Wanted:
         return Wanted(host, DOCKER, SOCKET_URL)
     if host.role == "agent":
         return Wanted(host, AGENT, f"tcp://{host.address}:{agent_port(inventory)}")
-    return Wanted(host, EDGE, "")
+    # An Edge environment's URL is where its agent polls Portainer (the agent dials out; nothing dials in).
+    return Wanted(host, EDGE, f"https://{inventory.platform_host.address}:{PORTAINER_PORT}")
 
 
 def identity_differences(want: Wanted, found: Endpoint) -> list[str]:

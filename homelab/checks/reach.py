@@ -23,7 +23,9 @@ from homelab.policy import Source, exposure_of, may_connect, sources
 from homelab.probes import Outcome, Probe, Reachability
 from homelab.ssh import Reachable, SSHPool
 
-NOWHERE_PORTS = (9000, 2375, 2376)  # Portainer's plain HTTP, the Docker API (plain and TLS): open to no one
+# Portainer's plain HTTP and the Docker API (plain and TLS): open to no one; the agent port 9001 too, on every
+# host that does not publish it (an Edge agent only dials out).
+NOWHERE_PORTS = (9000, 2375, 2376, 9001)
 
 
 def rerun(host: Host) -> str:
@@ -85,6 +87,8 @@ class PhaseProbes:
         target = self.target(source)
         if target is not None:
             reach(target)
+        if host.on_demand:  # a worker that is off: its specs skip, saying so (host-down policy)
+            reach(host)
         self._sweep(sources(self.inventory))
         return self.probes.outcome(source.name, target, Probe(self.address(source, host), port))
 

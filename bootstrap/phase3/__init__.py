@@ -1,0 +1,96 @@
+"""Bootstrap phase 3: the GPU workers (Windows gaming PCs, Docker in WSL2).
+`python -m bootstrap phase3 --inventory PATH [--dry-run]`.
+
+For each host with the `edge-agent` stack that is on (an on-demand worker that is off is skipped, saying so):
+Docker and compose; the GPU through CDI (checked, with what to install); its Edge environment in Portainer;
+the Edge agent with that environment's key (it only dials out: no port); the gpu-worker stack (Ollama,
+Open WebUI), unless the worker is in gaming mode; the firewall (Ollama and Open WebUI for LAN and VPN only).
+
+The plan has Portainer deploy the gpu-worker stack from Git. Portainer can only do that where the platform VM
+reaches the repository, which the lab's (and a fresh homelab's) does not: bootstrap then deploys the stack
+directly with docker compose, and says so. The Windows side (WSL2, its settings) is
+bootstrap/windows/setup-gpu-worker.ps1 and docs/gpu-workers.md.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from bootstrap import engine, environments, hostfirewall
+from bootstrap.phase1.portainer import PortainerAccess
+from bootstrap.phase3 import gpu
+from bootstrap.remote import Remote
+from bootstrap.stack import Stack, deploy_step, files_step
+from bootstrap.steps import Step, StepFailed
+from homelab import gaming
+from homelab.inventory import Host, Inventory
+from homelab.redact import REDACTOR
+from homelab.secrets import Secrets
+from homelab.ssh import SSHError, SSHPool
+
+
+def edge_id(inventory: Inventory, host: Host) -> str:
+    """A stable Edge ID per homelab and host: re-running bootstrap never makes the agent a stranger."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"homelab:{inventory.name}:{host.name}"))
+
+
+def edge_values(access: PortainerAccess, host: Host) -> str | None:
+    """The EDGE_KEY Portainer made for the host's Edge environment (a credential: redacted from output)."""
+    with environments.portainer_api(access) as portainer:
+        found = environments.by_name(portainer).get(host.name)
+    key = (found or {}).get("EdgeKey")
+    if not key:
+        raise StepFailed(f"Portainer has no Edge environment {host.name} with a key yet")
+    REDACTOR.add(str(key))
+    return str(key)
+
+
+def is_off(pool: SSHPool, host: Host) -> str | None:
+    """Why an on-demand host cannot be reached now (it is off), or None when it answers."""
+    try:
+        pool.get(host)
+    except SSHError as exc:
+        if host.on_demand:
+            return str(exc)
+        raise
+    return None
+
+
+def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: PortainerAccess,
+                 host: Host) -> list[Step]:
+    remote = Remote(inventory, secrets, pool, host)
+
+    def own(name: str) -> str | None:
+        if name == "EDGE_ID":
+            return edge_id(inventory, host)
+        if name == "EDGE_INSECURE_POLL":
+            # The agent polls Portainer's own 9443, whose certificate is self-signed and cannot be pinned in the
+            # agent; the Edge ID still binds the agent to its environment (docs/gpu-workers.md).
+            return "1"
+        return edge_values(access, host) if name == "EDGE_KEY" else None
+
+    agent = Stack(remote, "edge-agent", own)
+    found = [*engine.steps(remote), *gpu.steps(remote), *environments.steps(access, [host]),
+             files_step(agent), deploy_step(agent)]
+    worker = Stack(remote, "gpu-worker")
+    record = gaming.describe(remote.try_run(gaming.READ).stdout)
+    if record:
+        found.append(Step(f"gpu-worker stack left stopped: {record}", host.name, lambda: True, lambda: None))
+    else:
+        found += [files_step(worker), deploy_step(worker)]
+    return [*found, *hostfirewall.steps(remote)]
+
+
+def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> list[Step]:
+    access = PortainerAccess(Remote(inventory, secrets, pool, inventory.platform_host))
+    found: list[Step] = []
+    for host in inventory.hosts_with_stack("edge-agent"):
+        off = is_off(pool, host)
+        if off:
+            print(f"  skipped  {host.name}: on-demand worker is off ({off}); run phase 3 again when it is on")
+            continue
+        found += worker_steps(inventory, secrets, pool, access, host)
+    print(f"  note     gpu-worker: deployed directly with docker compose; Portainer deploys from Git only where "
+          f"the platform VM reaches {inventory.git.repository if inventory.git else 'the repository'} "
+          "(see docs/gpu-workers.md)")
+    return found

@@ -1,0 +1,96 @@
+"""Phase 3: each GPU worker's Portainer Edge agent runs, opens no port (it only dials out), and Portainer has
+the worker's Edge environment, placed as the inventory says, with a recent check-in.
+
+A worker is on-demand: when it is off, its specs skip with that reason (the report counts it as off).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from homelab.checks import problem
+from homelab.checks.engine import expect_container, published_ports
+from homelab.checks.reach import expect_reach
+from homelab.environments import EDGE, identity_differences, placement_differences, wanted
+
+pytestmark = pytest.mark.phase3
+
+DEPLOY = "deploy the edge agent: `python -m bootstrap phase3` (the worker on, WSL2 running)"
+CHECKIN_DEFAULT = 5   # Portainer's default Edge check-in interval (seconds), when the environment sets none
+SLACK = 20            # Portainer's own allowance in its Edge heartbeat: 2 x interval + 20 s
+
+
+@pytest.mark.spec("P3-EDGE-001", severity="high", fix=DEPLOY)
+@pytest.mark.each("instance", service="portainer-edge-agent")
+def test_edge_agent_running(instance, engine, reach):
+    """The Portainer Edge agent container runs on every GPU worker that is on."""
+    reach(instance.host)
+    _, container = expect_container(instance, engine, DEPLOY)
+    assert container.status == "running", problem(
+        "running", container.status, f"container {container.name} on {instance.host.name}",
+        f"`docker start {container.name}`; or {DEPLOY}")
+
+
+@pytest.mark.spec("P3-EDGE-002", severity="critical",
+                  fix="remove `ports:` from stacks/edge-agent: an Edge agent dials out to Portainer and needs no port")
+@pytest.mark.each("instance", service="portainer-edge-agent")
+def test_edge_agent_publishes_nothing(instance, engine, reach):
+    """The Edge agent container publishes no port: Edge agents only dial out."""
+    reach(instance.host)
+    _, container = expect_container(instance, engine, DEPLOY)
+    found = published_ports(container)
+    assert not found, problem("no published port", ", ".join(sorted(found)),
+                              f"container {container.name} on {instance.host.name}",
+                              f"remove the ports from stacks/edge-agent/compose.yaml (or the override), then {DEPLOY}")
+
+
+@pytest.mark.spec("P3-EDGE-003", severity="critical",
+                  fix="close 9001 on the worker: no agent port on a GPU worker (Windows firewall and WSL2 alike)")
+@pytest.mark.each("host", stack="edge-agent")
+@pytest.mark.each("source")
+def test_worker_agent_port_closed(host, source, reachability, reach):
+    """No agent port (9001) answers on a GPU worker, from anywhere: its Edge agent dials out instead."""
+    expect_reach(reachability, reach, source, host, 9001, "agent port", allowed=False)
+
+
+def edge_environment(portainer, inventory, host, reach):
+    __tracebackhide__ = True
+    reach(host)
+    want = wanted(inventory, host)
+    found = portainer.environments().get(want.name)
+    if found is None:
+        pytest.fail(problem(str(want), "no environment by that name", portainer.where,
+                            "re-run `python -m bootstrap phase3` with the worker on"), pytrace=False)
+    return want, found
+
+
+@pytest.mark.spec("P3-EDGE-004", severity="high", fix="re-run `python -m bootstrap phase3` with the worker on")
+@pytest.mark.each("host", stack="edge-agent")
+def test_edge_environment_registered(host, inventory, portainer, reach):
+    """Portainer has the worker's Edge environment, named after it, in the inventory's group with its tags."""
+    want, found = edge_environment(portainer, inventory, host, reach)
+    diffs = identity_differences(want, found) + placement_differences(want, found, portainer.groups(),
+                                                                      portainer.tags())
+    assert not diffs, problem(f"{want}, group {host.portainer.group}, tags {', '.join(host.portainer.tags)}",
+                              "; ".join(diffs), f"{portainer.where}, environment {want.name}",
+                              "re-run `python -m bootstrap phase3`; a wrong type must be deleted in Portainer first")
+
+
+@pytest.mark.spec("P3-EDGE-005", severity="high",
+                  fix="start the Edge agent (`docker start portainer-edge-agent`) and let it reach Portainer on 9443")
+@pytest.mark.each("host", stack="edge-agent")
+def test_edge_checkin_recent(host, inventory, portainer, reach):
+    """The worker's Edge agent checked in within twice its check-in interval + 20 s (Portainer's heartbeat)."""
+    want, found = edge_environment(portainer, inventory, host, reach)
+    assert found["Type"] == EDGE, problem("an Edge environment", f"type {found['Type']}", want.name, "see P3-EDGE-004")
+    interval = int(found.get("EdgeCheckinInterval") or CHECKIN_DEFAULT)
+    last, now = int(found.get("LastCheckInDate") or 0), int(found.get("QueryDate") or 0)
+    limit = 2 * interval + SLACK
+    age = now - last if last else None
+    fresh = age is not None and age <= limit
+    assert fresh, problem(
+        f"a check-in within {limit} s (2 x {interval} s + {SLACK} s)",
+        "no check-in ever" if age is None else f"the last one {age} s ago",
+        f"{portainer.where}, Edge environment {want.name}",
+        f"on {host.name}: `docker logs portainer-edge-agent`; is it running, and does it reach "
+        f"{inventory.platform_host.address}:9443?")

@@ -1,0 +1,134 @@
+"""Phase 3: each GPU worker runs Ollama and Open WebUI, Ollama sees the GPU in its own container (CDI:
+`nvidia.com/gpu=all`), both answer LAN and VPN only, and the Docker API is not on TCP (the WSL2 pitfall:
+Docker Desktop's "expose daemon on tcp://localhost:2375").
+
+A worker that is off skips (on-demand); one in gaming mode skips its GPU stack specs with "gaming mode".
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from homelab.checks import problem
+from homelab.checks.engine import (
+    DAEMON_JSON,
+    DAEMON_SCRIPT,
+    RESTART_OK,
+    expect_container,
+    health,
+    parse_daemon,
+    pinned_image,
+    restart_policy,
+)
+from homelab.checks.reach import expect_reach
+from homelab.gpu import LIST_COMMAND, parse_list
+
+pytestmark = pytest.mark.phase3
+
+DEPLOY = "deploy the GPU stack: `python -m bootstrap phase3` (or `python -m bootstrap.gaming off HOST`)"
+CDI = "nvidia.com/gpu=all"
+GPU_FIX = (f"request the GPU in stacks/gpu-worker (deploy.resources.reservations.devices: driver cdi, device_ids "
+           f"[{CDI}]) and redeploy; in WSL2 the NVIDIA toolkit's CDI spec must list {CDI}")
+NO_TCP = ("turn off Docker Desktop's \"Expose daemon on tcp://localhost:2375 without TLS\" and remove tcp:// hosts "
+          f"from dockerd ({DAEMON_JSON}); Portainer reaches the worker through its Edge agent")
+
+
+@pytest.mark.spec("P3-STACK-001", severity="high", fix=DEPLOY)
+@pytest.mark.each("instance", stack="gpu-worker")
+def test_gpu_stack_running(instance, engine, not_gaming):
+    """Ollama and Open WebUI run, healthy, on each GPU worker (unless it is in gaming mode)."""
+    not_gaming(instance.host)
+    _, container = expect_container(instance, engine, DEPLOY)
+    found = health(container) if container.status == "running" else container.status
+    assert found == "healthy", problem("running and healthy", found,
+                                       f"container {container.name} on {instance.host.name}",
+                                       f"`docker logs {container.name}`; {DEPLOY}")
+
+
+@pytest.mark.spec("P3-STACK-002", severity="high", fix="redeploy so each container runs the image pinned in stacks/")
+@pytest.mark.each("instance", stack="gpu-worker")
+def test_gpu_stack_pinned(instance, engine, inventory, reach):
+    """Ollama and Open WebUI run the images pinned in stacks/gpu-worker, and restart by themselves."""
+    reach(instance.host)
+    svc, container = expect_container(instance, engine, DEPLOY)
+    wanted, found = pinned_image(inventory, svc), container.attrs["Config"]["Image"]
+    policy = restart_policy(container)
+    ok = found == wanted and policy in RESTART_OK
+    assert ok, problem(f"image {wanted}, restart unless-stopped", f"image {found}, restart {policy}",
+                       f"container {container.name} on {instance.host.name}", f"{DEPLOY}; never re-tag on the host")
+
+
+@pytest.mark.spec("P3-GPU-001", severity="high", fix=GPU_FIX)
+@pytest.mark.each("instance", service="ollama")
+def test_gpu_requested(instance, engine, not_gaming):
+    """The Ollama container requests the GPU through CDI (`nvidia.com/gpu=all`), as the stack says."""
+    not_gaming(instance.host)
+    _, container = expect_container(instance, engine, DEPLOY)
+    requests = container.attrs.get("HostConfig", {}).get("DeviceRequests") or []
+    devices = sorted(d for r in requests for d in r.get("DeviceIDs") or [])
+    assert CDI in devices, problem(f"a device request for {CDI}", ", ".join(devices) or "no device request",
+                                   f"container {container.name} on {instance.host.name}", GPU_FIX)
+
+
+@pytest.mark.spec("P3-GPU-002", severity="high", fix=GPU_FIX)
+@pytest.mark.each("instance", service="ollama")
+def test_gpu_visible_in_ollama(instance, engine, not_gaming, inventory):
+    """Inside the Ollama container `nvidia-smi -L` lists at least one GPU, or Ollama reports VRAM in use."""
+    not_gaming(instance.host)
+    _, container = expect_container(instance, engine, DEPLOY)
+    code, output = container.exec_run(list(LIST_COMMAND), demux=False)
+    text = (output or b"").decode(errors="replace")
+    gpus = parse_list(text) if code == 0 else []
+    if gpus:
+        return
+    port = instance.service.ports[0].port
+    try:
+        models = httpx.get(f"http://{instance.host.address}:{port}/api/ps",
+                           timeout=inventory.settings.connect_timeout).json().get("models", [])
+    except (httpx.HTTPError, ValueError) as exc:
+        models, text = [], f"{text.strip()[:120]}; /api/ps: {exc}"
+    vram = sum(int(m.get("size_vram") or 0) for m in models)
+    assert vram > 0, problem(
+        "a GPU inside the container (nvidia-smi -L) or Ollama's models in VRAM",
+        f"nvidia-smi exit {code} ({text.strip()[:160] or 'no output'}); VRAM in use {vram} bytes",
+        f"container {container.name} on {instance.host.name}", GPU_FIX)
+
+
+@pytest.mark.spec("P3-NET-001", severity="critical", fix="Ollama is for LAN and VPN only: re-run bootstrap phase 3")
+@pytest.mark.each("host", stack="gpu-worker")
+@pytest.mark.each("source")
+def test_ollama_lan_vpn_only(host, source, inventory, reachability, reach, not_gaming):
+    """Ollama's API (11434) answers from the LAN and the VPN, and not from guest or WAN."""
+    not_gaming(host)
+    expect_reach(reachability, reach, source, host, inventory.services["ollama"].ports[0].port, "Ollama")
+
+
+@pytest.mark.spec("P3-NET-002", severity="critical",
+                  fix="Open WebUI is for LAN and VPN only: re-run bootstrap phase 3")
+@pytest.mark.each("host", stack="gpu-worker")
+@pytest.mark.each("source")
+def test_open_webui_lan_vpn_only(host, source, inventory, reachability, reach, not_gaming):
+    """Open WebUI (3000) answers from the LAN and the VPN, and not from guest or WAN."""
+    not_gaming(host)
+    expect_reach(reachability, reach, source, host, inventory.services["open-webui"].ports[0].port, "Open WebUI")
+
+
+@pytest.mark.spec("P3-DOCKER-001", severity="critical", fix=NO_TCP)
+@pytest.mark.each("host", stack="edge-agent")
+def test_worker_dockerd_not_on_tcp(host, reach, access):
+    """dockerd in the worker's WSL2 is not told to listen on TCP (no tcp:// in its flags or daemon.json)."""
+    reach(host)
+    config = parse_daemon(access.ssh.run(host, DAEMON_SCRIPT))
+    assert not config.tcp_listeners, problem(
+        "dockerd on the unix socket only", f"tcp listeners {', '.join(config.tcp_listeners)}",
+        f"{host.name}: `{config.cmdline}` and {DAEMON_JSON}", NO_TCP)
+
+
+@pytest.mark.spec("P3-DOCKER-002", severity="critical", fix=NO_TCP)
+@pytest.mark.each("host", stack="edge-agent")
+@pytest.mark.each("source")
+@pytest.mark.parametrize("port", [2375, 2376])
+def test_worker_docker_api_closed(host, source, port, reachability, reach):
+    """The Docker API (2375, 2376) of each GPU worker answers from nowhere."""
+    expect_reach(reachability, reach, source, host, port, "Docker API", allowed=False)
