@@ -36,6 +36,9 @@ class Fault:
     why: str = ""
     restarts: bool = False                    # breaking it restarts containers: wait until healthy, then check
     phase: int = 1                            # the bootstrap phase that restores what `revert` leaves
+    skips: tuple[str, ...] = ()               # a normal state, not a fault: tests whose name has one must skip
+    skip_reason: str = ""                     # ... with this in their reason (and none may fail)
+    skip_exempt: tuple[str, ...] = ()         # ... except these, which do not ask the host (`why` says so)
 
 
 @dataclass

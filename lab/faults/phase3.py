@@ -1,0 +1,95 @@
+"""The phase 3 faults: each breaks one constraint of a GPU worker (the GPU in Ollama's container, the Edge
+agent's heartbeat, Ollama's exposure), and two normal states that must skip, never fail: the worker switched
+off, and gaming mode."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+
+from lab.docker import LabError, docker
+from lab.faults.base import Fault, Lab
+from lab.topology import LAB_DIR, REPO, machine
+
+WORKER = "gaming-pc-1"
+OVERRIDE = "/tmp/homelab-fault-gpu.yml"  # noqa: S108 -- a file inside the lab host, removed by undo
+# `!reset` (compose 2.24+) drops the stack's GPU request, as a hand edit of the compose file would.
+NO_GPU = "services:\n  ollama:\n    deploy:\n      resources:\n        reservations:\n          devices: !reset []\n"
+GPU_SPECS = ("test_gpu_stack_running[", "test_gpu_requested[", "test_gpu_visible_in_ollama[",
+             "test_ollama_lan_vpn_only[", "test_open_webui_lan_vpn_only[")  # what gaming mode skips
+STALE = 2 * 5 + 20 + 3   # Portainer's Edge heartbeat: 2 x the 5 s check-in + 20 s, and a margin
+
+
+def _healthy(lab: Lab, container: str, limit: float = 120) -> None:
+    deadline = time.monotonic() + limit
+    fmt = "{{.State.Health.Status}}"
+    while lab.sh(WORKER, f"docker inspect --format '{fmt}' {container} 2>&1 || true").strip() != "healthy":
+        if time.monotonic() > deadline:
+            raise LabError(f"{container} on {WORKER} is not healthy {limit:.0f} s after it was recreated")
+        time.sleep(2)
+
+
+def _ollama(lab: Lab, without_gpu: bool) -> None:
+    files = [f for f in lab.label("ollama", "com.docker.compose.project.config_files", WORKER).split(",")
+             if f and f != OVERRIDE]
+    env = lab.label("ollama", "com.docker.compose.project.environment_file", WORKER).split(",")[0]
+    args = ["docker", "compose", "-p", "gpu-worker", *[a for f in files for a in ("-f", f)]]
+    args += ["-f", OVERRIDE] if without_gpu else []
+    args += ["--env-file", env] if env else []
+    write = f"printf %s {shlex.quote(NO_GPU)} > {OVERRIDE} && " if without_gpu else f"rm -f {OVERRIDE}; "
+    lab.sh(WORKER, f"{write}{shlex.join(args)} up -d --no-deps ollama 2>&1", timeout=180)
+    _healthy(lab, "ollama")
+
+
+def _edge_agent_stopped(lab: Lab) -> None:
+    lab.sh(WORKER, "docker stop portainer-edge-agent >/dev/null")
+    time.sleep(STALE)  # until Portainer's heartbeat for it has gone stale
+
+
+def _ollama_public(lab: Lab, verb: str) -> None:
+    rule = "-p tcp -m conntrack --ctorigdstport 11434 --ctdir ORIGINAL -j RETURN"
+    lab.sh(WORKER, f"iptables -I HOMELAB-DOCKER 1 {rule}" if verb == "insert" else f"iptables -D HOMELAB-DOCKER {rule}")
+
+
+def _power(on: bool) -> None:
+    container = machine(WORKER).container
+    if not on:
+        docker("stop", "-t", "5", container, timeout=60)
+        return
+    docker("start", container, timeout=60)
+    deadline = time.monotonic() + 90
+    while docker("exec", container, "sh", "-c", "docker info >/dev/null 2>&1 && pgrep -x sshd >/dev/null && echo up",
+                 check=False).strip() != "up":
+        if time.monotonic() > deadline:
+            raise LabError(f"{WORKER} did not come back within 90 s of `docker start`")
+        time.sleep(2)
+
+
+def _gaming(action: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "bootstrap.gaming", action, WORKER, "--inventory",
+                           str(LAB_DIR / "inventory.yaml")], cwd=REPO, capture_output=True, text=True,
+                          timeout=180, check=False)
+    if done.returncode != 0:
+        raise LabError(f"gaming {action} failed: {done.stdout}{done.stderr}")
+
+
+FAULTS = (
+    Fault("gpu-request-removed", "Ollama on gaming-pc-1 recreated without its GPU request (`devices: !reset []`)",
+          (f"test_gpu_requested[ollama@{WORKER}]", f"test_gpu_visible_in_ollama[ollama@{WORKER}]"),
+          lambda lab: _ollama(lab, without_gpu=True), lambda lab: _ollama(lab, without_gpu=False), phase=3),
+    Fault("edge-agent-stopped", "the Edge agent on gaming-pc-1 stopped, until its heartbeat is stale",
+          (f"test_edge_agent_running[portainer-edge-agent@{WORKER}]", f"test_edge_checkin_recent[{WORKER}]"),
+          _edge_agent_stopped, lambda lab: lab.sh(WORKER, "docker start portainer-edge-agent >/dev/null"), phase=3),
+    Fault("ollama-public", "Ollama's 11434 on gaming-pc-1 opened to every network (a RETURN rule in HOMELAB-DOCKER)",
+          (f"test_ollama_lan_vpn_only[{WORKER}<-guest]",),
+          lambda lab: _ollama_public(lab, "insert"), lambda lab: _ollama_public(lab, "delete"), phase=3),
+    Fault("worker-off", "gaming-pc-1 switched off (an on-demand worker: its specs skip, none fails)", (),
+          lambda lab: _power(False), lambda lab: _power(True), phase=3, skips=(WORKER,),
+          skip_reason="on-demand host is off", skip_exempt=(f"test_host_name_resolves[{WORKER}]",),
+          why="its DNS record is asked of Technitium on the platform, not of the worker"),
+    Fault("gaming-mode", "gaming-pc-1 switched to gaming mode (`python -m bootstrap.gaming on`)", (),
+          lambda lab: _gaming("on"), lambda lab: _gaming("off"), phase=3, skips=GPU_SPECS,
+          skip_reason="gaming mode"),
+)
