@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	@command -v python3 >/dev/null || { apt-get update && apt-get install -y python3 python3-venv; }
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e . ruff mypy types-PyYAML types-paramiko
+	$(BIN)/pip install --quiet -e . ruff mypy types-PyYAML types-paramiko jsonschema
 	touch $@
 
 setup: $(VENV)/.installed ## create the virtual environment with the project and its tools
@@ -42,13 +42,19 @@ lab: setup ## install and start Docker if needed, then bring the lab up
 lab-down: setup ## remove everything the lab made
 	$(BIN)/lab down
 
-demo: lab ## bring the lab up, roll out the phases that exist, and run the compliance suite against it
-	$(PY) -m bootstrap phase1 --inventory $(LAB_INVENTORY)
-	$(BIN)/pytest --inventory $(LAB_INVENTORY)
+# Exit 7 (only waived or skipped checks, e.g. a gaming PC that is off) is a pass for the demo; see docs/audit.md.
+demo: lab ## bring the lab up, roll out every phase, and run the compliance suite against it
+	@echo "Report (when the run ends): reports/report.html"
+	for phase in $$($(PY) -c 'from bootstrap.__main__ import PHASES; print(*PHASES)'); do \
+		$(PY) -m bootstrap $$phase --inventory $(LAB_INVENTORY) || exit 1; done
+	$(BIN)/pytest --inventory $(LAB_INVENTORY) || [ $$? -eq 7 ]
 	@echo "Report: reports/report.html"
 
 phase1 phase2 phase3 phase4: setup ## check one rollout phase against inventory.yaml
 	$(BIN)/pytest -m $@
 
-clean: ## remove generated reports
-	rm -rf reports/*.html reports/*.xml
+report: setup ## screenshot reports/report.html into docs/images/report.png (headless Chromium)
+	bash scripts/report-screenshot.sh
+
+clean: ## remove generated reports (the history in reports/history/ stays)
+	rm -rf reports/*.html reports/*.xml reports/results.json reports/compliance.prom
