@@ -82,6 +82,19 @@ def test_ids_are_inventory_names(project: pytest.Pytester) -> None:
     assert not (project.path / "reports").exists(), "collecting wrote a report"
 
 
+def test_target_and_source_ids(project: pytest.Pytester) -> None:
+    """`each("host")` with `each("source")` is one test per host and source, `HOST<-SOURCE`, never from itself."""
+    (project.path / "tests" / "test_pairs.py").write_text(
+        "import pytest\n\n@pytest.mark.each('host', role='platform')\n@pytest.mark.each('source')\n"
+        "def test_pair(host, source):\n    pass\n")
+    result = project.runpytest("--collect-only", "-q", "tests/test_pairs.py")
+    ids = [line.split("[", 1)[1].rstrip("]") for line in result.stdout.lines if "test_pair[" in line]
+    assert "platform<-runner" in ids
+    assert "platform<-gaming-pc-1" in ids
+    assert "platform<-platform" not in ids
+    assert result.ret == 0
+
+
 def test_collect_only_makes_no_connection(project: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """Collecting specs never opens a connection: it works with no host reachable."""
     def forbidden(*args: object, **kwargs: object) -> None:
