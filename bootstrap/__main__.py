@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from bootstrap import phase1, phase2, phase3
+from bootstrap import phase1, phase2, phase3, phase4
 from bootstrap.steps import Step, StepFailed, run_steps
 from homelab.inventory import Inventory, InventoryError, load_inventory
 from homelab.secrets import SecretError, Secrets
@@ -17,6 +17,7 @@ PHASES: dict[str, Callable[[Inventory, Secrets, SSHPool], list[Step]]] = {
     "phase1": phase1.steps,
     "phase2": phase2.steps,
     "phase3": phase3.steps,
+    "phase4": phase4.steps,
 }
 
 

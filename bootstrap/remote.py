@@ -40,18 +40,19 @@ class Remote:
         return result.stdout
 
     def put(self, files: dict[str, tuple[bytes, int]], directory: str) -> None:
-        """Install `files` (name -> (content, mode)) into `directory`, owned by root, each atomically."""
+        """Install `files` (name -> (content, mode)) into `directory`, owned by root, each atomically. A name may
+        hold subfolders (`prometheus/prometheus.yml`): they are made as needed."""
         staging = self.run("umask 077 && mktemp -d", root=False, what="mktemp").strip()
         try:
             with self.pool.get(self.host).open_sftp() as sftp:
-                for name, (content, _) in files.items():
-                    with sftp.open(f"{staging}/{name}", "wb") as stream:
+                for index, (content, _) in enumerate(files.values()):
+                    with sftp.open(f"{staging}/{index}", "wb") as stream:
                         stream.chmod(0o600)
                         stream.write(content)
             installs = " && ".join(
-                f"install -o root -g root -m {mode:o} {shlex.quote(f'{staging}/{name}')} "
+                f"install -D -o root -g root -m {mode:o} {shlex.quote(f'{staging}/{index}')} "
                 f"{shlex.quote(f'{directory}/{name}.new')} && mv -f {shlex.quote(f'{directory}/{name}.new')} "
-                f"{shlex.quote(f'{directory}/{name}')}" for name, (_, mode) in files.items())
+                f"{shlex.quote(f'{directory}/{name}')}" for index, (name, (_, mode)) in enumerate(files.items()))
             self.run(f"mkdir -p {shlex.quote(directory)} && {installs}", what="install")
         finally:
             self.try_run(f"rm -rf {shlex.quote(staging)}", root=False)

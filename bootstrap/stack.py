@@ -2,8 +2,13 @@
 bounded wait until it is healthy. Every phase deploys its stacks this way (Portainer cannot deploy itself, and
 the agents must exist before Portainer can reach their hosts).
 
-The files are stacks/NAME/* unchanged, `.env` (mode 600) filled from the secrets for every variable of
-`.env.example`, and `compose.override.yaml` from settings.image_map (absent when the map is empty). The
+The files are stacks/NAME/** unchanged (subfolders too), the files bootstrap generates for the stack
+(`generated`: Prometheus' file_sd targets), `.env` (mode 600) filled from the secrets for every variable of
+`.env.example`, and `compose.override.yaml` from settings.image_map (absent when there is nothing to
+override). A service that bind-mounts part of the stack's folder (the monitoring configuration) gets a label
+with the digest of what it mounts, so that a changed configuration recreates it; generated files are re-read
+by the services themselves and are left out of it. In `exclusive` folders, files the plan does not have are
+removed. The
 deploy is "done" when every service runs a container whose compose config hash matches the files, every
 container with a healthcheck is healthy, and the caller's own readiness check (`ready`) passes.
 """
@@ -17,6 +22,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -27,6 +33,7 @@ from homelab.portainer import PortainerError
 
 STACKS = Path(__file__).resolve().parents[1] / "stacks"
 OVERRIDE = "compose.override.yaml"
+CONFIG_LABEL = "homelab.config-sha256"
 WAIT = 120.0
 SAFE_VALUE = re.compile(r"^[A-Za-z0-9_@.,:/+=%-]*$")
 Ready = Callable[[], bool]
@@ -57,6 +64,10 @@ class Stack:
     remote: Remote
     name: str
     values: Callable[[str], str | None] = lambda _: None  # values of the host's own (EDGE_KEY), before secrets
+    # Files bootstrap makes for the stack (stack-relative path -> content: Prometheus' file_sd targets), which
+    # its services re-read by themselves: they never restart a container.
+    generated: Callable[[], dict[str, bytes]] = dict
+    exclusive: tuple[str, ...] = ()  # stack-relative folders holding the planned files only (others removed)
 
     @property
     def source(self) -> Path:
@@ -76,11 +87,14 @@ class Stack:
             return own
         if name == "DNS_SERVER_DOMAIN":  # not a secret: the platform host's own name
             return f"{self.remote.host.hostname}.{self.remote.inventory.domain}"
+        if name == "HOMELAB_DIR":  # not a secret: where bootstrap keeps the stacks (their bind-mounted config)
+            return self.directory.rsplit("/stacks/", 1)[0]
         return self.remote.secrets.get(name)
 
     def files(self) -> dict[str, tuple[bytes, int]]:
         """name -> (content, mode) of everything the stack directory on the host must hold."""
-        files = {p.name: (p.read_bytes(), 0o644) for p in sorted(self.source.iterdir()) if p.is_file()}
+        files = {name: (data, 0o644) for name, data in self.repo_files().items()}
+        files |= {name: (data, 0o644) for name, data in self.generated().items()}
         example = self.source / ".env.example"
         if example.exists():
             env = f"# Written by bootstrap from the inventory's secrets ({self.name} stack); do not edit.\n"
@@ -91,13 +105,44 @@ class Stack:
             files[OVERRIDE] = (override.encode(), 0o644)
         return files
 
+    def repo_files(self) -> dict[str, bytes]:
+        """stack-relative path -> content of stacks/NAME/, subfolders included (hidden folders are not)."""
+        return {p.relative_to(self.source).as_posix(): p.read_bytes() for p in sorted(self.source.rglob("*"))
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.source).parts[:-1])}
+
+    def config_digests(self, compose: dict[str, Any]) -> dict[str, str]:
+        """service -> SHA-256 of the stack's files it bind-mounts (generated ones aside), for the services that
+        mount part of the stack's directory: a label on the container, so that a changed configuration
+        recreates it on the next `up`."""
+        marker, files = f"/stacks/{self.name}/", self.repo_files()
+        found = {}
+        for service, spec in (compose.get("services") or {}).items():
+            volumes = (spec or {}).get("volumes") or []
+            sources = [v if isinstance(v, str) else str(v.get("source", "")) for v in volumes]
+            folders = sorted({s.split(marker, 1)[1].split(":", 1)[0].rstrip("/") for s in sources if marker in s})
+            if not folders:
+                continue
+            digest = hashlib.sha256()
+            for name in sorted(files):
+                if any(name == f or name.startswith(f + "/") for f in folders):
+                    digest.update(f"{name}\0{hashlib.sha256(files[name]).hexdigest()}\n".encode())
+            found[str(service)] = digest.hexdigest()
+        return found
+
     def override(self) -> str | None:
-        """compose.override.yaml from settings.image_map, or None when no image of the stack is mapped."""
+        """compose.override.yaml from settings.image_map (and the mounted configuration's digests), or None when
+        there is nothing to override."""
         compose = yaml.safe_load((self.source / "compose.yaml").read_bytes()) or {}
-        override = override_for(compose, self.remote.inventory.settings.image_map)
-        if override is None:
+        override = override_for(compose, self.remote.inventory.settings.image_map) or {"services": {}}
+        digests = self.config_digests(compose)
+        for service, digest in digests.items():
+            override["services"].setdefault(service, {})["labels"] = {CONFIG_LABEL: digest}
+        if not override["services"]:
             return None
-        return "# Generated by bootstrap from settings.image_map; do not edit.\n" + yaml.safe_dump(override)
+        header = "# Generated by bootstrap from settings.image_map; do not edit.\n"
+        if digests:
+            header += f"# {CONFIG_LABEL}: what each service mounts from this folder (a change recreates it)\n"
+        return header + yaml.safe_dump(override)
 
     def compose(self) -> str:
         """The `docker compose` command line for this stack, run in its directory."""
@@ -115,13 +160,23 @@ class Stack:
         found = self.remote.try_run(f"cd {self.directory} 2>/dev/null && for f in {names}; do "
                                     f'[ -f "$f" ] && {line}; done; true').stdout
         wanted = {f"{hashlib.sha256(data).hexdigest()} {mode:o} {name}" for name, (data, mode) in files.items()}
-        return set(found.splitlines()) == wanted
+        return set(found.splitlines()) == wanted and not self.strays(files)
+
+    def strays(self, files: dict[str, tuple[bytes, int]]) -> list[str]:
+        """Files in the exclusive folders on the host that the plan does not have."""
+        if not self.exclusive:
+            return []
+        folders = " ".join(shlex.quote(f) for f in self.exclusive)
+        out = self.remote.try_run(f"cd {self.directory} 2>/dev/null && find {folders} -type f 2>/dev/null; true")
+        return sorted(name for name in out.stdout.splitlines() if name and name not in files)
 
     def put_files(self) -> None:
         files = self.files()
         self.remote.put(files, self.directory)
-        if OVERRIDE not in files:
-            self.remote.run(f"rm -f {self.directory}/{OVERRIDE}", what="rm")
+        extra = [OVERRIDE] if OVERRIDE not in files else []
+        extra += self.strays(files)
+        if extra:
+            self.remote.run(f"cd {self.directory} && rm -f {' '.join(shlex.quote(n) for n in extra)}", what="rm")
 
     def containers(self) -> dict[str, tuple[str, str, str]]:
         """service -> (config hash, state, health) of the project's containers."""

@@ -1,0 +1,44 @@
+"""Bootstrap phase 4: observability. `python -m bootstrap phase4 --inventory PATH [--dry-run]`.
+
+On every host with the `exporters` or `monitoring` stack that is on (an on-demand host that is off is skipped,
+saying so), in order: Docker and compose; the exporters stack (node-exporter 9100, cAdvisor 8080) deployed
+and answering; on the platform VM the monitoring stack (Prometheus 9090, Grafana 3000) with Prometheus'
+file_sd targets generated from the inventory into prometheus/targets/ (one file per job, every exporter of
+every host, labelled with its host, role and availability), Grafana's admin checked against
+GRAFANA_ADMIN_PASSWORD, its datasource answering and every dashboard of stacks/monitoring provisioned; the
+host's firewall last. Then NPM serves the phase-4 names (certificate and proxy host, as phase 1 does for its
+own), Uptime Kuma gets its user and one monitor per service instance, and finally Prometheus must scrape
+every exporter of the hosts that are on. docs/observability.md says what and why.
+"""
+
+from __future__ import annotations
+
+from bootstrap.phase1 import proxy
+from bootstrap.phase3 import is_off
+from bootstrap.phase4 import kuma
+from bootstrap.phase4.exporters import EXPORTERS, MONITORING, host_steps
+from bootstrap.phase4.grafana import targets_step
+from bootstrap.remote import Remote
+from bootstrap.steps import Step
+from homelab.inventory import Inventory
+from homelab.secrets import Secrets
+from homelab.ssh import SSHPool
+
+PHASE = 4
+
+
+def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> list[Step]:
+    found: list[Step] = []
+    on = []
+    for host in inventory.hosts.values():
+        if EXPORTERS not in host.stacks and MONITORING not in host.stacks:
+            continue
+        off = is_off(pool, host)
+        if off:
+            print(f"  skipped  {host.name}: on-demand host is off ({off}); run phase 4 again when it is on "
+                  "(until then its Prometheus targets are down and its monitors too)")
+            continue
+        on.append(host)
+        found += host_steps(Remote(inventory, secrets, pool, host))
+    return [*found, *proxy.steps(inventory, secrets, pool, phase=PHASE), *kuma.steps(inventory, secrets),
+            targets_step(inventory, on)]

@@ -1,0 +1,146 @@
+"""Phase 4, Uptime Kuma (platform stack, phase 1): its one user, and one monitor per service instance.
+
+The user `admin` is made on first run (Kuma's setup) with UPTIME_KUMA_PASSWORD; afterwards it must sign in
+with it. Monitors come from homelab.monitoring (`SERVICE@HOST`, http on the upstream or port): each is found
+by name and created, or updated in place, never duplicated. Monitors bootstrap made (their description says
+so) that the inventory no longer has are removed; monitors made by hand are left alone, and named.
+Kuma's API is Socket.IO on 3001, reached from here at the platform's address (as NPM and Technitium are).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+from bootstrap.steps import Step, StepFailed
+from homelab import monitoring
+from homelab.inventory import Inventory
+from homelab.redact import REDACTOR
+from homelab.secrets import SecretError, Secrets
+from homelab.uptimekuma import MonitorSpec, UptimeKuma, UptimeKumaAuthError, UptimeKumaError, UptimeKumaUnreachable
+
+PASSWORD_VAR = "UPTIME_KUMA_PASSWORD"  # noqa: S105 - the secret's name
+READY_WAIT = 90.0
+
+
+class KumaSession:
+    """One Socket.IO connection for the run, opened on first use and signed in (a dry run may open none)."""
+
+    def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
+        self.url = monitoring.service_url(inventory, "uptime-kuma")
+        self.timeout = max(inventory.settings.connect_timeout, 10.0)
+        self.secrets = secrets
+        self._client: UptimeKuma | None = None
+
+    def connect(self, wait: bool) -> UptimeKuma:
+        deadline = time.monotonic() + (READY_WAIT if wait else 0)
+        while True:
+            try:
+                return UptimeKuma(self.url, timeout=self.timeout)
+            except UptimeKumaUnreachable:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(2)
+
+    def get(self, wait: bool = False) -> UptimeKuma:
+        """The signed-in client; UptimeKumaAuthError while Kuma has no user yet or refuses the password."""
+        if self._client is None:
+            client = self.connect(wait)
+            try:
+                client.login(monitoring.KUMA_USER, self.secrets.get(PASSWORD_VAR))
+            except (UptimeKumaError, SecretError):
+                client.close()
+                raise
+            self._client = client
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+def checked(check: Callable[[], bool]) -> Callable[[], bool]:
+    """Kuma unreachable, or not signed in yet (no user): "not done". Other errors fail the step."""
+    def run() -> bool:
+        try:
+            return check()
+        except (UptimeKumaUnreachable, UptimeKumaAuthError):
+            return False
+        except (UptimeKumaError, SecretError) as exc:
+            raise StepFailed(str(exc)) from None
+    return run
+
+
+def applied(apply: Callable[[], None]) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            apply()
+        except (UptimeKumaError, SecretError, ValueError) as exc:  # ValueError: the library refused a field
+            raise StepFailed(str(exc)[:300]) from None
+    return run
+
+
+def user_step(session: KumaSession, target: str) -> Step:
+    def done() -> bool:
+        with session.connect(wait=False) as kuma:
+            if kuma.need_setup():
+                return False
+        session.get()
+        return True
+
+    def make() -> None:
+        with session.connect(wait=True) as kuma:
+            if kuma.need_setup():
+                kuma.setup(monitoring.KUMA_USER, session.secrets.get(PASSWORD_VAR))
+        try:
+            session.get(wait=True)
+        except UptimeKumaAuthError:
+            raise StepFailed(f"Uptime Kuma refuses user {monitoring.KUMA_USER} with {PASSWORD_VAR}: set the secret to "
+                             "its password (Kuma has one user, made at its first start), or change the password in "
+                             "Uptime Kuma (Settings > Security)") from None
+
+    return Step(f"Uptime Kuma user {monitoring.KUMA_USER} (first-run setup with {PASSWORD_VAR})", target,
+                checked(done), applied(make))
+
+
+def monitor_step(session: KumaSession, spec: MonitorSpec, target: str) -> Step:
+    def done() -> bool:
+        found = session.get().monitor(spec.name)
+        return found is not None and not found.differences(spec)
+
+    def make() -> None:
+        session.get(wait=True).ensure_monitor(spec)
+
+    return Step(f"monitor {spec.name} ({monitoring.describe(spec)})", target, checked(done), applied(make))
+
+
+def steps(inventory: Inventory, secrets: Secrets) -> list[Step]:
+    session = KumaSession(inventory, secrets)
+    target = f"{inventory.platform_host.name}/uptime-kuma"
+    planned = monitoring.monitors(inventory)
+    names = {m.name for m in planned}
+    reported: set[str] = set()
+    for service, host in inventory.instances():
+        if monitoring.monitor_spec(service, host) is None:
+            print(f"  note     {target}: {monitoring.monitor_name(service, host)} publishes no port: no monitor "
+                  "(nothing to probe from the platform)")
+
+    def leftovers() -> list[str]:
+        found = session.get().monitors()
+        for m in found:
+            if m.name not in names and m.fields.get("description") != monitoring.MANAGED and m.name not in reported:
+                reported.add(m.name)
+                print(REDACTOR(f"  note     {target}: monitor {m.name} is not in the inventory and was not made by "
+                               "bootstrap: left alone"), file=sys.stdout)
+        return [m.name for m in found if m.name not in names and m.fields.get("description") == monitoring.MANAGED]
+
+    def prune() -> None:
+        kuma = session.get(wait=True)
+        for name in leftovers():
+            kuma.delete_monitor(name)
+
+    return [user_step(session, target), *(monitor_step(session, m, target) for m in planned),
+            Step("remove monitors bootstrap made that the inventory no longer has", target,
+                 checked(lambda: not leftovers()), applied(prune))]
