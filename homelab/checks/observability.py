@@ -1,0 +1,179 @@
+"""Prometheus, Grafana and Uptime Kuma as the phase 4 specs see them, each asked once per run.
+
+Each view reaches its service at the platform's address from this machine (LAN), as bootstrap does, and turns
+a failure to ask it into one readable spec failure (expected / found / where / fix). Uptime Kuma: the monitors
+over its Socket.IO API (signed in as `admin` with UPTIME_KUMA_PASSWORD), their state from its /metrics
+(Basic auth with the same user: Kuma 1.23 without API keys).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import httpx
+import pytest
+
+from homelab import gaming, monitoring
+from homelab.checks import problem
+from homelab.grafana import Grafana, GrafanaAuthError, GrafanaError
+from homelab.inventory import Host, Inventory
+from homelab.prometheus import ActiveTarget, Prometheus, PrometheusError
+from homelab.secrets import SecretError, Secrets
+from homelab.ssh import HostUnreachable, SSHPool
+from homelab.uptimekuma import Monitor, UptimeKuma, UptimeKumaError
+
+T = TypeVar("T")
+PHASE4 = "`python -m bootstrap phase4`"
+KUMA_STATES = {"0": "down", "1": "up", "2": "pending (failing, retrying)", "3": "in maintenance"}
+
+
+def fail(expected: str, found: str, where: str, fix: str) -> NoReturn:
+    __tracebackhide__ = True
+    pytest.fail(problem(expected, found, where, fix), pytrace=False)
+
+
+class _Cached:
+    """Answers asked once per run; a failure to ask is remembered and fails every spec that needs it."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def cached(self, key: str, ask: Callable[[], T]) -> T:
+        with self._lock:
+            if key not in self._cache:
+                try:
+                    self._cache[key] = ask()
+                except Exception as exc:  # remembered: the same failure for every spec that asks
+                    self._cache[key] = exc
+        found = self._cache[key]
+        if isinstance(found, Exception):
+            raise found
+        return found  # type: ignore[no-any-return]
+
+
+class PrometheusView(_Cached):
+    def __init__(self, inventory: Inventory) -> None:
+        super().__init__()
+        self.url = monitoring.service_url(inventory, "prometheus")
+        self.client = Prometheus(self.url, timeout=inventory.settings.connect_timeout * 3)
+
+    def targets(self) -> dict[tuple[str, str], ActiveTarget]:
+        """(job, ADDRESS:PORT) -> the active target."""
+        __tracebackhide__ = True
+        try:
+            found = self.cached("targets", self.client.targets)
+        except PrometheusError as exc:
+            fail("Prometheus answering /api/v1/targets", str(exc), self.url, f"start Prometheus: {PHASE4}")
+        return {(t.job, t.instance): t for t in found}
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class GrafanaView:
+    def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
+        self.url = monitoring.service_url(inventory, "grafana")
+        self.inventory, self.secrets = inventory, secrets
+        self._client: Grafana | None = None
+
+    def client(self) -> Grafana:
+        __tracebackhide__ = True
+        if self._client is None:
+            try:
+                password = self.secrets.get("GRAFANA_ADMIN_PASSWORD")
+            except SecretError as exc:
+                fail("GRAFANA_ADMIN_PASSWORD in the env file", str(exc), self.url, "set it (bootstrap phase 4 uses it)")
+            self._client = Grafana(self.url, monitoring.GRAFANA_USER, password,
+                                   timeout=self.inventory.settings.connect_timeout * 3)
+        return self._client
+
+    def ask(self, what: str, call: Callable[[Grafana], T]) -> T:
+        """`call(client)`, or one readable failure: refused password, no answer, or Grafana's error."""
+        __tracebackhide__ = True
+        try:
+            return call(self.client())
+        except GrafanaAuthError as exc:
+            fail(f"Grafana signing in {monitoring.GRAFANA_USER} with GRAFANA_ADMIN_PASSWORD", str(exc), self.url,
+                 "set GRAFANA_ADMIN_PASSWORD to Grafana's admin password (Grafana reads "
+                 "GF_SECURITY_ADMIN_PASSWORD only when it creates its database), or reset it: `docker exec grafana "
+                 "grafana cli admin reset-admin-password NEW`")
+        except GrafanaError as exc:
+            fail(f"Grafana answering {what}", str(exc), self.url, f"start Grafana: {PHASE4}; `docker logs grafana`")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+class KumaView(_Cached):
+    def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
+        super().__init__()
+        self.url = monitoring.service_url(inventory, "uptime-kuma")
+        self.inventory, self.secrets = inventory, secrets
+        self.timeout = max(inventory.settings.connect_timeout * 3, 10.0)
+
+    def _password(self) -> str:
+        __tracebackhide__ = True
+        try:
+            return self.secrets.get("UPTIME_KUMA_PASSWORD")
+        except SecretError as exc:
+            fail("UPTIME_KUMA_PASSWORD in the env file", str(exc), self.url, "set it (bootstrap phase 4 uses it)")
+
+    def _monitors(self) -> dict[str, list[Monitor]]:
+        with UptimeKuma(self.url, timeout=self.timeout) as kuma:
+            kuma.login(monitoring.KUMA_USER, self._password())
+            found: dict[str, list[Monitor]] = {}
+            for m in kuma.monitors():
+                found.setdefault(m.name, []).append(m)
+            return found
+
+    def monitors(self) -> dict[str, list[Monitor]]:
+        """name -> the monitors of that name (Kuma allows several)."""
+        __tracebackhide__ = True
+        try:
+            return self.cached("monitors", self._monitors)
+        except UptimeKumaError as exc:
+            fail(f"Uptime Kuma's monitors, signed in as {monitoring.KUMA_USER}", str(exc), self.url,
+                 f"start Uptime Kuma (phase 1), then {PHASE4} (it sets up the user with UPTIME_KUMA_PASSWORD)")
+
+    def _states(self) -> dict[str, str]:
+        answer = httpx.get(f"{self.url}/metrics", auth=(monitoring.KUMA_USER, self._password()), timeout=self.timeout)
+        if answer.status_code != 200:
+            raise UptimeKumaError(f"{self.url}/metrics: HTTP {answer.status_code}")
+        return parse_states(answer.text)
+
+    def states(self) -> dict[str, str]:
+        """monitor name -> `up`, `down`, `pending ...` from Kuma's /metrics (monitors with a heartbeat)."""
+        __tracebackhide__ = True
+        try:
+            return self.cached("states", self._states)
+        except (UptimeKumaError, httpx.HTTPError) as exc:
+            fail("Uptime Kuma's /metrics", str(exc), self.url, "start Uptime Kuma; check UPTIME_KUMA_PASSWORD")
+
+
+def parse_states(text: str) -> dict[str, str]:
+    """`monitor_status{monitor_name="X",...} 1` lines -> {"X": "up"}."""
+    found = {}
+    for line in text.splitlines():
+        if not line.startswith("monitor_status{") or 'monitor_name="' not in line:
+            continue
+        name = line.split('monitor_name="', 1)[1].split('"', 1)[0].replace('\\"', '"').replace("\\\\", "\\")
+        value = line.rsplit(" ", 1)[1].split(".")[0]
+        found[name] = KUMA_STATES.get(value, f"status {value}")
+    return found
+
+
+def why_down(pool: SSHPool, host: Host, stack: str) -> str | None:
+    """Why a target or monitor of `host` may be down on purpose: its on-demand host is off, or the GPU worker is
+    in gaming mode (its GPU stack stopped). None when neither holds."""
+    if not host.on_demand:
+        return None
+    error = pool.failure(host)
+    if isinstance(error, HostUnreachable):
+        return f"down because the on-demand host {host.name} is off ({error})"
+    if stack == "gpu-worker" and error is None:
+        return gaming.describe(pool.run(host, gaming.READ).stdout)
+    return None
