@@ -8,7 +8,7 @@ from pathlib import Path
 
 from homelab.inventory import Inventory
 from lab import containers, images, inventory, registry, stackimages
-from lab.docker import ensure_engine, inspect_format
+from lab.docker import docker, ensure_engine, inspect_format
 from lab.images import Log
 from lab.keys import ensure_ca, forget_env, ssh_client_key
 from lab.router import ruleset
@@ -17,6 +17,9 @@ from lab.topology import HOSTS, MACHINES, VANTAGES, Machine, machine
 # .env values pinned to what a machine generated for itself (bootstrap's trust on first use of Portainer's
 # self-signed certificate): a reset or `lab down` makes that machine anew, so the pin is dropped with it.
 PINNED = {"platform": ("PORTAINER_TLS_FINGERPRINT",)}
+# cAdvisor (stacks/exporters) asks for the device /dev/kmsg, which a real host has and a host container lacks:
+# make the node in each running host (idempotent; nothing is rebuilt or recreated, unlike a change to lab-init).
+KMSG = "[ -e /dev/kmsg ] || mknod -m 600 /dev/kmsg c 1 11"
 
 
 def _env(m: Machine, public_key: str, rules: str) -> dict[str, str]:
@@ -40,6 +43,9 @@ def _start(machines: list[Machine], hashes: dict[str, str], log: Log) -> None:
         if what in ("created", "recreated"):  # a new machine with a new volume: its Portainer is new
             forget_env(PINNED.get(name, ()))
     containers.wait_all(machines)
+    for m in machines:
+        if m.kind == "host":
+            docker("exec", m.container, "sh", "-c", KMSG, timeout=30)
 
 
 def write_inventory() -> Inventory:
