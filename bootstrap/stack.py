@@ -111,9 +111,9 @@ class Stack:
                 if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.source).parts[:-1])}
 
     def config_digests(self, compose: dict[str, Any]) -> dict[str, str]:
-        """service -> SHA-256 of the stack's files it bind-mounts (generated ones aside), for the services that
-        mount part of the stack's directory: a label on the container, so that a changed configuration
-        recreates it on the next `up`."""
+        """service -> SHA-256 of the stack's files it bind-mounts (generated ones and READMEs aside), for the
+        services that mount part of the stack's directory: a label on the container, so that a changed
+        configuration recreates it on the next `up`."""
         marker, files = f"/stacks/{self.name}/", self.repo_files()
         found = {}
         for service, spec in (compose.get("services") or {}).items():
@@ -124,7 +124,7 @@ class Stack:
                 continue
             digest = hashlib.sha256()
             for name in sorted(files):
-                if any(name == f or name.startswith(f + "/") for f in folders):
+                if any(name == f or name.startswith(f + "/") for f in folders) and not name.endswith(".md"):
                     digest.update(f"{name}\0{hashlib.sha256(files[name]).hexdigest()}\n".encode())
             found[str(service)] = digest.hexdigest()
         return found
