@@ -18,10 +18,11 @@ import pytest
 from homelab import gaming, monitoring
 from homelab.checks import problem
 from homelab.grafana import Grafana, GrafanaAuthError, GrafanaError
+from homelab.hostaccess import HostAccess
 from homelab.inventory import Host, Inventory
 from homelab.prometheus import ActiveTarget, Prometheus, PrometheusError
 from homelab.secrets import SecretError, Secrets
-from homelab.ssh import HostUnreachable, SSHPool
+from homelab.ssh import HostUnreachable
 from homelab.uptimekuma import Monitor, UptimeKuma, UptimeKumaError
 
 T = TypeVar("T")
@@ -166,14 +167,16 @@ def parse_states(text: str) -> dict[str, str]:
     return found
 
 
-def why_down(pool: SSHPool, host: Host, stack: str) -> str | None:
-    """Why a target or monitor of `host` may be down on purpose: its on-demand host is off, or the GPU worker is
-    in gaming mode (its GPU stack stopped). None when neither holds."""
+def why_down(access: HostAccess, host: Host, stack: str) -> str | None:
+    """Why a target or monitor of `host` may be down on purpose: its on-demand host is off (recorded for the
+    report, as the host-down policy does), or the GPU worker is in gaming mode (its GPU stack stopped). None
+    when neither holds."""
     if not host.on_demand:
         return None
-    error = pool.failure(host)
+    error = access.ssh.failure(host)
     if isinstance(error, HostUnreachable):
+        access.off.add(host.name)
         return f"down because the on-demand host {host.name} is off ({error})"
     if stack == "gpu-worker" and error is None:
-        return gaming.describe(pool.run(host, gaming.READ).stdout)
+        return gaming.describe(access.ssh.run(host, gaming.READ).stdout)
     return None

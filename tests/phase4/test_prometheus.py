@@ -82,7 +82,7 @@ def test_target_up(instance, inventory, prometheus, access):
     seen = prometheus.targets().get((target.job, target.address))
     if seen is not None and seen.health == "up":
         return
-    reason = why_down(access.ssh, instance.host, instance.service.stack)
+    reason = why_down(access, instance.host, instance.service.stack)
     if reason:
         pytest.skip(f"{target.job} target {target.address}: {reason}")
     where = f"Prometheus at {prometheus.url}, job {target.job}"

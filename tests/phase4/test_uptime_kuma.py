@@ -51,7 +51,7 @@ def test_monitor_up(monitored, kuma, access):
     state = kuma.states().get(spec.name)
     if state == "up":
         return
-    reason = why_down(access.ssh, instance.host, instance.service.stack)
+    reason = why_down(access, instance.host, instance.service.stack)
     if reason:
         pytest.skip(f"monitor {spec.name}: {reason}")
     if state is None:
