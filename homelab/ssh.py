@@ -115,6 +115,11 @@ def run(client: paramiko.SSHClient, command: str, timeout: float) -> CommandResu
     return CommandResult(stdout.channel.recv_exit_status(), out, err)
 
 
+def _alive(client: paramiko.SSHClient) -> bool:
+    transport = client.get_transport()
+    return transport is not None and transport.is_active()
+
+
 def quote(*words: str) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
@@ -135,6 +140,9 @@ class SSHPool:
     def get(self, target: Reachable) -> paramiko.SSHClient:
         with self._lock(target.name):
             found = self._clients.get(target.name)
+            if isinstance(found, paramiko.SSHClient) and not _alive(found):
+                found.close()  # the host restarted (a worker switched off and on): connect again
+                found = None
             if found is None:
                 try:
                     found = connect(target, self.inventory.settings)
