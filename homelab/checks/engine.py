@@ -124,6 +124,17 @@ def parse_daemon(result: CommandResult) -> DaemonConfig:
     return DaemonConfig(cmdline.strip(), daemon_json.strip())
 
 
+def expect_dockerd_unix_only(host: Any, ssh: Any, fix: str) -> None:
+    """Fail the spec (expected / found / where / fix) when dockerd on `host` is told to listen on TCP."""
+    __tracebackhide__ = True
+    from homelab.checks import problem
+
+    config = parse_daemon(ssh.run(host, DAEMON_SCRIPT))
+    assert not config.tcp_listeners, problem(
+        "dockerd listening on the unix socket only", f"tcp listeners {', '.join(config.tcp_listeners)}",
+        f"{host.name}: dockerd command line `{config.cmdline}` and {DAEMON_JSON}", fix)
+
+
 def env_file_of(container: Any) -> str | None:
     """The `.env` compose read for the container's project: its env-file label, else working_dir/.env."""
     labels = container.attrs.get("Config", {}).get("Labels") or {}

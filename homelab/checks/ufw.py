@@ -68,3 +68,15 @@ def parse_status(text: str) -> UfwStatus:
     default = _DEFAULT.search(text)
     rules = tuple(r for r in map(_rule, text.splitlines()) if r is not None)
     return UfwStatus(active, default[1].lower() if default else None, rules)
+
+
+def default_deny_problem(status: UfwStatus, host_name: str) -> str | None:
+    """None when ufw is active with default deny (incoming); else the spec's failure message."""
+    from homelab.checks import problem
+
+    if status.active and status.default_incoming == "deny":
+        return None
+    return problem(
+        "ufw active, default deny (incoming)",
+        f"{'active' if status.active else 'inactive'}, default {status.default_incoming or 'unknown'} (incoming)",
+        f"{host_name}: sudo ufw status verbose", "sudo ufw default deny incoming && sudo ufw enable")

@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.docker import LabError, docker
+from lab.faults import Fault
 from lab.topology import REPO, machine
 
 INVENTORY = ".lab/inventory.yaml"
 STACK_CONTAINERS = ("portainer", "npm", "technitium", "uptime-kuma")
 AGENT_HOSTS = ("unraid", "pve-docker-1", "pve-docker-2")
-NOT_LANDED = "has no bootstrap steps"
 TIMINGS: dict[str, float] = {}
 
 
@@ -104,3 +104,49 @@ def wait_agents(limit: float = 60) -> bool:
             return False
         time.sleep(1)
     return True
+
+
+def not_green(results: dict[str, Result]) -> dict[str, str]:
+    """Every test that did not pass, with the first line of why."""
+    return {n: r.message.splitlines()[0] if r.message else r.outcome for n, r in results.items()
+            if r.outcome != "passed"}
+
+
+def deploy(phases: tuple[int, ...], proof: str) -> None:
+    """`lab up`, then bootstrap each of `phases` (timed); fail unless the platform settles and the agents answer."""
+    import pytest
+
+    from lab import up as lab_up
+
+    try:
+        lab_up.up(log=lambda _: None)
+    except LabError as exc:
+        pytest.fail(f"lab up failed: {exc}", pytrace=False)
+    for phase in phases:
+        done = bootstrap(phase=phase)
+        TIMINGS[f"bootstrap phase{phase} (before the {proof} proof)"] = done.seconds
+        assert done.returncode == 0, f"bootstrap phase{phase} failed:\n{done.output[-3000:]}"
+    states = wait_healthy()
+    assert settled(states), f"platform containers did not settle after bootstrap: {states}"
+    if 2 in phases:
+        assert wait_agents(), "agents do not answer /ping after bootstrap phase 2"
+
+
+def expect_caught(fault: Fault, results: dict[str, Result]) -> None:
+    """Exactly the fault's specs failed (its `also` may), each naming a fix; a normal state (`skips`) failed none
+    and skipped its specs with the reason."""
+    name, caught = fault.name, failed(results)
+    missing = sorted(set(fault.catches) - caught)
+    extra = sorted(caught - set(fault.catches) - set(fault.also))
+    assert not missing, f"{name} ({fault.what}) was not caught by " + "; ".join(
+        f"{n} ({results[n].outcome if n in results else 'not run'})" for n in missing)
+    assert not extra, f"{name} also failed unrelated specs: " + "; ".join(
+        f"{n}: {results[n].message.splitlines()[0][:300]}" for n in extra)
+    unnamed = [n for n in fault.catches if "fix:" not in results[n].message]
+    assert not unnamed, f"{name}: these failures name no fix: {unnamed}"
+    if fault.skips:
+        should = [n for n in results if any(s in n for s in fault.skips) and n not in fault.skip_exempt]
+        assert should, f"{name}: no test matches {fault.skips}"
+        wrong = {n: f"{results[n].outcome} {results[n].message[:120]}" for n in should
+                 if results[n].outcome != "skipped" or fault.skip_reason not in results[n].message}
+        assert not wrong, f"{name}: these should skip with '{fault.skip_reason}': {wrong}"

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from proof import INVENTORY, bootstrap, run, wait_agents
+from proof import INVENTORY, bootstrap, deploy, run, wait_agents
 
 from lab import faults
 
@@ -35,10 +35,8 @@ def result(checks: list[dict[str, str]], spec: str, target: str) -> str:
 
 
 def test_fault_and_waiver_in_the_audit_trail(tmp_path: Path) -> None:
+    deploy((1, 2), "audit")
     lab = faults.Lab()
-    for phase in (1, 2):
-        assert bootstrap(phase=phase).returncode == 0
-    assert wait_agents()
     reports, waivers = tmp_path / "reports", tmp_path / "waivers.yaml"
     waivers.write_text(WAIVERS)
     assert compliance_run(reports, waivers) == 0, "the lab is not green before the faults"

@@ -8,11 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from proof import TIMINGS, bootstrap, failed, settled, specs, wait_agents, wait_healthy
+from proof import TIMINGS, bootstrap, deploy, expect_caught, not_green, specs, wait_agents
 
 from lab import faults
-from lab import up as lab_up
-from lab.docker import LabError
 
 pytestmark = pytest.mark.lab
 MARKER = "phase1 or phase2"
@@ -21,16 +19,7 @@ MARKER = "phase1 or phase2"
 @pytest.fixture(scope="module")
 def deployed() -> faults.Lab:
     """Bootstrap phases 1 and 2 applied to the lab, its containers settled and its agents answering."""
-    try:
-        lab_up.up(log=lambda _: None)
-    except LabError as exc:
-        pytest.fail(f"lab up failed: {exc}", pytrace=False)
-    for phase in (1, 2):
-        done = bootstrap(phase=phase)
-        TIMINGS[f"bootstrap phase{phase} (before the phase 2 proof)"] = done.seconds
-        assert done.returncode == 0, f"bootstrap phase{phase} failed:\n{done.output[-3000:]}"
-    assert settled(wait_healthy()), "platform containers did not settle"
-    assert wait_agents(), "agents do not answer /ping after bootstrap phase 2"
+    deploy((1, 2), "phase 2")
     return faults.Lab()
 
 
@@ -38,7 +27,7 @@ def test_specs_green_after_bootstrap(deployed: faults.Lab, tmp_path: Path) -> No
     """After phases 1 and 2, every phase-1 and phase-2 spec passes against the lab."""
     done, results = specs(tmp_path / "junit.xml", marker=MARKER)
     TIMINGS["pytest -m 'phase1 or phase2'"] = done.seconds
-    bad = {n: r.message.splitlines()[0] for n, r in results.items() if r.outcome != "passed"}
+    bad = not_green(results)
     assert not bad, f"specs not green after bootstrap: {bad}"
     assert sum(1 for n in results if "<-" in n or "agent" in n or "environment" in n) > 0, "no phase-2 spec ran"
     assert done.returncode == 0, done.output[-2000:]
@@ -64,19 +53,11 @@ def test_fault_caught_by_its_specs(name: str, deployed: faults.Lab, tmp_path: Pa
         restored = bootstrap(phase=2)
         wait_agents()
     assert restored.returncode == 0, f"bootstrap did not restore after {name}:\n{restored.output[-3000:]}"
-    caught = failed(results)
-    missing = sorted(set(fault.catches) - caught)
-    extra = sorted(caught - set(fault.catches) - set(fault.also))
-    assert not missing, f"{name} ({fault.what}) was not caught by " + "; ".join(
-        f"{n} ({results[n].outcome if n in results else 'not run'})" for n in missing)
-    assert not extra, f"{name} also failed unrelated specs: " + "; ".join(
-        f"{n}: {results[n].message.splitlines()[0][:300]}" for n in extra)
-    unnamed = [n for n in fault.catches if "fix:" not in results[n].message]
-    assert not unnamed, f"{name}: these failures name no fix: {unnamed}"
+    expect_caught(fault, results)
 
 
 def test_specs_green_after_all_faults(deployed: faults.Lab, tmp_path: Path) -> None:
     """Once every fault is undone and bootstrap re-applied, the specs are all green again."""
     _, results = specs(tmp_path / "junit.xml", marker=MARKER)
-    bad = {n: r.message.splitlines()[0] for n, r in results.items() if r.outcome != "passed"}
+    bad = not_green(results)
     assert not bad, f"left behind by the faults: {bad}"

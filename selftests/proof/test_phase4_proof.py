@@ -14,14 +14,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from proof import TIMINGS, bootstrap, failed, settled, specs, wait_agents, wait_healthy
+from proof import TIMINGS, bootstrap, deploy, expect_caught, not_green, specs
 
 from bootstrap.__main__ import PHASES
 from homelab import monitoring
 from homelab.checks.observability import parse_states
 from lab import faults
-from lab import up as lab_up
-from lab.docker import LabError
 
 pytestmark = pytest.mark.lab
 APPLIED = [p for p in (1, 2, 3, 4) if f"phase{p}" in PHASES]
@@ -54,16 +52,7 @@ def deployed() -> faults.Lab:
     """Bootstrap phases 1 to 4 applied to the lab, its containers settled and every monitor up."""
     if "phase4" not in PHASES:
         pytest.skip("bootstrap phase 4 has not landed (`python -m bootstrap phase4` has no steps)")
-    try:
-        lab_up.up(log=lambda _: None)
-    except LabError as exc:
-        pytest.fail(f"lab up failed: {exc}", pytrace=False)
-    for phase in APPLIED:
-        done = bootstrap(phase=phase)
-        TIMINGS[f"bootstrap phase{phase} (before the phase 4 proof)"] = done.seconds
-        assert done.returncode == 0, f"bootstrap phase{phase} failed:\n{done.output[-3000:]}"
-    assert settled(wait_healthy()), "platform containers did not settle"
-    assert wait_agents(), "agents do not answer /ping"
+    deploy(tuple(APPLIED), "phase 4")
     lab = faults.Lab()
     down = wait_monitors_up(lab)
     assert not down, f"Uptime Kuma monitors not up {MONITORS_WAIT:.0f} s after bootstrap: {down}"
@@ -74,7 +63,7 @@ def test_specs_green_after_bootstrap(deployed: faults.Lab, tmp_path: Path) -> No
     """After phases 1 to 4, every spec of those phases passes against the lab."""
     done, results = specs(tmp_path / "junit.xml", marker=MARKER)
     TIMINGS[f"pytest -m '{MARKER}'"] = done.seconds
-    bad = {n: r.message.splitlines()[0] for n, r in results.items() if r.outcome != "passed"}
+    bad = not_green(results)
     assert not bad, f"specs not green after bootstrap: {bad}"
     assert any("monitor" in n for n in results), "no phase-4 spec ran"
     assert done.returncode == 0, done.output[-2000:]
@@ -105,19 +94,11 @@ def test_fault_caught_by_its_specs(name: str, deployed: faults.Lab, tmp_path: Pa
         TIMINGS[f"fault {name} (break, specs, restore)"] = time.monotonic() - started
     assert restored.returncode == 0, f"bootstrap did not restore after {name}:\n{restored.output[-3000:]}"
     assert not down, f"after {name}, Uptime Kuma monitors not up again: {down}"
-    caught = failed(results)
-    missing = sorted(set(fault.catches) - caught)
-    extra = sorted(caught - set(fault.catches) - set(fault.also))
-    assert not missing, f"{name} ({fault.what}) was not caught by " + "; ".join(
-        f"{n} ({results[n].outcome if n in results else 'not run'})" for n in missing)
-    assert not extra, f"{name} also failed unrelated specs: " + "; ".join(
-        f"{n}: {results[n].message.splitlines()[0][:300]}" for n in extra)
-    unnamed = [n for n in fault.catches if "fix:" not in results[n].message]
-    assert not unnamed, f"{name}: these failures name no fix: {unnamed}"
+    expect_caught(fault, results)
 
 
 def test_specs_green_after_all_faults(deployed: faults.Lab, tmp_path: Path) -> None:
     """Once every fault is undone and bootstrap re-applied, the specs are all green again."""
     _, results = specs(tmp_path / "junit.xml", marker=MARKER)
-    bad = {n: r.message.splitlines()[0] for n, r in results.items() if r.outcome != "passed"}
+    bad = not_green(results)
     assert not bad, f"left behind by the faults: {bad}"

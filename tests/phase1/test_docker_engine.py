@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import problem
-from homelab.checks.engine import DAEMON_JSON, DAEMON_SCRIPT, parse_daemon
+from homelab.checks.engine import DAEMON_JSON, expect_dockerd_unix_only
 from homelab.checks.reach import expect_reach
 
 pytestmark = pytest.mark.phase1
@@ -35,10 +35,7 @@ def test_engine_up_with_compose_v2(host, infra):
 def test_dockerd_not_configured_for_tcp(host, reach, access):
     """dockerd is not told to listen on TCP: no tcp:// in its -H flags or daemon.json `hosts`."""
     reach(host)
-    config = parse_daemon(access.ssh.run(host, DAEMON_SCRIPT))
-    assert not config.tcp_listeners, problem(
-        "dockerd listening on the unix socket only", f"tcp listeners {', '.join(config.tcp_listeners)}",
-        f"{host.name}: dockerd command line `{config.cmdline}` and {DAEMON_JSON}", NO_TCP)
+    expect_dockerd_unix_only(host, access.ssh, NO_TCP)
 
 
 @pytest.mark.spec("P1-DOCKER-003", severity="critical", fix=NO_TCP)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from homelab.checks import problem
+from homelab.checks.ufw import default_deny_problem
 
 pytestmark = pytest.mark.phase1
 
@@ -19,9 +19,5 @@ pytestmark = pytest.mark.phase1
 def test_ufw_active_default_deny(host, reach, reachability):
     """ufw is active on the platform VM with the default policy `deny (incoming)`."""
     reach(host)
-    status = reachability.ufw(host)
-    ok = status.active and status.default_incoming == "deny"
-    assert ok, problem(
-        "ufw active, default deny (incoming)",
-        f"{'active' if status.active else 'inactive'}, default {status.default_incoming or 'unknown'} (incoming)",
-        f"{host.name}: sudo ufw status verbose", "sudo ufw default deny incoming && sudo ufw enable")
+    found = default_deny_problem(reachability.ufw(host), host.name)
+    assert found is None, found

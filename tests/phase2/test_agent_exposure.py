@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import problem
-from homelab.checks.engine import DAEMON_JSON, DAEMON_SCRIPT, parse_daemon
+from homelab.checks.engine import DAEMON_JSON, expect_dockerd_unix_only
 from homelab.checks.reach import expect_reach
 from homelab.environments import agent_port
 
@@ -54,10 +54,7 @@ def test_agent_refuses_unsigned(host, inventory, access, reach):
 def test_agent_dockerd_not_on_tcp(host, reach, access):
     """dockerd on each agent host is not told to listen on TCP (no tcp:// in its -H flags or daemon.json)."""
     reach(host)
-    config = parse_daemon(access.ssh.run(host, DAEMON_SCRIPT))
-    assert not config.tcp_listeners, problem(
-        "dockerd listening on the unix socket only", f"tcp listeners {', '.join(config.tcp_listeners)}",
-        f"{host.name}: dockerd command line `{config.cmdline}` and {DAEMON_JSON}", NO_TCP)
+    expect_dockerd_unix_only(host, access.ssh, NO_TCP)
 
 
 @pytest.mark.spec("P2-DOCKER-002", severity="critical", fix=NO_TCP)

@@ -11,6 +11,7 @@ import pytest
 
 from homelab import firewall
 from homelab.checks import problem
+from homelab.checks.ufw import default_deny_problem
 
 pytestmark = pytest.mark.phase2
 
@@ -53,12 +54,8 @@ def test_agent_host_docker_user_chain(host, inventory, access, reach):
 def test_agent_host_ufw_active(host, reach, reachability):
     """ufw is active with default deny (incoming) on each Proxmox Docker VM."""
     reach(host)
-    status = reachability.ufw(host)
-    ok = status.active and status.default_incoming == "deny"
-    assert ok, problem(
-        "ufw active, default deny (incoming)",
-        f"{'active' if status.active else 'inactive'}, default {status.default_incoming or 'unknown'} (incoming)",
-        f"{host.name}: sudo ufw status verbose", "sudo ufw default deny incoming && sudo ufw enable")
+    found = default_deny_problem(reachability.ufw(host), host.name)
+    assert found is None, found
 
 
 @pytest.mark.spec("P2-FW-003", severity="high", fix=f"{BOOTSTRAP}: it writes the rules into {GO}")

@@ -13,11 +13,10 @@ import pytest
 from homelab.checks import problem
 from homelab.checks.engine import (
     DAEMON_JSON,
-    DAEMON_SCRIPT,
     RESTART_OK,
     expect_container,
+    expect_dockerd_unix_only,
     health,
-    parse_daemon,
     pinned_image,
     restart_policy,
 )
@@ -119,10 +118,7 @@ def test_open_webui_lan_vpn_only(host, source, inventory, reachability, reach, n
 def test_worker_dockerd_not_on_tcp(host, reach, access):
     """dockerd in the worker's WSL2 is not told to listen on TCP (no tcp:// in its flags or daemon.json)."""
     reach(host)
-    config = parse_daemon(access.ssh.run(host, DAEMON_SCRIPT))
-    assert not config.tcp_listeners, problem(
-        "dockerd on the unix socket only", f"tcp listeners {', '.join(config.tcp_listeners)}",
-        f"{host.name}: `{config.cmdline}` and {DAEMON_JSON}", NO_TCP)
+    expect_dockerd_unix_only(host, access.ssh, NO_TCP)
 
 
 @pytest.mark.spec("P3-DOCKER-002", severity="critical", fix=NO_TCP)
