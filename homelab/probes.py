@@ -13,8 +13,12 @@ import socket
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
+from homelab import sweep
 from homelab.ssh import Reachable, SSHPool, quote
+
+SWEEP_SOURCE = Path(sweep.__file__).read_text()
 
 
 class Outcome(enum.Enum):
@@ -51,12 +55,17 @@ def probe_here(probe: Probe, timeout: float) -> Outcome:
 
 
 def remote_script(probes: Iterable[Probe], timeout: float) -> str:
-    """A bash script that probes everything at once and prints `ADDRESS PORT OUTCOME` lines."""
+    """A script that probes everything at once and prints `ADDRESS PORT OUTCOME` lines: `homelab.sweep` where
+    the far side has python3 (one process), else bash with a `/dev/tcp` connect and a `timeout` per probe."""
+    probes = list(probes)
+    sweep_args = " ".join(f"{p.address}:{p.port}" for p in probes)
+    python = (f"command -v python3 >/dev/null 2>&1 && exec python3 -c {quote(SWEEP_SOURCE)} {timeout:g} "
+              f"{sweep_args}")
     probe_fn = (
         'p() { if timeout TIMEOUT bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then echo "$1 $2 open";'
         ' elif [ $? -eq 124 ]; then echo "$1 $2 filtered"; else echo "$1 $2 closed"; fi; }'
     )
-    lines = [probe_fn.replace("TIMEOUT", f"{timeout:g}")]
+    lines = [python, probe_fn.replace("TIMEOUT", f"{timeout:g}")]
     lines += [f"p {quote(p.address)} {p.port} &" for p in probes]
     lines.append("wait")
     return "\n".join(lines)
@@ -90,8 +99,8 @@ class Reachability:
     def _probe_from(self, target: Reachable | None, probes: list[Probe]) -> dict[Probe, Outcome]:
         todo = sorted(set(probes))
         if target is None:
-            with ThreadPoolExecutor(max_workers=min(64, max(1, len(todo)))) as pool:
-                return dict(zip(todo, pool.map(lambda p: probe_here(p, self.timeout), todo), strict=True))
+            found_here = sweep.sweep([(p.address, p.port) for p in todo], self.timeout)
+            return {Probe(a, p): Outcome(o) for (a, p), o in found_here.items()}
         result = self.pool.run(target, remote_script(todo, self.timeout), timeout=self.timeout * 4 + 10)
         found = parse_remote(result.stdout)
         missing = [p for p in todo if p not in found]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import threading
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ INVENTORY = pytest.StashKey[Inventory]()
 SECRETS = pytest.StashKey[Secrets]()
 ACCESS = pytest.StashKey[HostAccess]()
 AUDIT = pytest.StashKey[Audit]()
+PROBES = pytest.StashKey[Any]()  # homelab.checks.reach.PhaseProbes, imported on first use
 SPECS_DIR = "tests"
 
 
@@ -186,12 +188,36 @@ def resolver(inventory: Inventory) -> Any:
     return res
 
 
-@pytest.fixture(scope="session")
-def reachability(inventory: Inventory, access: HostAccess) -> Any:
-    """The phase's probes from every source, swept once per run on first use (`homelab.checks.reach`)."""
-    from homelab.checks.reach import PhaseProbes
+def _probes(config: pytest.Config) -> Any:
+    if PROBES not in config.stash:
+        from homelab.checks.reach import PhaseProbes
 
-    return PhaseProbes(inventory, access.ssh)
+        config.stash[PROBES] = PhaseProbes(config.stash[INVENTORY], config.stash[ACCESS].ssh)
+    return config.stash[PROBES]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Specs that read the sweep run last, so that everything else runs while its probes wait (the report
+    orders checks by phase and id, not by when they ran)."""
+    if INVENTORY in config.stash:
+        items.sort(key=lambda item: "reachability" in getattr(item, "fixturenames", ()))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """When the run probes, start the sweep in the background now: its timeouts pass while other specs run."""
+    config = session.config
+    if INVENTORY not in config.stash or config.option.collectonly:
+        return
+    if any("reachability" in getattr(item, "fixturenames", ()) for item in session.items):
+        threading.Thread(target=_probes(config).prefetch, name="homelab-sweep", daemon=True).start()
+
+
+@pytest.fixture(scope="session")
+def reachability(pytestconfig: pytest.Config) -> Any:
+    """The phase's probes from every source, swept once per run (`homelab.checks.reach`), started in the
+    background as the run starts."""
+    return _probes(pytestconfig)
 
 
 # -- reports and redaction -----------------------------------------------------------------------------

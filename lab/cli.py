@@ -14,8 +14,8 @@ from lab.keys import SSH_KEY
 from lab.topology import LAB_DIR, machine
 
 
-def _up(_: argparse.Namespace) -> int:
-    inv = lifecycle.up()
+def _up(args: argparse.Namespace) -> int:
+    inv = lifecycle.up(extra_agents=args.extra_agents)
     print(inv.path)
     return 0
 
@@ -103,8 +103,11 @@ def _faults(_: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="lab", description="The simulated homelab on the local Docker engine.")
     sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
-    sub.add_parser("up", help="build and start the lab (idempotent); print the lab inventory's path").set_defaults(
-        func=_up)
+    up = sub.add_parser("up", help="build and start the lab (idempotent); print the lab inventory's path")
+    up.add_argument("--extra-agents", type=int, metavar="N", default=None,
+                    help="run N extra Proxmox Docker VMs (pve-docker-3, ...) for scaling runs; kept until changed "
+                         "(0 removes them)")
+    up.set_defaults(func=_up)
     sub.add_parser("down", help="remove every lab container, network and volume").set_defaults(func=_down)
     sub.add_parser("status", help="each lab machine's state and addresses").set_defaults(func=_status)
     for name, func, text in (("exec", _exec, "run a command in a lab machine, as root: lab exec HOST -- CMD"),

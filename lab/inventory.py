@@ -12,7 +12,7 @@ import yaml
 
 from homelab.inventory import Inventory, load_inventory
 from lab.keys import CA_CERT, CA_KEY, ENV_FILE, SSH_KEY, ensure_env
-from lab.topology import HOSTS, LAB_DIR, NETWORKS, PUBLIC_ADDRESS, SEED_INVENTORY, VANTAGES, Machine
+from lab.topology import LAB_DIR, NETWORKS, PUBLIC_ADDRESS, SEED_INVENTORY, VANTAGES, Machine, hosts
 
 LAB_INVENTORY = LAB_DIR / "inventory.yaml"
 HEADER = """\
@@ -38,8 +38,8 @@ def _ssh(m: Machine, host_keys: dict[str, str]) -> dict[str, str]:
 
 def _hosts(seed_hosts: dict[str, Any], host_keys: dict[str, str]) -> dict[str, Any]:
     hosts = {}
-    for m in HOSTS:
-        entry = {k: v for k, v in seed_hosts[m.name].items() if k not in ("address", "ssh", "hostname")}
+    for m in hosts():
+        entry = {k: v for k, v in seed_hosts[m.like or m.name].items() if k not in ("address", "ssh", "hostname")}
         entry["os"] = "unraid" if m.image == "unraid" else "debian"  # what the lab container really runs
         hosts[m.name] = {"address": m.address, **entry, "ssh": _ssh(m, host_keys)}
     return hosts
@@ -47,7 +47,7 @@ def _hosts(seed_hosts: dict[str, Any], host_keys: dict[str, str]) -> dict[str, A
 
 def _services(seed_services: dict[str, Any]) -> dict[str, Any]:
     """The seed's services, narrowed to the lab's hosts where a service names hosts."""
-    lab_hosts = {m.name for m in HOSTS}
+    lab_hosts = {m.name for m in hosts()}
     services = {}
     for name, service in seed_services.items():
         service = dict(service)
@@ -95,7 +95,7 @@ def write(host_keys: dict[str, str], image_map: dict[str, str]) -> Inventory:
 def public_forwards() -> list[tuple[str, int, str]]:
     """(protocol, port, lab address) for every port the seed inventory marks `exposure: public`."""
     seed_inventory = load_inventory(SEED_INVENTORY)
-    addresses = {m.name: m.address for m in HOSTS}
+    addresses = {m.name: m.address for m in hosts()}
     forwards = set()
     for service, host in seed_inventory.instances():
         for port in service.ports:
@@ -107,5 +107,5 @@ def public_forwards() -> list[tuple[str, int, str]]:
 def known_hosts(host_keys: dict[str, str]) -> Path:
     """.lab/known_hosts for OpenSSH (`lab ssh`), from the same recorded host keys."""
     path = LAB_DIR / "known_hosts"
-    path.write_text("".join(f"{m.address} {host_keys[m.name]}\n" for m in (*HOSTS, *VANTAGES)))
+    path.write_text("".join(f"{m.address} {host_keys[m.name]}\n" for m in (*hosts(), *VANTAGES)))
     return path

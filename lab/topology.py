@@ -49,6 +49,7 @@ class Machine:
     addresses: dict[str, str]
     user: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    like: str | None = None  # the seed inventory's host whose entry it copies (an extra agent); else its own
 
     @property
     def container(self) -> str:
@@ -73,9 +74,10 @@ def _host_routes() -> str:
     return ";".join(f"replace {cidr} via {ROUTER['lan']}" for cidr in others)
 
 
-def _host(name: str, octet: int, image: str = "host", user: str = "admin", **env: str) -> Machine:
+def _host(name: str, octet: int, image: str = "host", user: str = "admin", like: str | None = None,
+          **env: str) -> Machine:
     return Machine(name, "host", image, {"lan": NETWORKS["lan"].at(octet)}, user,
-                   {"LAB_ROUTES": _host_routes(), "LAB_REGISTRY": REGISTRY, **env})
+                   {"LAB_ROUTES": _host_routes(), "LAB_REGISTRY": REGISTRY, **env}, like)
 
 
 def _vantage(name: str, net: str, routes: str) -> Machine:
@@ -98,10 +100,52 @@ INFRA = (
     Machine("registry", "registry", "registry", {"lan": REGISTRY_ADDRESS}),
     Machine("router", "router", "router", dict(ROUTER)),
 )
-MACHINES = {m.name: m for m in (*INFRA, *HOSTS, *VANTAGES)}
+MACHINES = {m.name: m for m in (*INFRA, *HOSTS, *VANTAGES)}  # the lab without extra agents
+
+# Extra Proxmox Docker VMs for scaling runs (`lab up --extra-agents N`): pve-docker-3, -4, ... at LAN .40 up,
+# each a copy of pve-docker-1 in the inventory. The count is kept in .lab/ so that a plain `lab up` keeps them.
+EXTRA_AGENTS_FILE = LAB_DIR / "extra-agents"
+EXTRA_TEMPLATE = "pve-docker-1"
+MAX_EXTRA_AGENTS = 40
+
+
+def extra_agent(index: int) -> Machine:
+    return _host(f"pve-docker-{index + 3}", 40 + index, like=EXTRA_TEMPLATE)
+
+
+def extra_agents() -> int:
+    """How many extra agents the lab has (0 unless `lab up --extra-agents N` said otherwise)."""
+    try:
+        text = EXTRA_AGENTS_FILE.read_text().strip()
+    except FileNotFoundError:
+        return 0
+    if not text.isdigit() or int(text) > MAX_EXTRA_AGENTS:
+        raise LabError(f"{EXTRA_AGENTS_FILE}: {text!r} is not a count of extra agents (0 to {MAX_EXTRA_AGENTS}); "
+                       "run `lab up --extra-agents N`")
+    return int(text)
+
+
+def set_extra_agents(count: int) -> None:
+    if not 0 <= count <= MAX_EXTRA_AGENTS:
+        raise LabError(f"--extra-agents {count}: expected 0 to {MAX_EXTRA_AGENTS}")
+    LAB_DIR.mkdir(exist_ok=True)
+    if count:
+        EXTRA_AGENTS_FILE.write_text(f"{count}\n")
+    else:
+        EXTRA_AGENTS_FILE.unlink(missing_ok=True)
+
+
+def hosts() -> tuple[Machine, ...]:
+    """The lab's hosts now: the seed's, then the extra agents."""
+    return (*HOSTS, *(extra_agent(i) for i in range(extra_agents())))
+
+
+def machines() -> dict[str, Machine]:
+    return {m.name: m for m in (*INFRA, *hosts(), *VANTAGES)}
 
 
 def machine(name: str) -> Machine:
-    if name not in MACHINES:
-        raise LabError(f"no lab machine {name!r}; expected one of: {', '.join(MACHINES)}")
-    return MACHINES[name]
+    found = machines()
+    if name not in found:
+        raise LabError(f"no lab machine {name!r}; expected one of: {', '.join(found)}")
+    return found[name]

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from homelab.inventory import Inventory
 from lab import containers, images, inventory, registry, stackimages
-from lab.docker import docker, ensure_engine, inspect_format
+from lab.docker import docker, ensure_engine, inspect_format, lab_objects
 from lab.images import Log
 from lab.keys import ensure_ca, forget_env, ssh_client_key
 from lab.router import ruleset
-from lab.topology import HOSTS, MACHINES, VANTAGES, Machine, machine
+from lab.topology import VANTAGES, Machine, hosts, machine, machines, set_extra_agents
 
 # .env values pinned to what a machine generated for itself (bootstrap's trust on first use of Portainer's
 # self-signed certificate): a reset or `lab down` makes that machine anew, so the pin is dropped with it.
@@ -50,23 +50,36 @@ def _start(machines: list[Machine], hashes: dict[str, str], log: Log) -> None:
 
 def write_inventory() -> Inventory:
     """(Re)write .lab/inventory.yaml from the running lab: host keys, the registry's images."""
-    keys = {m.name: containers.host_key(m) for m in (*HOSTS, *VANTAGES)}
+    keys = {m.name: containers.host_key(m) for m in (*hosts(), *VANTAGES)}
     inventory.known_hosts(keys)
     return inventory.write(keys, registry.image_map())
 
 
-def up(log: Log = print) -> Inventory:
-    """Bring the whole lab up (idempotent: what already runs as specified is left alone)."""
+def up(log: Log = print, extra_agents: int | None = None) -> Inventory:
+    """Bring the whole lab up (idempotent: what already runs as specified is left alone). `extra_agents`, when
+    given, sets how many extra Proxmox Docker VMs it has from now on (machines beyond that are removed)."""
     started = time.monotonic()
     ensure_engine()
+    if extra_agents is not None:
+        set_extra_agents(extra_agents)
+    _remove_stale(log)
     hashes = images.ensure_images(log=log)
     ensure_ca()
     containers.ensure_networks()
-    _start(list(MACHINES.values()), hashes, log)
+    _start(list(machines().values()), hashes, log)
     stackimages.ensure_standins(hashes["base"], log)
     result = write_inventory()
     log(f"lab up in {time.monotonic() - started:.0f} s")
     return result
+
+
+def _remove_stale(log: Log) -> None:
+    """Remove the lab containers the lab no longer has (extra agents beyond the count), with their volumes."""
+    wanted = {m.container for m in machines().values()}
+    for container in sorted(set(lab_objects("container")) - wanted):
+        docker("rm", "-f", container)
+        docker("volume", "rm", "-f", f"{container}-docker", check=False)
+        log(f"removed {container} (no longer in the lab)")
 
 
 def down(log: Log = print) -> list[str]:
@@ -96,7 +109,7 @@ def status() -> list[tuple[str, str, str, str]]:
     """(name, kind, address, state) for each lab machine."""
     ensure_engine()
     rows = []
-    for m in MACHINES.values():
+    for m in machines().values():
         state = inspect_format("container", m.container, "{{.State.Status}}") or "absent"
         rows.append((m.name, m.kind, ", ".join(m.addresses.values()), state))
     return rows

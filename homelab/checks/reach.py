@@ -9,14 +9,17 @@ when they disagree, says why: ufw's own view, the router, or a published Docker 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from ipaddress import IPv4Address
 from typing import Any
 
 import pytest
 
 from homelab.checks import problem
+from homelab.checks.dns import query_command
 from homelab.checks.ufw import UfwStatus, parse_status
 from homelab.inventory import STACK_PHASES, Host, Inventory, Vantage
 from homelab.policy import Source, exposure_of, may_connect, sources
@@ -50,6 +53,13 @@ class PhaseProbes:
         self._swept = False
         self._lock = threading.Lock()
         self._ufw: dict[str, UfwStatus] = {}
+        self._dns: dict[str, str] = {}  # source -> the far side's answer to a recursive query (query_command)
+
+    def prefetch(self) -> None:
+        """Sweep now (the plugin calls this in the background as the run starts, so the probes' timeouts pass
+        while other specs run). Best effort: whatever fails here, a spec asking for it redoes and reports."""
+        with contextlib.suppress(Exception):  # the spec that needs the result meets the error itself
+            self._sweep(sources(self.inventory))
 
     def target(self, source: Source) -> Host | Vantage | None:
         """The machine to SSH into to probe from `source` (None: this machine)."""
@@ -80,7 +90,15 @@ class PhaseProbes:
                     continue  # the spec meets the host-down policy through `reach`
                 probes = [Probe(self.address(source, h), p) for h in self.hosts for p in self._ports(h)]
                 plan[source.name] = (target, probes)
-            self.probes.sweep(plan)
+            by_name = {s.name: s for s in sources}
+            asked = {name: target for name, (target, _) in plan.items() if target is not None and self._dns_server()}
+            with ThreadPoolExecutor(max_workers=max(1, len(asked))) as pool:  # the DNS queries wait beside the sweep
+                answers = {name: pool.submit(self.pool.run, target, self._query(by_name[name]))
+                           for name, target in asked.items()}
+                self.probes.sweep(plan)
+            for name, answer in answers.items():
+                if answer.exception() is None:
+                    self._dns[name] = answer.result().stdout
 
     def outcome(self, source: Source, host: Host, port: int, reach: Callable[[Any], Any]) -> Outcome:
         """How `port` on `host` answers from `source` (SSH sources go through `reach`: host-down policy)."""
@@ -91,6 +109,30 @@ class PhaseProbes:
             reach(host)
         self._sweep(sources(self.inventory))
         return self.probes.outcome(source.name, target, Probe(self.address(source, host), port))
+
+    def _dns_server(self) -> Host | None:
+        service = self.inventory.services.get("technitium")
+        return self.inventory.hosts_of(service)[0] if service and self.inventory.hosts_of(service) else None
+
+    def dns_server_address(self, source: Source) -> str:
+        """Where `source` sends DNS queries: Technitium's host (from the internet, the public address)."""
+        server = self._dns_server()
+        assert server is not None, "the inventory has no technitium service"
+        return self.address(source, server)
+
+    def _query(self, source: Source) -> str:
+        return query_command(self.dns_server_address(source), timeout=self.inventory.settings.probe_timeout)
+
+    def recursive_query(self, source: Source, reach: Callable[[Any], Any]) -> str:
+        """What `source` hears back for a recursive query of a name outside the homelab's zones (the output of
+        `query_command`), asked in the sweep beside the probes."""
+        target = self.target(source)
+        assert target is not None, f"{source.name}: a DNS query needs a machine to send it from"
+        reach(target)
+        self._sweep(sources(self.inventory))
+        if source.name not in self._dns:
+            self._dns[source.name] = self.pool.run(target, self._query(source)).stdout
+        return self._dns[source.name]
 
     def ufw(self, host: Host) -> UfwStatus:
         if host.name not in self._ufw:

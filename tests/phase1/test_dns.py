@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import problem
-from homelab.checks.dns import acl_problem, parse_answer, query_command, technitium_settings
+from homelab.checks.dns import acl_problem, parse_answer, technitium_settings
 from homelab.checks.reach import service_host
 
 pytestmark = pytest.mark.phase1
@@ -51,13 +51,10 @@ def test_service_fqdn_resolves_to_npm(fqdn, inventory, resolver):
 
 @pytest.mark.spec("P1-DNS-003", severity="critical", fix=ACL)
 @pytest.mark.each("source", kind=("guest", "wan"))
-def test_no_open_resolver(source, inventory, reachability, reach, access):
+def test_no_open_resolver(source, reachability, reach):
     """Technitium does not resolve names outside its zones for the guest network or the internet."""
-    vantage = reachability.target(source)
-    reach(vantage)
-    server = reachability.address(source, service_host(inventory, "technitium"))
-    command = query_command(server, timeout=inventory.settings.probe_timeout)
-    answer = parse_answer(access.ssh.run(vantage, command).stdout)
+    server = reachability.dns_server_address(source)
+    answer = parse_answer(reachability.recursive_query(source, reach))
     assert not answer.recursion_offered, problem(
         "REFUSED, RA clear, or no answer", str(answer), f"a recursive query from {source.name} to {server}:53/udp", ACL)
 
