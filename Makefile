@@ -5,7 +5,7 @@ PY    := $(VENV)/bin/python
 BIN   := $(VENV)/bin
 LAB_INVENTORY := .lab/inventory.yaml
 
-.PHONY: help setup lint static selftest test demo lab lab-down phase1 phase2 phase3 phase4 report clean
+.PHONY: help setup lint static selftest test demo lab lab-down bench phase1 phase2 phase3 phase4 report clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ demo: lab ## bring the lab up, roll out every phase, and run the compliance suit
 		$(PY) -m bootstrap $$phase --inventory $(LAB_INVENTORY) || exit 1; done
 	$(BIN)/pytest --inventory $(LAB_INVENTORY) || [ $$? -eq 7 ]
 	@echo "Report: reports/report.html"
+
+bench: lab ## measure the compliance run on the lab (1x, 2x, 4x agents, baseline); writes docs/performance.md
+	$(PY) scripts/bench.py
 
 phase1 phase2 phase3 phase4: setup ## check one rollout phase against inventory.yaml
 	$(BIN)/pytest -m $@

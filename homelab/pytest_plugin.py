@@ -29,6 +29,9 @@ SECRETS = pytest.StashKey[Secrets]()
 ACCESS = pytest.StashKey[HostAccess]()
 AUDIT = pytest.StashKey[Audit]()
 PROBES = pytest.StashKey[Any]()  # homelab.checks.reach.PhaseProbes, imported on first use
+# HOMELAB_PLAIN=1: the benchmark's baseline (scripts/bench.py), the same specs run as plainly written ones run:
+# no connection made ahead, no sweep, every probe on its own, sequential. Never for a real run: it is slow.
+PLAIN = os.environ.get("HOMELAB_PLAIN") == "1"
 SPECS_DIR = "tests"
 
 
@@ -72,7 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[INVENTORY] = inventory
     config.stash[SECRETS] = secrets
-    access = config.stash[ACCESS] = HostAccess(inventory)
+    access = config.stash[ACCESS] = HostAccess(inventory, plain=PLAIN)
     directory = None
     if not (config.option.no_reports or config.option.collectonly or hasattr(config, "workerinput")):
         directory = config.rootpath / config.option.report_dir
@@ -192,7 +195,7 @@ def _probes(config: pytest.Config) -> Any:
     if PROBES not in config.stash:
         from homelab.checks.reach import PhaseProbes
 
-        config.stash[PROBES] = PhaseProbes(config.stash[INVENTORY], config.stash[ACCESS].ssh)
+        config.stash[PROBES] = PhaseProbes(config.stash[INVENTORY], config.stash[ACCESS].ssh, plain=PLAIN)
     return config.stash[PROBES]
 
 
@@ -200,17 +203,21 @@ def _probes(config: pytest.Config) -> Any:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Specs that read the sweep run last, so that everything else runs while its probes wait (the report
     orders checks by phase and id, not by when they ran)."""
-    if INVENTORY in config.stash:
+    if INVENTORY in config.stash and not PLAIN:
         items.sort(key=lambda item: "reachability" in getattr(item, "fixturenames", ()))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """When the run probes, start the sweep in the background now: its timeouts pass while other specs run."""
+    """Start what the run will wait for in the background now: the sweep (its timeouts pass while other specs
+    run) and every host's containers (one `docker inspect` per host, all hosts at once)."""
     config = session.config
-    if INVENTORY not in config.stash or config.option.collectonly:
+    if INVENTORY not in config.stash or config.option.collectonly or PLAIN:
         return
-    if any("reachability" in getattr(item, "fixturenames", ()) for item in session.items):
+    used = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    if "reachability" in used:
         threading.Thread(target=_probes(config).prefetch, name="homelab-sweep", daemon=True).start()
+    if "engine" in used:
+        threading.Thread(target=config.stash[ACCESS].prefetch_engines, name="homelab-engines", daemon=True).start()
 
 
 @pytest.fixture(scope="session")

@@ -168,7 +168,14 @@ class SSHPool:
                 list(pool.map(self.failure, targets))
 
     def run(self, target: Reachable, command: str, timeout: float | None = None) -> CommandResult:
-        return run(self.get(target), command, timeout or self.inventory.settings.command_timeout)
+        limit = timeout or self.inventory.settings.command_timeout
+        try:
+            return run(self.get(target), command, limit)
+        except TimeoutError:
+            raise SSHError(f"{target.name} ({target.address}): a command gave no answer within {limit:g} s") from None
+        except (paramiko.SSHException, OSError, EOFError) as exc:  # the connection dropped mid-command
+            raise SSHError(f"{target.name} ({target.address}): the SSH connection broke during a command "
+                           f"({exc or type(exc).__name__}); is the host restarting? Run again") from None
 
     def close(self) -> None:
         for client in self._clients.values():

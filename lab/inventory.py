@@ -37,12 +37,12 @@ def _ssh(m: Machine, host_keys: dict[str, str]) -> dict[str, str]:
 
 
 def _hosts(seed_hosts: dict[str, Any], host_keys: dict[str, str]) -> dict[str, Any]:
-    hosts = {}
+    entries = {}
     for m in hosts():
         entry = {k: v for k, v in seed_hosts[m.like or m.name].items() if k not in ("address", "ssh", "hostname")}
         entry["os"] = "unraid" if m.image == "unraid" else "debian"  # what the lab container really runs
-        hosts[m.name] = {"address": m.address, **entry, "ssh": _ssh(m, host_keys)}
-    return hosts
+        entries[m.name] = {"address": m.address, **entry, "ssh": _ssh(m, host_keys)}
+    return entries
 
 
 def _services(seed_services: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ compose's service and project labels. The pinned image is the compose file's, ma
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -27,6 +28,7 @@ DAEMON_JSON = "/etc/docker/daemon.json"
 ENV_MODES_OK = (0o600, 0o640, 0o400, 0o440)
 
 
+@functools.cache  # a run reads each stack's compose file once, not once per spec and host
 def compose_service(stack: str, service: str) -> ComposeService:
     return load_compose(STACKS_DIR / stack / "compose.yaml").services[service]
 

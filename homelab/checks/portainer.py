@@ -75,11 +75,11 @@ class PortainerView:
         found: dict[int, str] = self._ask("tags", lambda p: {t["ID"]: t["Name"] for t in p.tags()})
         return found
 
-    def status_after_snapshot(self, endpoint: Endpoint) -> int:
+    def status_after_snapshot(self, endpoint: Endpoint, among: set[str]) -> int:
         """Portainer's status of an environment after asking for a snapshot (else it is up to 5 minutes old).
-        The first ask snapshots every environment that the run checks, all at once: one wait, not one each."""
-        ids = [e["Id"] for e in self.environments().values() if e["Name"] in self.inventory.hosts
-               and e.get("Type") in DIRECT_TYPES]
+        The first ask snapshots the environments of all hosts `among` (those that answer) at once: one wait,
+        not one each, and none for a host that is down (its specs meet the host-down policy)."""
+        ids = [e["Id"] for e in self.environments().values() if e["Name"] in among and e.get("Type") in DIRECT_TYPES]
 
         def ask(portainer: Portainer) -> dict[int, int]:
             with ThreadPoolExecutor(max_workers=max(1, min(16, len(ids)))) as pool:

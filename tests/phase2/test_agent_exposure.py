@@ -37,6 +37,7 @@ def test_agent_port_platform_only(host, source, inventory, reachability, reach):
 def test_agent_refuses_unsigned(host, inventory, access, reach):
     """The agent refuses a request without Portainer's signature (403), asked from the platform VM."""
     platform = inventory.platform_host
+    reach(host)  # a host that is down: the host-down policy, not a 5 s wait for curl
     reach(platform)
     url = f"https://{host.address}:{agent_port(inventory)}/containers/json"
     # -k: the agent's certificate is self-signed; the check is about the answer, and nothing secret is sent.

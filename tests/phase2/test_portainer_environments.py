@@ -53,11 +53,12 @@ def test_environment_group_and_tags(host, inventory, portainer):
 @pytest.mark.spec("P2-PT-003", severity="critical",
                   fix="start the agent, let the platform VM reach 9001, and use the same AGENT_SECRET on both sides")
 @pytest.mark.each("host", role=MANAGED)
-def test_environment_up(host, inventory, portainer):
+def test_environment_up(host, inventory, portainer, access, reach):
     """Portainer marks the host's environment up after a fresh snapshot (it can reach and read its engine)."""
+    reach(host)  # a host that is down: the host-down policy
     want = wanted(inventory, host)
     found = environment(portainer, want)
-    status = portainer.status_after_snapshot(found)
+    status = portainer.status_after_snapshot(found, among=access.answering())
     assert status == UP, problem(
         "status 1 (up) after a snapshot", f"status {status} (down)", f"{portainer.where}, environment {want.name}",
         f"check the portainer-agent container on {host.name} (`docker logs portainer-agent`), that the platform VM "
