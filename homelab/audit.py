@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from homelab import audit_html, promexport
+from homelab.exposure_matrix import MATRIX
 from homelab.hostaccess import HostAccess
 from homelab.inventory import Inventory
 from homelab.redact import REDACTOR
@@ -79,6 +80,7 @@ class Audit:
         self.started = datetime.datetime.now(datetime.UTC)
         self.clock = time.monotonic()
         self.run: Run | None = None
+        MATRIX.clear()  # the matrix is process-wide: this run's probes only (pytester runs share a process)
 
     # -- waivers ------------------------------------------------------------------------------------
     @pytest.hookimpl(tryfirst=True)
@@ -152,7 +154,7 @@ class Audit:
             duration_s=round(time.monotonic() - self.clock, 1),
             checks=[self._check(nodeid, reps) for nodeid, reps in self.reports.items()],
             unreachable=dict(self.access.unreachable), off=sorted(self.access.off),
-            waivers=self._waiver_rows(self.started.date()))
+            waivers=self._waiver_rows(self.started.date()), exposure=MATRIX.to_json())
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

@@ -1,7 +1,8 @@
 """`report.html`: one run as an audit checklist, in one self-contained file (inline CSS, no script, no link).
 
 Top to bottom: the verdict and the run's facts; the summary by phase and by severity, hosts down, skip
-reasons; what changed since the last run; the waivers; then one row per check. The caller masks secrets.
+reasons; the exposure matrix (homelab/audit_matrix_html.py); what changed since the last run; the waivers;
+then one row per check. The caller masks secrets.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
+from homelab import audit_matrix_html
 from homelab.results import RESULTS, Check, Drift, Exit, Run
 
 VERDICTS: dict[int, tuple[str, str]] = {Exit.PASSED: ("passed", "PASSED"), Exit.FAILED: ("failed", "FAILED"),
@@ -140,7 +142,7 @@ def render(run: Run, changes: Drift) -> str:
     title = f"Homelab compliance report: {escape(run.inventory)}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title><style>{CSS}</style></head>
+<title>{title}</title><style>{CSS}{audit_matrix_html.CSS}</style></head>
 <body>
 <header><h1>{title}</h1>
 <p class="verdict {css}" id="verdict">{verdict}: {escape(run.meaning)}</p>
@@ -150,6 +152,7 @@ def render(run: Run, changes: Drift) -> str:
 {_counts_table(run, "severity", run.severities(), "severity")}
 <h3>Hosts unreachable or off</h3>{_hosts(run)}
 <h3>Skipped, and why</h3>{_skips(run)}</section>
+<section id="exposure"><h2>Exposure matrix</h2>{audit_matrix_html.render(run)}</section>
 <section id="drift"><h2>Since the last run</h2>{_drift(changes)}</section>
 <section id="waivers"><h2>Waivers</h2>{_waivers(run)}</section>
 <section id="checks"><h2>Checks ({len(run.checks)})</h2>{_rows(run)}</section>

@@ -23,6 +23,8 @@ NETWORK_KINDS = ("lan", "vpn", "guest", "wan")
 EXPOSURES = ("platform", "lan", "vpn", "public")
 PROTOCOLS = ("tcp", "udp")
 SOCKET_ACCESS = ("none", "ro", "rw")
+# What a container may take from its host, each only where a service allows it by name (`host_access`).
+HOST_ACCESS = ("privileged", "pid", "network", "root")
 OS_NAMES = ("debian", "ubuntu", "unraid")
 # The stacks of stacks/ and the rollout phase that deploys each.
 STACK_PHASES = {"platform": 1, "agent": 2, "edge-agent": 3, "gpu-worker": 3, "monitoring": 4, "exporters": 4}
@@ -86,6 +88,17 @@ class Gpu:
 
 
 @dataclass(frozen=True)
+class Daemon:
+    """A program of the host itself (not a container) that may listen on a non-loopback address: Unraid's web
+    UI, an NFS server. Its port joins the policy with its exposure; sshd is always planned (SSH_EXPOSURE)."""
+
+    name: str
+    port: int
+    protocol: str = "tcp"
+    exposure: str = "lan"
+
+
+@dataclass(frozen=True)
 class Host:
     name: str
     address: IPv4Address
@@ -99,10 +112,17 @@ class Host:
     stacks: tuple[str, ...]
     hostname: str
     gpu: Gpu | None = None
+    daemons: tuple[Daemon, ...] = ()
+    extra_containers: tuple[str, ...] = ()  # may run though no stack of the inventory explains them
 
     @property
     def on_demand(self) -> bool:
         return self.availability == "on-demand"
+
+    @property
+    def phase(self) -> int:
+        """The rollout phase that first sets this host up (the earliest of its stacks)."""
+        return min((STACK_PHASES[s] for s in self.stacks), default=1)
 
 
 @dataclass(frozen=True)
@@ -131,6 +151,7 @@ class Service:
     upstream: Upstream | None = None
     docker_socket: str = "none"
     only_on: tuple[str, ...] = ()
+    host_access: tuple[str, ...] = ()  # HOST_ACCESS items its containers may use
 
     @property
     def phase(self) -> int:
@@ -326,7 +347,7 @@ def _placed(r: Reader, field_name: str, networks: dict[str, Network]) -> tuple[I
 
 def _host(name: str, r: Reader, networks: dict[str, Network]) -> Host:
     r.only("address", "hostname", "platform", "role", "os", "availability", "ssh", "portainer", "gpu", "stacks",
-           expected="a mapping with address, platform, role, os and ssh")
+           "daemons", "extra_containers", expected="a mapping with address, platform, role, os and ssh")
     r.name_key(name)
     address, network = _placed(r, "address", networks)
     portainer = r.optional_reader("portainer")
@@ -351,12 +372,26 @@ def _host(name: str, r: Reader, networks: dict[str, Network]) -> Host:
         os=r.choice("os", OS_NAMES, required=True) or "",
         availability=r.choice("availability", AVAILABILITY) or "always-on",
         ssh=_ssh(r.reader("ssh", "a mapping with user, key and host_key"), r.base), portainer=placement,
-        stacks=tuple(stacks), hostname=r.hostname("hostname") or name, gpu=gpu,
+        stacks=tuple(stacks), hostname=r.hostname("hostname") or name, gpu=gpu, daemons=_daemons(r),
+        extra_containers=tuple(r.string_list("extra_containers", "a list of container names")),
     )
 
 
+def _daemons(r: Reader) -> tuple[Daemon, ...]:
+    found: list[Daemon] = []
+    for index, item in enumerate(r.reader_list("daemons", "a list like [{name: webui, port: 443, exposure: lan}]")):
+        item.only("name", "port", "protocol", "exposure", expected="a mapping like {name: webui, port: 443}")
+        daemon = Daemon(item.string("name", required=True) or "", item.port("port", required=True) or 0,
+                        item.choice("protocol", PROTOCOLS) or "tcp", item.choice("exposure", EXPOSURES) or "lan")
+        if any((d.port, d.protocol) == (daemon.port, daemon.protocol) for d in found):
+            r.child("daemons").child(str(index)).fail(f"port {daemon.port}/{daemon.protocol} is listed twice; "
+                                                      "expected each port once")
+        found.append(daemon)
+    return tuple(found)
+
+
 def _service(name: str, r: Reader) -> Service:
-    r.only("stack", "ports", "exposure", "fqdn", "upstream", "docker_socket", "hosts",
+    r.only("stack", "ports", "exposure", "fqdn", "upstream", "docker_socket", "hosts", "host_access",
            expected="a mapping with stack, ports and exposure")
     r.name_key(name)
     stack = r.choice("stack", tuple(STACK_PHASES), required=True) or ""
@@ -379,7 +414,16 @@ def _service(name: str, r: Reader) -> Service:
         r.child("fqdn").fail("is set but `upstream` is not; expected `upstream: {port: N}`, the port NPM forwards to")
     return Service(name=name, stack=stack, ports=tuple(ports), exposure=exposure, fqdn=fqdn, upstream=upstream,
                    docker_socket=r.choice("docker_socket", SOCKET_ACCESS) or "none",
-                   only_on=tuple(r.string_list("hosts", "a list of host names", non_empty=True)))
+                   only_on=tuple(r.string_list("hosts", "a list of host names", non_empty=True)),
+                   host_access=_host_access(r))
+
+
+def _host_access(r: Reader) -> tuple[str, ...]:
+    items = r.string_list("host_access", f"a list from {', '.join(HOST_ACCESS)}")
+    for index, item in enumerate(items):
+        if item not in HOST_ACCESS:
+            r.child("host_access").child(str(index)).fail(f"unknown {item!r}; expected one of {', '.join(HOST_ACCESS)}")
+    return tuple(items)
 
 
 def _vantage(name: str, r: Reader, networks: dict[str, Network], base: Path) -> Vantage:
@@ -430,6 +474,7 @@ def _cross_check(root: Reader, inv: Inventory) -> None:
     for service in inv.services.values():
         _check_placement(root.child("services").child(service.name), inv, service)
     _check_collisions(root.child("services"), inv)
+    _check_public_names(root.child("services"), inv)
     if inv.public_address is None:
         for service in inv.services.values():
             for index, port in enumerate(service.ports):
@@ -437,6 +482,19 @@ def _cross_check(root: Reader, inv: Inventory) -> None:
                     root.child("services").child(service.name).child("ports").child(str(index)).fail(
                         f"port {port} is public but `public_address` is not set; expected the router's WAN "
                         "address as top-level `public_address`, or a non-public exposure")
+
+
+def _check_public_names(r: Reader, inv: Inventory) -> None:
+    """A public name needs NPM's 443 public: the name is reached through NPM, so its port must be forwarded."""
+    npm = inv.services.get("npm")
+    if npm is None:
+        return
+    https = next((p for p in npm.ports if (p.port, p.protocol) == (443, "tcp")), None)
+    for service in inv.services.values():
+        if service.fqdn and service.exposure == "public" and (https is None or https.exposure != "public"):
+            r.child(service.name).child("exposure").fail(
+                "is public, but NPM's 443/tcp is not; expected `exposure: public` on services.npm's 443 port "
+                "too (its name is served through NPM), or a non-public exposure here")
 
 
 def _check_unique_machines(root: Reader, inv: Inventory) -> None:

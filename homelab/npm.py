@@ -1,4 +1,4 @@
-"""A typed client for Nginx Proxy Manager's admin API (port 81): tokens, proxy hosts, certificates.
+"""A typed client for Nginx Proxy Manager's admin API (port 81): tokens, proxy hosts, certificates, access lists.
 
 Every call is bounded by a timeout. NPM answers errors as `{"error": {"code", "message"}}` with a 4xx/5xx
 status; those become `NpmError` carrying NPM's message (`NpmAuthError` for bad credentials and refused
@@ -80,6 +80,65 @@ class ProxyHost:
             if live != value:
                 diff[key] = (live, value)
         return diff
+
+
+@dataclass(frozen=True)
+class AccessList:
+    """An access list as NPM answers it with `?expand=items,clients` (create and update always expand them).
+
+    `clients` are (directive, address) in NPM's order; `usernames` are its basic-auth users (NPM never
+    returns their passwords). NPM renders the clients, then `deny all;`, into every location of each proxy
+    host whose `access_list_id` is this list's id.
+    """
+
+    id: int
+    name: str
+    satisfy_any: bool
+    pass_auth: bool
+    clients: tuple[tuple[str, str], ...]
+    usernames: tuple[str, ...]
+    proxy_host_count: int
+    fields: dict[str, Any]  # everything NPM answered
+
+    @classmethod
+    def from_json(cls, item: dict[str, Any]) -> AccessList:
+        clients = tuple((str(c.get("directive", "")), str(c.get("address", ""))) for c in item.get("clients") or ())
+        return cls(id=int(item["id"]), name=str(item.get("name", "")), satisfy_any=bool(item.get("satisfy_any")),
+                   pass_auth=bool(item.get("pass_auth")), clients=clients,
+                   usernames=tuple(str(i.get("username", "")) for i in item.get("items") or ()),
+                   proxy_host_count=int(item.get("proxy_host_count") or 0), fields=dict(item))
+
+    def differences(self, wanted: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+        """`{field: (live, wanted)}` for each field of a planned body (`access_list_body`) that differs.
+
+        Clients compare as sorted sets of (directive, address), so ids and order do not count: exact for
+        allow-only lists, where nginx's first-match order cannot change the outcome. Items compare by username
+        (NPM never shows a password, so a changed password cannot be seen).
+        """
+        diff: dict[str, tuple[Any, Any]] = {}
+        for key, value in wanted.items():
+            live: Any
+            if key == "clients":
+                live = sorted(set(self.clients))
+                value = sorted({(str(c.get("directive", "")), str(c.get("address", ""))) for c in value or ()})
+            elif key == "items":
+                live, value = sorted(self.usernames), sorted(str(i.get("username", "")) for i in value or ())
+            else:
+                live = self.fields.get(key)
+            if live != value:
+                diff[key] = (live, value)
+        return diff
+
+
+def access_list_body(name: str, allow: list[str]) -> dict[str, Any]:
+    """The body of `POST`/`PUT /api/nginx/access-lists` letting in only `allow` (addresses or networks).
+
+    No users (`items`), so nginx asks for no password and `satisfy`/`pass_auth` change nothing; NPM appends
+    `deny all;` after the clients itself. Every key is sent: NPM changes satisfy_any and pass_auth on update
+    only together with a name, and replaces items and clients with what the body lists.
+    """
+    return {"name": name, "satisfy_any": False, "pass_auth": False, "items": [],
+            "clients": [{"address": address, "directive": "allow"} for address in allow]}
 
 
 def parse_npm_time(value: Any) -> datetime | None:
@@ -187,6 +246,23 @@ class Npm:
 
     def delete_proxy_host(self, host_id: int) -> None:
         self.request("DELETE", f"/nginx/proxy-hosts/{host_id}")
+
+    # --- access lists ---------------------------------------------------------------------------------------
+    def access_lists(self) -> list[AccessList]:
+        """Every access list, with its clients and users (without the expansion NPM leaves them out)."""
+        rows = self.request("GET", "/nginx/access-lists", params={"expand": "items,clients"})
+        return [AccessList.from_json(a) for a in rows]
+
+    def create_access_list(self, body: dict[str, Any]) -> AccessList:
+        return AccessList.from_json(self.request("POST", "/nginx/access-lists", json=body))
+
+    def update_access_list(self, list_id: int, body: dict[str, Any]) -> AccessList:
+        """Change a list; NPM re-renders every proxy host that uses it."""
+        return AccessList.from_json(self.request("PUT", f"/nginx/access-lists/{list_id}", json=body))
+
+    def delete_access_list(self, list_id: int) -> None:
+        """Delete a list; NPM sets `access_list_id` 0 on the hosts that used it, which opens them to everyone."""
+        self.request("DELETE", f"/nginx/access-lists/{list_id}")
 
     # --- certificates ---------------------------------------------------------------------------------------
     def certificates(self) -> list[Certificate]:

@@ -1,8 +1,9 @@
 """Who may connect to what, derived from the inventory: the one policy that firewalls and specs share.
 
 exposure `platform`: the platform VM only (the agent port). `lan`: the LAN networks. `vpn`: LAN and VPN.
-`public`: anyone (the router forwards it). SSH is management: LAN and VPN. A port the inventory does not
-list is open to no one but the host itself.
+`public`: anyone (the router forwards it). SSH is management: LAN and VPN. A host's own daemons
+(`hosts.X.daemons`) join with their exposure. A port the inventory does not list is open to no one but the
+host itself.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class Source:
     name: str
     address: IPv4Address | None
     kind: str
+    origin: str = "host"  # runner (this machine) | host | vantage
 
 
 def allowed_networks(inventory: Inventory, exposure: str) -> list[IPv4Network] | None:
@@ -45,6 +47,7 @@ def exposure_of(inventory: Inventory, host: Host, port: int, protocol: str = "tc
     if port == host.ssh.port and protocol == "tcp":
         return SSH_EXPOSURE
     found = [p.exposure for _, p in published(inventory, host) if p.port == port and p.protocol == protocol]
+    found += [d.exposure for d in host.daemons if d.port == port and d.protocol == protocol]
     return found[0] if found else None
 
 
@@ -67,7 +70,8 @@ def may_connect(inventory: Inventory, source: Source, host: Host, port: int, pro
 def sources(inventory: Inventory) -> list[Source]:
     """Every place the specs connect from: this machine, each host, each vantage point."""
     runner_kind = inventory.networks[inventory.settings.runner_network].kind
-    found = [Source("runner", None, runner_kind)]
+    found = [Source("runner", None, runner_kind, "runner")]
     found += [Source(h.name, h.address, inventory.networks[h.network].kind) for h in inventory.hosts.values()]
-    found += [Source(v.name, v.address, inventory.networks[v.network].kind) for v in inventory.vantages.values()]
+    found += [Source(v.name, v.address, inventory.networks[v.network].kind, "vantage")
+              for v in inventory.vantages.values()]
     return found

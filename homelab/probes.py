@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import enum
 import errno
+import json
 import socket
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 from homelab import sweep
 from homelab.ssh import Reachable, SSHPool, quote
@@ -71,6 +74,19 @@ def remote_script(probes: Iterable[Probe], timeout: float) -> str:
     return "\n".join(lines)
 
 
+def run_module(pool: SSHPool, target: Reachable, module: ModuleType, args: list[str],
+               timeout: float) -> list[dict[str, Any]]:
+    """Run a stdlib-only module of ours (`homelab.httpprobe`) on `target` as `python3 -c`, its JSON lines back.
+    Raises RuntimeError when the far side has no python3 or printed nothing: the caller could not observe."""
+    source = Path(str(module.__file__)).read_text()
+    result = pool.run(target, f"python3 -c {quote(source)} {quote(*args)}", timeout=timeout)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        why = result.stderr.strip().splitlines()[-1:] or [f"exit status {result.exit_status}, no output"]
+        raise RuntimeError(f"{module.__name__} on {target.name}: {why[0][:200]}")
+    return [json.loads(line) for line in lines]
+
+
 def parse_remote(output: str) -> dict[Probe, Outcome]:
     results: dict[Probe, Outcome] = {}
     for line in output.splitlines():
@@ -108,6 +124,9 @@ class Reachability:
             raise RuntimeError(f"probing from {target.name} returned nothing for {', '.join(map(str, missing))}: "
                                f"{result.stderr.strip() or 'is bash with /dev/tcp and coreutils timeout there?'}")
         return found
+
+    def cached(self, place: str, probe: Probe) -> bool:
+        return (place, probe) in self._cache
 
     def outcome(self, place: str, target: Reachable | None, probe: Probe) -> Outcome:
         """The outcome of `probe` from `place`, probing now if the sweep did not cover it."""

@@ -1,13 +1,15 @@
 """`compliance.prom`: the run's results in Prometheus text format, for node-exporter's textfile collector.
 
 Every phase and severity of the run gets a sample for every result (zeros included), so a query for
-`result="failed"` finds 0 rather than nothing once a failure is fixed.
+`result="failed"` finds 0 rather than nothing once a failure is fixed; likewise every host of the exposure
+matrix gets its count of unexpected cells, 0 included.
 """
 
 from __future__ import annotations
 
 import datetime
 
+from homelab.exposure_matrix import ExposureMatrix
 from homelab.results import RESULTS, Run
 
 PREFIX = "homelab_compliance"
@@ -38,6 +40,10 @@ def render(run: Run) -> str:
             if counts:
                 checks += [({**inv, "phase": phase or "none", "severity": severity or "none", "result": result},
                             float(counts[result])) for result in RESULTS]
+    cells = ExposureMatrix.from_json(run.exposure).cells()
+    unexpected: dict[str, int] = {}
+    for cell in cells:
+        unexpected[cell.host] = unexpected.get(cell.host, 0) + (not cell.ok)
     lines = [
         *_metric("checks", "gauge", "Checks of the last compliance run, by phase, severity and result.", checks),
         *_metric("last_run_timestamp_seconds", "gauge", "When the last compliance run finished (Unix time).",
@@ -49,5 +55,10 @@ def render(run: Run) -> str:
         *_metric("hosts_down", "gauge", "Hosts the last run could not reach: always-on (unreachable) or on-demand "
                  "(off).", [({**inv, "state": "unreachable"}, float(len(run.unreachable))),
                             ({**inv, "state": "off"}, float(len(run.off)))]),
+        *_metric("exposure_probes", "gauge", "Cells of the last run's exposure matrix (probes of who can reach "
+                 "what).", [(inv, float(len(cells)))]),
+        *_metric("exposure_unexpected", "gauge", "Cells of the exposure matrix where what was found is not what "
+                 "the policy expects, by host (or public address).",
+                 [({**inv, "host": host}, float(n)) for host, n in sorted(unexpected.items())]),
     ]
     return "\n".join(lines) + "\n"

@@ -114,7 +114,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if len(markers) == 1:
         kind = markers[0].args[0]
         params, ids = select(inventory, kind, dict(markers[0].kwargs))
-        metafunc.parametrize(kind, params, ids=ids)
+        metafunc.parametrize(kind, _phased(metafunc, params), ids=ids)
         return
     # Two: a target and the sources it is probed from (`each("host", ...)` + `each("source", ...)`), with ids
     # such as `unraid<-wan` ("unraid, as seen from wan"); a host is never probed from itself.
@@ -127,7 +127,27 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     found, found_ids = select(inventory, "source", dict(source.kwargs))
     pairs = [((t, s), f"{tid}<-{sid}") for t, tid in zip(targets, target_ids, strict=True)
              for s, sid in zip(found, found_ids, strict=True) if getattr(t, "name", None) != s.name]
-    metafunc.parametrize(f"{target.args[0]},source", [p for p, _ in pairs], ids=[i for _, i in pairs])
+    metafunc.parametrize(f"{target.args[0]},source", _phased(metafunc, [p for p, _ in pairs]),
+                         ids=[i for _, i in pairs])
+
+
+def _phased(metafunc: pytest.Metafunc, params: list[Any]) -> list[Any]:
+    """A spec about every host with no phase marker of its own belongs to each target's phase (platform 1,
+    agents 2, edge workers 3): `pytest -m phase2` then checks the agents, as the rollout reaches them."""
+    if any(report.PHASE.match(m.name) for m in metafunc.definition.iter_markers()):
+        return params
+
+    def phase_of(param: Any) -> int | None:
+        first = param[0] if isinstance(param, tuple) else param
+        phase = getattr(first, "phase", None)
+        return phase if isinstance(phase, int) else None
+
+    phased: list[Any] = []
+    for param in params:
+        phase = phase_of(param)
+        values = param if isinstance(param, tuple) else (param,)
+        phased.append(pytest.param(*values, marks=getattr(pytest.mark, f"phase{phase}")) if phase else param)
+    return phased
 
 
 # -- fixtures: one cached client per transport -------------------------------------------------------

@@ -17,14 +17,31 @@ import sys
 import time
 from typing import cast
 
-BATCH = 512  # sockets open at once: well under the usual 1024 file descriptors
+BATCH = 512  # sockets open at once where the file-descriptor limit cannot be raised (the usual 1024)
+BIG_BATCH = 12000  # ... where it can: the attacker's sweep (thousands of ports) then costs one timeout
+
+
+def batch_size() -> int:
+    """As many sockets at once as the process may open, raising its soft limit to the hard one if it can."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        wanted = BIG_BATCH + 64 if hard == resource.RLIM_INFINITY else min(hard, BIG_BATCH + 64)
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        return max(BATCH, min(BIG_BATCH, (BIG_BATCH + 64 if soft == resource.RLIM_INFINITY else soft) - 64))
+    except (ImportError, ValueError, OSError):
+        return BATCH
 
 
 def sweep(targets: list[tuple[str, int]], timeout: float) -> dict[tuple[str, int], str]:
     """Connect to every (address, port) at once; `open` (accepted), `closed` (refused), `filtered` (else)."""
     found: dict[tuple[str, int], str] = {}
-    for start in range(0, len(targets), BATCH):
-        found.update(_batch(targets[start:start + BATCH], timeout))
+    size = batch_size() if len(targets) > BATCH else BATCH
+    for start in range(0, len(targets), size):
+        found.update(_batch(targets[start:start + size], timeout))
     return found
 
 

@@ -1,7 +1,9 @@
 """What a spec runs against, chosen from the inventory: `@pytest.mark.each(KIND, **filters)`.
 
 KIND is `host`, `instance` (a service on one host), `vantage`, `fqdn` or `source` (every place connections
-are tested from: this machine as `runner`, each host, each vantage; `homelab.policy.sources`). Filters match:
+are tested from: this machine as `runner`, each host, each vantage; `homelab.policy.sources`) or `surface`
+(what an attacker at the runner or a vantage can open on each host, or from the internet on the public
+address: `homelab.checks.exposure.Surface`, ids `HOST<-SOURCE`). Filters match:
 `role="agent"`, `stack="platform"`, `service="portainer"`, `availability="always-on"`, `phase=1`. Each
 parameter's id is a name from the inventory, so a report reads `test_agent_port_closed[unraid]`.
 """
@@ -14,7 +16,7 @@ from typing import Any
 from homelab.inventory import Host, Inventory, Service, Vantage
 from homelab.policy import Source, sources
 
-KINDS = ("host", "instance", "vantage", "fqdn", "source")
+KINDS = ("host", "instance", "vantage", "fqdn", "source", "surface")
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,10 @@ class Instance:
     @property
     def id(self) -> str:
         return f"{self.service.name}@{self.host.name}"
+
+    @property
+    def phase(self) -> int:
+        return self.service.phase
 
     @property
     def fqdn(self) -> str | None:
@@ -43,6 +49,10 @@ class Fqdn:
     @property
     def id(self) -> str:
         return self.name
+
+    @property
+    def phase(self) -> int:
+        return self.instance.service.phase
 
 
 def _matches(obj: Any, filters: dict[str, Any]) -> bool:
@@ -83,4 +93,10 @@ def select(inventory: Inventory, kind: str, filters: dict[str, Any]) -> tuple[li
             return instances, [i.id for i in instances]
         names = [Fqdn(i.fqdn, i) for i in instances if i.fqdn]
         return names, [n.name for n in names]
+    if kind == "surface":
+        from homelab.checks.exposure import surfaces
+
+        origins = [s for s in sources(inventory) if s.origin in ("runner", "vantage") and _matches(s, filters)]
+        found_surfaces = surfaces(inventory, origins)
+        return found_surfaces, [s.id for s in found_surfaces]
     raise ValueError(f"unknown target kind {kind!r}; expected one of {', '.join(KINDS)}")

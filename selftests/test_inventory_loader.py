@@ -178,9 +178,10 @@ CASES = [
          "tls: issuer ca needs `ca_cert` and `ca_key`: the CA that signs NPM's certificates", ("tls:",)),
     Case("unknown-host-key", rename("hosts.unraid.address", "adress"),
          "hosts.unraid.adress: unknown key; expected one of address, hostname, platform, role, os, availability, ssh, "
-         "portainer, gpu, stacks", ("unraid:", "adress")),
+         "portainer, gpu, stacks, daemons, extra_containers", ("unraid:", "adress")),
     Case("unknown-service-key", put("services.npm.port", 8181),
-         "services.npm.port: unknown key; expected one of stack, ports, exposure, fqdn, upstream, docker_socket, hosts",
+         "services.npm.port: unknown key; expected one of stack, ports, exposure, fqdn, upstream, docker_socket, hosts, "
+         "host_access",
          ("port: 8181",)),
     Case("unknown-ssh-key", put("hosts.unraid.ssh.password", "hunter2"),
          "hosts.unraid.ssh.password: unknown key; expected one of user, port, key, host_key", ("unraid:", "password")),
@@ -395,9 +396,20 @@ CASES = [
          "services.ollama.fqdn: 'ollama.home.example.com' is already served by services.ollama on gaming-pc-1; "
          "expected one name per service and host (put {host} in it, or narrow the service with `hosts:`)",
          ("ollama:", "fqdn")),
-    Case("public-port-without-public-address", drop("public_address"),
+    Case("public-port-without-public-address", both(drop("public_address"), put("services.npm.ports.0.exposure",
+                                                                               "public")),
          "services.npm.ports.0: port 80/tcp is public but `public_address` is not set; expected the router's WAN "
          "address as top-level `public_address`, or a non-public exposure", ("npm:", "- port: 80")),
+    Case("public-name-behind-private-npm", put("services.grafana.exposure", "public"),
+         "services.grafana.exposure: is public, but NPM's 443/tcp is not; expected `exposure: public` on "
+         "services.npm's 443 port too (its name is served through NPM), or a non-public exposure here",
+         ("grafana:", "exposure")),
+    Case("daemon-unknown-exposure", put("hosts.unraid.daemons", [{"name": "webui", "port": 80, "exposure": "world"}]),
+         "hosts.unraid.daemons.0.exposure: is 'world'; expected one of platform, lan, vpn, public",
+         ("unraid:", "exposure: world")),
+    Case("host-access-unknown", put("services.cadvisor.host_access", ["root", "kernel"]),
+         "services.cadvisor.host_access.1: unknown 'kernel'; expected one of privileged, pid, network, root",
+         ("- root", "- kernel")),
     Case("secret-lower-case", rename("secrets.AGENT_SECRET", "agent_secret"),
          "secrets.agent_secret: 'agent_secret' is not an environment variable name; expected UPPER_CASE letters, "
          "digits and _, starting with a letter (like GRAFANA_ADMIN_PASSWORD)", ("agent_secret",)),
@@ -618,9 +630,10 @@ def test_fqdn_for_fills_in_host(inventory: Inventory) -> None:
 
 
 def test_port_exposure_defaults_to_the_service_exposure(inventory: Inventory) -> None:
-    """A port without its own exposure takes its service's; npm's 80 and 443 are public, 81 is not."""
+    """A port without its own exposure takes its service's: nothing is public in the shipped inventory, NPM's
+    80 and 443 included (the homelab is LAN/VPN only; certificates come by DNS challenge)."""
     assert [(p.port, p.protocol, p.exposure) for p in inventory.services["npm"].ports] == [
-        (80, "tcp", "public"), (443, "tcp", "public"), (81, "tcp", "vpn")]
+        (80, "tcp", "vpn"), (443, "tcp", "vpn"), (81, "tcp", "vpn")]
 
 
 def test_settings_defaults_follow_the_lan_network(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dataclasses import replace
+
 import pytest
 
 from homelab.inventory import Inventory, load_inventory
@@ -39,11 +41,22 @@ def test_management_is_lan_and_vpn(inv: Inventory, source: str, allowed: bool) -
     assert may_connect(inv, src(inv, source), inv.platform_host, 22) is allowed
 
 
-def test_public_ports_admit_anyone(inv: Inventory) -> None:
-    """NPM's 443 is public; its admin port 81 is not."""
-    assert may_connect(inv, src(inv, "wan"), inv.platform_host, 443)
-    assert not may_connect(inv, src(inv, "wan"), inv.platform_host, 81)
+def test_nothing_public_by_default(inv: Inventory) -> None:
+    """The shipped inventory publishes nothing to the internet: NPM's 80 and 443 are LAN/VPN like its 81."""
+    for port in (80, 443, 81):
+        assert not may_connect(inv, src(inv, "wan"), inv.platform_host, port)
+        assert may_connect(inv, src(inv, "vpn-client"), inv.platform_host, port)
     assert allowed_networks(inv, "public") is None
+
+
+def test_public_ports_admit_anyone(inv: Inventory) -> None:
+    """A port marked public admits anyone; a host's daemon joins the policy with its own exposure."""
+    public = replace(inv, services={**inv.services, "npm": replace(inv.services["npm"], ports=tuple(
+        replace(p, exposure="public") if p.port == 443 else p for p in inv.services["npm"].ports))})
+    assert may_connect(public, src(public, "wan"), public.platform_host, 443)
+    assert not may_connect(public, src(public, "wan"), public.platform_host, 81)
+    unraid = inv.hosts["unraid"]
+    assert may_connect(inv, src(inv, "runner"), unraid, 443) and not may_connect(inv, src(inv, "guest"), unraid, 443)
 
 
 def test_unlisted_port_admits_nobody(inv: Inventory) -> None:

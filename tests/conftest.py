@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from homelab.checks.portainer import PortainerView
+from homelab.npm import Npm, NpmError
 
 
 @pytest.fixture(scope="session")
@@ -15,3 +16,22 @@ def portainer(inventory, secrets) -> Iterator[PortainerView]:
     view = PortainerView(inventory, secrets)
     yield view
     view.close()
+
+
+@pytest.fixture(scope="session")
+def npm(inventory, secrets) -> Iterator[Npm]:
+    """NPM's admin API on its host (the service's own port), logged in with the inventory's admin secrets.
+    A login that fails is the spec's failure, said in one line."""
+    from homelab.checks.reach import service_host
+
+    service = inventory.services["npm"]
+    admin = next(p.port for p in service.ports if service.upstream and p.port == service.upstream.port)
+    address = service_host(inventory, "npm").address
+    client = Npm(f"http://{address}:{admin}", timeout=inventory.settings.connect_timeout * 3)
+    try:
+        client.login(secrets.get("NPM_ADMIN_EMAIL"), secrets.get("NPM_ADMIN_PASSWORD"))
+    except NpmError as exc:
+        client.close()
+        pytest.fail(f"could not observe: NPM's admin API refused the login or did not answer: {exc}", pytrace=False)
+    yield client
+    client.close()

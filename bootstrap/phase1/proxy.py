@@ -8,8 +8,11 @@ own admin, Technitium's console, Uptime Kuma), two steps, each checked against N
    fingerprint is part of its nice_name). Issuer `letsencrypt`: NPM gets it by DNS challenge with the
    credentials of tls.dns_credentials_secret, and renews it when it is close to expiry;
 2. a proxy host for the name: forward to the instance's host and upstream port, that certificate,
-   HTTP → HTTPS forced, websockets allowed, HTTP/2 off, common exploits blocked. Found by domain name:
-   updated in place, never duplicated.
+   HTTP → HTTPS forced, websockets allowed, HTTP/2 off, common exploits blocked, and (unless the service is
+   public) the access list of its exposure. Found by domain name: updated in place, never duplicated.
+Before them, one access list per exposure the names use (`homelab lan`, `homelab vpn`): allow exactly that
+exposure's networks, NPM denies the rest. It is what keeps a private name private when NPM's 443 answers
+(a public name forwarded by the router, or a firewall that slipped): nginx routes by Host, not by SNI.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from bootstrap.phase1.apiclients import NpmSession, applied, checked
 from bootstrap.steps import Step, StepFailed
 from homelab.certs import Authority, CertError, issue_leaf, load_authority
 from homelab.inventory import Host, Inventory, Service, TlsIssuer
-from homelab.npm import Certificate, Npm, NpmError, letsencrypt_request
+from homelab.npm import AccessList, Certificate, Npm, NpmError, access_list_body, letsencrypt_request
+from homelab.policy import allowed_networks
 from homelab.secrets import Secrets
 from homelab.ssh import SSHPool
 
@@ -43,7 +47,21 @@ def sites(inventory: Inventory, phase: int) -> list[Site]:
     return sorted(found, key=lambda site: site.fqdn)
 
 
-def proxy_host_body(site: Site, certificate_id: int) -> dict[str, Any]:
+def access_list_name(exposure: str) -> str:
+    return f"homelab {exposure}"
+
+
+def access_list_plan(inventory: Inventory, exposure: str) -> dict[str, Any]:
+    """The access list every name of `exposure` carries: its networks allowed, everyone else denied."""
+    networks = allowed_networks(inventory, exposure) or []
+    return access_list_body(access_list_name(exposure), [str(n) for n in networks])
+
+
+def find_access_list(npm: Npm, exposure: str) -> AccessList | None:
+    return next((a for a in npm.access_lists() if a.name == access_list_name(exposure)), None)
+
+
+def proxy_host_body(site: Site, certificate_id: int, access_list_id: int = 0) -> dict[str, Any]:
     """The proxy host NPM must hold for `site` (only fields every NPM version accepts)."""
     assert site.service.upstream is not None
     return {
@@ -51,7 +69,7 @@ def proxy_host_body(site: Site, certificate_id: int) -> dict[str, Any]:
         "forward_host": str(site.host.address), "forward_port": site.service.upstream.port,
         "certificate_id": certificate_id, "ssl_forced": True, "http2_support": False, "block_exploits": True,
         "hsts_enabled": False, "hsts_subdomains": False, "allow_websocket_upgrade": True,
-        "caching_enabled": False, "access_list_id": 0, "advanced_config": "", "enabled": True,
+        "caching_enabled": False, "access_list_id": access_list_id, "advanced_config": "", "enabled": True,
     }
 
 
@@ -145,7 +163,40 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool | None = None, p
     api = NpmSession(inventory, secrets)
     certs = Certificates(inventory, secrets, api)
     target = f"{inventory.platform_host.name}/npm"
-    return [step for site in sites(inventory, phase) for step in _site_steps(site, api, certs, target)]
+    found = sites(inventory, phase)
+    exposures = sorted({s.service.exposure for s in found if s.service.exposure != "public"})
+    return ([_access_list_step(inventory, api, exposure, target) for exposure in exposures]
+            + [step for site in found for step in _site_steps(site, api, certs, target)])
+
+
+def _access_list_step(inventory: Inventory, api: NpmSession, exposure: str, target: str) -> Step:
+    plan = access_list_plan(inventory, exposure)
+
+    def done() -> bool:
+        found = find_access_list(api.get(wait=False), exposure)
+        return found is not None and not found.differences(plan)
+
+    def apply() -> None:
+        npm = api.get(wait=True)
+        found = find_access_list(npm, exposure)
+        if found is None:
+            npm.create_access_list(plan)
+        else:
+            npm.update_access_list(found.id, plan)
+
+    allow = ", ".join(c["address"] for c in plan["clients"])
+    return Step(f"access list {plan['name']}: allow {allow}, deny all", target, checked(done), applied(apply))
+
+
+def _planned_body(npm: Npm, site: Site, certificate_id: int) -> dict[str, Any]:
+    """The proxy host's planned body, with the id of its exposure's access list (0 for a public name)."""
+    if site.service.exposure == "public":
+        return proxy_host_body(site, certificate_id)
+    access_list = find_access_list(npm, site.service.exposure)
+    if access_list is None:
+        raise StepFailed(f"NPM holds no access list {access_list_name(site.service.exposure)!r}; the access-list "
+                         "step before this one should have made it")
+    return proxy_host_body(site, certificate_id, access_list.id)
 
 
 def _site_steps(site: Site, api: NpmSession, certs: Certificates, target: str) -> list[Step]:
@@ -174,7 +225,11 @@ def _proxy_done(api: NpmSession, certs: Certificates, site: Site) -> bool:
     npm = api.get(wait=False)
     cert = certs.current(npm, site.fqdn)
     host = npm.proxy_host_for(site.fqdn)
-    return cert is not None and host is not None and not host.differences(proxy_host_body(site, cert.id))
+    if cert is None or host is None:
+        return False
+    if site.service.exposure != "public" and find_access_list(npm, site.service.exposure) is None:
+        return False
+    return not host.differences(_planned_body(npm, site, cert.id))
 
 
 def _proxy_apply(api: NpmSession, certs: Certificates, site: Site) -> None:
@@ -183,7 +238,7 @@ def _proxy_apply(api: NpmSession, certs: Certificates, site: Site) -> None:
     if cert is None:
         raise StepFailed(f"NPM holds no certificate for {site.fqdn}; the certificate step before this one should "
                          "have made it")
-    body = proxy_host_body(site, cert.id)
+    body = _planned_body(npm, site, cert.id)
     host = npm.proxy_host_for(site.fqdn)
     if host is None:
         try:

@@ -10,6 +10,7 @@ when they disagree, says why: ufw's own view, the router, or a published Docker 
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,12 +19,14 @@ from typing import Any
 
 import pytest
 
+from homelab import httpprobe
 from homelab.checks import problem
 from homelab.checks.dns import query_command
+from homelab.checks.exposure import NameAsk, Surface, attack_ports, surfaces
 from homelab.checks.ufw import UfwStatus, parse_status
 from homelab.inventory import STACK_PHASES, Host, Inventory, Vantage
 from homelab.policy import Source, exposure_of, may_connect, sources
-from homelab.probes import Outcome, Probe, Reachability
+from homelab.probes import Outcome, Probe, Reachability, run_module
 from homelab.ssh import Reachable, SSHPool
 
 # Portainer's plain HTTP and the Docker API (plain and TLS): open to no one; the agent port 9001 too, on every
@@ -55,6 +58,8 @@ class PhaseProbes:
         self._lock = threading.Lock()
         self._ufw: dict[str, UfwStatus] = {}
         self._dns: dict[str, str] = {}  # source -> the far side's answer to a recursive query (query_command)
+        self._names: dict[str, dict[str, dict[str, Any]]] = {}  # source -> NameAsk.key -> httpprobe answer
+        self._name_errors: dict[str, str] = {}  # source -> why its name requests could not be made
 
     def prefetch(self) -> None:
         """Sweep now (the plugin calls this in the background as the run starts, so the probes' timeouts pass
@@ -77,6 +82,64 @@ class PhaseProbes:
                      for p in s.ports if p.protocol == "tcp"}
         return sorted(published | set(NOWHERE_PORTS) | {host.ssh.port})
 
+    def attack_probes(self, source: Source) -> list[Probe]:
+        """The attacker's sweep from `source` (the runner and vantages only): every attack port on each of its
+        surfaces' addresses."""
+        if source.origin not in ("runner", "vantage"):
+            return []
+        ports = attack_ports(self.inventory)
+        return [Probe(self.surface_address(s), p) for s in surfaces(self.inventory, [source]) for p in ports]
+
+    def surface_address(self, surface: Surface) -> str:
+        if surface.host is None:
+            return str(self.inventory.public_address)
+        return self.address(surface.source, surface.host)
+
+    def name_asks(self, source: Source) -> list[NameAsk]:
+        """Every name asked through the NPM listener `source` reaches (from the internet, the public address):
+        HTTPS and HTTP, and, where the homelab has a public name, each other name under that name's SNI."""
+        if source.origin not in ("runner", "vantage"):
+            return []
+        npm = self.inventory.services.get("npm")
+        if npm is None or not self.inventory.hosts_of(npm):
+            return []
+        listener = self.address(source, self.inventory.hosts_of(npm)[0])
+        names = sorted({f for s, h in self.inventory.instances() if (f := s.fqdn_for(h))})
+        public = sorted({f for s, h in self.inventory.instances() if s.exposure == "public" and (f := s.fqdn_for(h))})
+        asks = [NameAsk(n, listener, scheme) for n in names for scheme in ("https", "http")]
+        asks += [NameAsk(n, listener, "https", sni=public[0]) for n in names if public and n != public[0]]
+        return asks
+
+    def _ask_names(self, source: Source, target: Reachable | None) -> None:
+        asks = self.name_asks(source)
+        if not asks:
+            return
+        timeout = self.inventory.settings.probe_timeout * 2
+        requests = [a.request() for a in asks]
+        try:
+            if target is None:
+                answers = httpprobe.ask_all(requests, timeout)
+            else:
+                answers = run_module(self.pool, target, httpprobe, [f"{timeout:g}", json.dumps(requests)],
+                                     timeout * 4 + 10)
+        except Exception as exc:  # the spec reads this as "could not observe"
+            self._name_errors[source.name] = str(exc) or type(exc).__name__
+            return
+        self._names[source.name] = {str(a.get("key")): a for a in answers}
+
+    def name_answer(self, source: Source, ask: NameAsk, reach: Callable[[Any], Any]) -> dict[str, Any] | None:
+        """What `source` got for `ask` (None: nothing came back; the reason is in `name_error`)."""
+        target = self.target(source)
+        if target is not None:
+            reach(target)
+        self._sweep(sources(self.inventory))
+        if source.name not in self._names and source.name not in self._name_errors:
+            self._ask_names(source, target)
+        return self._names.get(source.name, {}).get(ask.key)
+
+    def name_error(self, source: Source) -> str:
+        return self._name_errors.get(source.name, "the probe printed no answer for this request")
+
     def _sweep(self, sources: list[Source]) -> None:
         with self._lock:
             if self._swept or self.plain:
@@ -90,16 +153,50 @@ class PhaseProbes:
                 if target is not None and self.pool.failure(target) is not None:
                     continue  # the spec meets the host-down policy through `reach`
                 probes = [Probe(self.address(source, h), p) for h in self.hosts for p in self._ports(h)]
-                plan[source.name] = (target, probes)
+                plan[source.name] = (target, probes + self.attack_probes(source))
             by_name = {s.name: s for s in sources}
             asked = {name: target for name, (target, _) in plan.items() if target is not None and self._dns_server()}
-            with ThreadPoolExecutor(max_workers=max(1, len(asked))) as pool:  # the DNS queries wait beside the sweep
+            with ThreadPoolExecutor(max_workers=max(1, len(asked) + len(plan))) as pool:  # beside the sweep
                 answers = {name: pool.submit(self.pool.run, target, self._query(by_name[name]))
                            for name, target in asked.items()}
+                for name, (origin, _) in plan.items():
+                    pool.submit(self._ask_names, by_name[name], origin)
                 self.probes.sweep(plan)
             for name, answer in answers.items():
                 if answer.exception() is None:
                     self._dns[name] = answer.result().stdout
+
+    def surface_outcomes(self, surface: Surface, reach: Callable[[Any], Any]) -> dict[int, Outcome]:
+        """Every attack port's outcome on `surface`, from its source (swept now if the background sweep could
+        not; an error here is the spec's "could not observe")."""
+        target = self.target(surface.source)
+        if target is not None:
+            reach(target)
+        self._sweep(sources(self.inventory))
+        address = self.surface_address(surface)
+        probes = [Probe(address, p) for p in attack_ports(self.inventory)]
+        missing = [p for p in probes if not self.probes.cached(surface.source.name, p)]
+        if missing:
+            self.probes.sweep({surface.source.name: (target, missing)})
+        return {p.port: self.probes.outcome(surface.source.name, target, p) for p in probes}
+
+    def identify(self, surface: Surface, ports: list[int]) -> dict[int, dict[str, Any]]:
+        """What answers on each of `ports` (banner, HTTP server, Docker API), asked from the surface's source."""
+        if not ports:
+            return {}
+        address = self.surface_address(surface)
+        timeout = self.inventory.settings.probe_timeout * 2
+        requests = [{"key": str(p), "address": address, "port": p, "listen": True, "path": "/_ping"} for p in ports]
+        target = self.target(surface.source)
+        try:
+            if target is None:
+                answers = httpprobe.ask_all(requests, timeout)
+            else:
+                answers = run_module(self.pool, target, httpprobe, [f"{timeout:g}", json.dumps(requests)],
+                                     timeout * 4 + 10)
+        except Exception as exc:  # the finding stands; only its description is missing
+            return {p: {"error": f"not identified: {exc}"} for p in ports}
+        return {int(str(a.get("key"))): a for a in answers}
 
     def outcome(self, source: Source, host: Host, port: int, reach: Callable[[Any], Any]) -> Outcome:
         """How `port` on `host` answers from `source` (SSH sources go through `reach`: host-down policy)."""

@@ -335,3 +335,203 @@ def test_tls_1_1_is_refused(tls_site: Npm) -> None:
     if "NO_PROTOCOLS_AVAILABLE" in str(refused.value):
         pytest.skip("the local OpenSSL refuses to offer TLS 1.1 at all, so the server's refusal cannot be seen")
     assert "PROTOCOL_VERSION" in str(refused.value) or "UNSUPPORTED_PROTOCOL" in str(refused.value), refused.value
+
+
+# --- access lists: NPM 2.12.6's _access.conf in the rendered nginx, enforced by the real nginx ---------------
+ALLOW_ONLY_ELSEWHERE = "198.18.99.0/24"  # no loopback source is in it
+OTHER_SOURCE = "127.0.0.2"  # all of 127/8 is on lo, so a client may bind it as its source
+
+
+def acl_body(name: str, *allow: str, **overrides: Any) -> dict[str, Any]:
+    return {"name": name, "satisfy_any": False, "pass_auth": False, "items": [],
+            "clients": [{"address": a, "directive": "allow"} for a in allow]} | overrides
+
+
+def host_conf_text(npm: Npm, host_id: int) -> str:
+    return (npm.data_dir / "nginx" / "proxy_host" / f"{host_id}.conf").read_text()
+
+
+def status_from(npm: Npm, site: str, source: str = HOST, **kwargs: Any) -> tuple[int, str]:
+    """GET / for `site` through nginx, the connection made from `source`."""
+    transport = httpx.HTTPTransport(local_address=source)
+    with httpx.Client(transport=transport, timeout=TIMEOUT) as client:
+        reply = client.get(f"http://{HOST}:{npm.ports['http']}/", headers={"Host": site}, **kwargs)
+    return reply.status_code, reply.text
+
+
+def settles(npm: Npm, site: str, status: int, source: str = HOST, **kwargs: Any) -> str:
+    """Wait until nginx answers `status` three times in a row (a reload lets old workers answer for a moment)."""
+    seen: list[tuple[int, str]] = []
+
+    def steady() -> bool:
+        seen[:] = [status_from(npm, site, source, **kwargs) for _ in range(3)]
+        return all(code == status for code, _ in seen)
+
+    wait_until(f"nginx answering {status} for {site} from {source} (last: {[c for c, _ in seen]})", steady)
+    return seen[-1][1]
+
+
+@pytest.fixture(scope="module")
+def other_source() -> str | None:
+    """127.0.0.2 as a client's source address, where the system lets a socket bind it."""
+    try:
+        with socket.socket() as sock:
+            sock.bind((OTHER_SOURCE, 0))
+    except OSError:
+        return None
+    return OTHER_SOURCE
+
+
+@needs_nginx
+def test_access_list_is_enforced_and_follows_changes(npm: Npm, auth: dict[str, str], backend: int,
+                                                     other_source: str | None) -> None:
+    """Allow 127.0.0.1 only: it reaches the upstream, 127.0.0.2 gets nginx's 403; allow only 198.18.99.0/24: 403
+    for 127.0.0.1 too (the list's hosts are re-rendered); access_list_id 0: everyone reaches it again."""
+    site = "acl.home.lan"
+    acl = npm.call("POST", "/api/nginx/access-lists", auth, json=acl_body("loopback", HOST)).json()
+    host = npm.call("POST", "/api/nginx/proxy-hosts", auth,
+                    json=host_body(domain_names=[site], forward_port=backend, access_list_id=acl["id"])).json()
+    assert host["meta"]["nginx_online"] is True, host["meta"]
+    text = host_conf_text(npm, host["id"])
+    assert "# Access Rules: 1 total" in text
+    assert "allow 127.0.0.1;" in text
+    assert "deny all;" in text
+    assert "satisfy all;" in text
+    assert "auth_basic" not in text  # no users on the list
+    assert f"backend saw Host={site}" in settles(npm, site, 200)
+    if other_source is not None:
+        assert "403 Forbidden" in settles(npm, site, 403, other_source)
+
+    changed = npm.call("PUT", f"/api/nginx/access-lists/{acl['id']}", auth,
+                       json=acl_body("loopback", ALLOW_ONLY_ELSEWHERE))
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["proxy_host_count"] == 1
+    text = host_conf_text(npm, host["id"])
+    assert f"allow {ALLOW_ONLY_ELSEWHERE};" in text
+    assert "allow 127.0.0.1;" not in text
+    assert "403 Forbidden" in settles(npm, site, 403)
+
+    detached = npm.call("PUT", f"/api/nginx/proxy-hosts/{host['id']}", auth, json={"access_list_id": 0}).json()
+    assert detached["access_list_id"] == 0
+    assert "deny all;" not in host_conf_text(npm, host["id"])
+    settles(npm, site, 200)
+    if other_source is not None:
+        settles(npm, site, 200, other_source)
+
+
+@needs_nginx
+def test_deleting_a_list_in_use_detaches_its_hosts(npm: Npm, auth: dict[str, str], backend: int) -> None:
+    """As NPM's access-list.js delete: the hosts get access_list_id 0 and are re-rendered without the rules; the
+    htpasswd file goes; the list is then 404."""
+    site = "acl-deleted.home.lan"
+    acl = npm.call("POST", "/api/nginx/access-lists", auth,
+                   json=acl_body("doomed", ALLOW_ONLY_ELSEWHERE, items=[{"username": "u", "password": "p"}])).json()
+    assert (npm.data_dir / "access" / str(acl["id"])).exists()
+    host = npm.call("POST", "/api/nginx/proxy-hosts", auth,
+                    json=host_body(domain_names=[site], forward_port=backend, access_list_id=acl["id"])).json()
+    settles(npm, site, 403)  # satisfy all: the address rule refuses before the password is asked
+    assert npm.call("DELETE", f"/api/nginx/access-lists/{acl['id']}", auth).json() is True
+    assert npm.call("GET", f"/api/nginx/proxy-hosts/{host['id']}", auth).json()["access_list_id"] == 0
+    assert "deny all;" not in host_conf_text(npm, host["id"])
+    assert not (npm.data_dir / "access" / str(acl["id"])).exists()
+    assert npm.call("GET", f"/api/nginx/access-lists/{acl['id']}", auth).status_code == 404
+    settles(npm, site, 200)
+
+
+@needs_nginx
+def test_basic_auth_users_with_satisfy_any(npm: Npm, auth: dict[str, str], backend: int) -> None:
+    """Items become an `$apr1$` htpasswd file (as `openssl passwd -apr1`) that Debian's nginx checks; with
+    satisfy any, a client outside the allowed addresses gets in with the right credentials only."""
+    site = "acl-users.home.lan"
+    users = [{"username": "bob", "password": "hunter22"}]
+    body = acl_body("users", ALLOW_ONLY_ELSEWHERE, satisfy_any=True, items=users)
+    acl = npm.call("POST", "/api/nginx/access-lists", auth, json=body).json()
+    line = (npm.data_dir / "access" / str(acl["id"])).read_text().strip()
+    user, hashed = line.split(":", 1)
+    assert user == "bob"
+    assert hashed.startswith("$apr1$")
+    if shutil.which("openssl"):
+        salt = hashed.split("$")[2]
+        again = subprocess.run(["openssl", "passwd", "-apr1", "-salt", salt, "hunter22"], capture_output=True,
+                               text=True, check=True).stdout.strip()
+        assert again == hashed
+    host = npm.call("POST", "/api/nginx/proxy-hosts", auth,
+                    json=host_body(domain_names=[site], forward_port=backend, access_list_id=acl["id"])).json()
+    text = host_conf_text(npm, host["id"])
+    assert 'auth_basic "Authorization required";' in text
+    assert f"auth_basic_user_file {npm.data_dir / 'access' / str(acl['id'])};" in text
+    assert "satisfy any;" in text
+    assert 'proxy_set_header Authorization "";' not in text  # pass_auth false: 2.12.6 keeps the header (below)
+    settles(npm, site, 401)
+    settles(npm, site, 401, auth=("bob", "wrong"))
+    assert f"backend saw Host={site}" in settles(npm, site, 200, auth=("bob", "hunter22"))
+
+
+def test_pass_auth_renders_as_npm_2_12_6(npm: Npm, auth: dict[str, str]) -> None:
+    """NPM 2.12.2-2.13.2 compare the boolean pass_auth with `== 0 or == true` (liquidjs `==` is strict): the
+    Authorization header is cleared when pass_auth is *true* (fixed in 2.13.3)."""
+    body = acl_body("pass", HOST, pass_auth=True, items=[{"username": "amy", "password": "x"}])
+    acl = npm.call("POST", "/api/nginx/access-lists", auth, json=body).json()
+    host = npm.call("POST", "/api/nginx/proxy-hosts", auth,
+                    json=host_body(domain_names=["acl-pass.home.lan"], access_list_id=acl["id"])).json()
+    assert 'proxy_set_header Authorization "";' in host_conf_text(npm, host["id"])
+
+
+def test_access_list_is_rendered_into_custom_locations(npm: Npm, auth: dict[str, str]) -> None:
+    """NPM's _location.conf includes _access.conf too: a custom location is guarded as `location /` is."""
+    acl = npm.call("POST", "/api/nginx/access-lists", auth, json=acl_body("locations", "10.8.0.0/24")).json()
+    location = {"path": "/api", "forward_scheme": "http", "forward_host": HOST, "forward_port": 9}
+    host = npm.call("POST", "/api/nginx/proxy-hosts", auth, json=host_body(
+        domain_names=["acl-locations.home.lan"], access_list_id=acl["id"], locations=[location])).json()
+    text = host_conf_text(npm, host["id"])
+    assert text.count("allow 10.8.0.0/24;") == 2
+    assert text.count("deny all;") == 2
+
+
+def test_access_list_api_shapes(npm: Npm, auth: dict[str, str]) -> None:
+    """201 with owner, items, clients and proxy_hosts; passwords never come back (empty, with NPM's hint);
+    `?expand=` on GET; an empty password on PUT keeps that user; without `name` a PUT leaves satisfy_any."""
+    body = acl_body("shapes", "192.168.1.0/24", items=[{"username": "eve", "password": "secret1"}])
+    created = npm.call("POST", "/api/nginx/access-lists", auth, json=body)
+    assert created.status_code == 201, created.text
+    acl = created.json()
+    assert {"owner", "items", "clients", "proxy_hosts", "proxy_host_count", "satisfy_any", "pass_auth"} <= set(acl)
+    assert [(i["username"], i["password"], i["hint"]) for i in acl["items"]] == [("eve", "", "s******")]
+    assert [(c["directive"], c["address"]) for c in acl["clients"]] == [("allow", "192.168.1.0/24")]
+    assert "secret1" not in created.text
+    plain = npm.call("GET", f"/api/nginx/access-lists/{acl['id']}", auth).json()
+    assert "items" not in plain
+    assert "clients" not in plain
+    listed = npm.call("GET", "/api/nginx/access-lists?expand=owner,items,clients,proxy_hosts", auth).json()
+    shown = next(a for a in listed if a["id"] == acl["id"])
+    assert shown["owner"]["email"] == "admin@example.com"
+    assert shown["proxy_hosts"] == []
+    assert [a["name"] for a in listed] == sorted(a["name"] for a in listed)
+
+    user_file = npm.data_dir / "access" / str(acl["id"])
+    before = user_file.read_text()
+    path = f"/api/nginx/access-lists/{acl['id']}"
+    kept = npm.call("PUT", path, auth, json={"name": "shapes", "items": [{"username": "eve", "password": ""}]}).json()
+    assert [i["hint"] for i in kept["items"]] == ["s******"]
+    assert user_file.read_text() == before
+    ignored = npm.call("PUT", path, auth, json={"satisfy_any": True}).json()
+    assert ignored["satisfy_any"] is False  # NPM patches name, satisfy_any and pass_auth only with a name
+    assert npm.call("PUT", path, auth, json={"name": "shapes", "satisfy_any": True}).json()["satisfy_any"] is True
+    renamed = npm.call("PUT", path, auth, json={"name": "shapes2", "pass_auth": True}).json()
+    assert (renamed["name"], renamed["satisfy_any"], renamed["pass_auth"]) == ("shapes2", True, True)  # kept
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ({"name": "x", "bogus": 1}, "data should NOT have additional properties"),
+    ({"name": "x", "clients": [{"address": "10.0.0.1", "directive": "permit"}]},
+     "data.clients[0].directive should be equal to one of the allowed values"),
+    ({"name": "x", "clients": [{"address": "not-an-ip", "directive": "allow"}]},
+     "data.clients[0].address should match exactly one schema in oneOf"),
+    ({"name": "x", "clients": [{"address": "10.0.0.1", "directive": "allow", "id": 3}]},
+     "data.clients[0] should NOT have additional properties"),
+    ({"satisfy_any": True}, "data should have required property 'name'"),
+], ids=["unknown-key", "bad-directive", "bad-address", "client-extra-key", "no-name"])
+def test_access_list_validation(npm: Npm, auth: dict[str, str], body: dict[str, Any], message: str) -> None:
+    """additionalProperties false at every level, directive allow|deny, address IPv4/IPv6/`all`."""
+    response = npm.call("POST", "/api/nginx/access-lists", auth, json=body)
+    assert (response.status_code, response.json()["error"]["message"]) == (400, message)

@@ -12,7 +12,7 @@ from typing import Any
 import npm_schema as schema
 from npm_auth import Tokens
 from npm_certs import SSL_FILES, expires_on, parse_multipart, validate_files, write_custom
-from npm_nginx import Nginx
+from npm_nginx import Access, Nginx, apr1
 from npm_store import ApiError, Row, Store, not_found
 
 LE_REFUSED = ("Let's Encrypt cannot be reached from the lab: upload a certificate signed by the lab CA instead "
@@ -209,7 +209,7 @@ class Api:
 
     def apply(self, host: Row) -> Row:
         """Write the host's nginx config and record what nginx thought of it in `meta`, as NPM does."""
-        state = self.nginx.write_host(host, self._cert_dir(int(host["certificate_id"])))
+        state = self.nginx.write_host(host, self._cert_dir(int(host["certificate_id"])), self._access(host))
         with self.store.lock:
             meta = dict(host.get("meta") or {}) | state
             return self.store.update("proxy_hosts", host["id"], {"meta": meta})
@@ -329,26 +329,63 @@ class Api:
         self.store.get("certificates", request.id())
         raise ApiError(400, "Only Let'sEncrypt certificates can be renewed")
 
-    # --- access lists (stored, not enforced) ------------------------------------------------------------------
+    # --- access lists (backend/internal/access-list.js) -------------------------------------------------------
     def _public_list(self, row: Row) -> Row:
         count = sum(1 for h in self.store.rows("proxy_hosts") if h["access_list_id"] == row["id"])
         shown = {k: v for k, v in row.items() if k not in ("items", "clients")}
         return shown | {"proxy_host_count": count}
 
     def _expand_list(self, row: Row, expand: set[str]) -> Row:
+        """Passwords never leave: `password` is "" and `hint` its first character and a star per other one
+        (NPM's maskItems); the stand-in keeps only the `$apr1$` hash, never the password itself."""
         shown = self._public_list(row)
         if "items" in expand:
-            shown["items"] = [{"id": i + 1, "username": item.get("username", ""), "password": "",
-                               "hint": (item.get("password") or " ")[0] + "****"}
-                              for i, item in enumerate(row["items"])]
+            shown["items"] = [{k: v for k, v in item.items() if k != "htpasswd"} | {"password": ""}
+                              for item in row["items"]]
         if "clients" in expand:
-            shown["clients"] = [{"id": i + 1} | c for i, c in enumerate(row["clients"])]
+            shown["clients"] = [dict(client) for client in row["clients"]]
+        if "proxy_hosts" in expand:
+            shown["proxy_hosts"] = [h for h in self.store.rows("proxy_hosts") if h["access_list_id"] == row["id"]]
         if "owner" in expand:
             shown["owner"] = self._owner(row)
         return shown
 
+    def _user(self, list_id: int, username: str, password: str) -> Row:
+        return self.store.child("access_list_auth", {
+            "access_list_id": list_id, "username": username, "meta": {},
+            "hint": password[:1] + "*" * (len(password) - 1), "htpasswd": apr1(password)})
+
+    def _client(self, list_id: int, client: Row) -> Row:
+        return self.store.child("access_list_client", {"access_list_id": list_id, "address": client.get("address"),
+                                                       "directive": client.get("directive"), "meta": {}})
+
+    def _build(self, row: Row) -> None:
+        """NPM's build(): the htpasswd file, rewritten whole (empty when the list has no users)."""
+        self.nginx.write_access_file(row["id"], [f"{i['username']}:{i['htpasswd']}" for i in row["items"]])
+
+    def _access(self, host: Row) -> Access | None:
+        list_id = int(host.get("access_list_id") or 0)
+        if list_id <= 0:
+            return None
+        try:
+            row: Row | None = self.store.get("access_lists", list_id)
+        except ApiError:
+            row = None  # NPM renders the block with no rules then: `deny all`
+        if row is not None and row["items"] and not self.nginx.access_file(list_id).exists():
+            self._build(row)
+        return Access.of(row, self.nginx.access_file(list_id), self.version)
+
+    def _reconfigure_users_of(self, list_id: int) -> None:
+        """Updating a list re-renders every proxy host using it (NPM's bulkGenerateConfigs)."""
+        for host in self.store.rows("proxy_hosts"):
+            if host["access_list_id"] == list_id:
+                self.apply(host)
+
     def lists_list(self, request: Request) -> tuple[int, Any]:
-        return 200, [self._expand_list(r, request.expand()) for r in self.store.rows("access_lists")]
+        query = request.query.get("query", "").lower()
+        rows = sorted((r for r in self.store.rows("access_lists") if query in r["name"].lower()),
+                      key=lambda r: r["name"])
+        return 200, [self._expand_list(r, request.expand()) for r in rows]
 
     def list_get(self, request: Request) -> tuple[int, Any]:
         return 200, self._expand_list(self.store.get("access_lists", request.id()), request.expand())
@@ -357,16 +394,45 @@ class Api:
         assert request.user is not None
         body = request.json()
         schema.validate(body, schema.ACCESS_LIST, ("name",))
-        row = self.store.insert("access_lists", {"owner_user_id": request.user["id"], "meta": {}, "satisfy_any": False,
-                                                 "pass_auth": False, "items": [], "clients": []} | body)
-        return 201, self._expand_list(row, {"owner", "items", "clients"})
+        with self.store.lock:
+            row = self.store.insert("access_lists", {
+                "owner_user_id": request.user["id"], "name": body["name"], "meta": body.get("meta") or {},
+                "satisfy_any": bool(body.get("satisfy_any", False)), "pass_auth": bool(body.get("pass_auth", False)),
+                "items": [], "clients": []})
+            items = [self._user(row["id"], i["username"], i["password"]) for i in body.get("items") or []]
+            clients = [self._client(row["id"], c) for c in body.get("clients") or []]
+            row = self.store.update("access_lists", row["id"], {"items": items, "clients": clients})
+        self._build(row)
+        return 201, self._expand_list(row, {"owner", "items", "clients", "proxy_hosts"})
 
     def list_update(self, request: Request) -> tuple[int, Any]:
+        """As NPM: name, satisfy_any and pass_auth change only when `name` is given; `items` replaces the users
+        (an empty password keeps that user's), `clients` replaces the rules (those without address dropped)."""
         body = request.json()
-        schema.validate(body, schema.ACCESS_LIST)
-        row = self.store.update("access_lists", request.id(), body)
-        return 200, self._expand_list(row, {"owner", "items", "clients"})
+        schema.validate(body, schema.ACCESS_LIST_UPDATE)
+        with self.store.lock:
+            row = self.store.get("access_lists", request.id())
+            fields: Row = {}
+            if body.get("name"):  # NPM's patch with the three; knex leaves out those the body lacks
+                fields |= {k: body[k] for k in ("name", "satisfy_any", "pass_auth") if k in body}
+            if "items" in body:
+                keep = {i["username"] for i in body["items"] if not i.get("password")}
+                fields["items"] = [i for i in row["items"] if i["username"] in keep] + [
+                    self._user(row["id"], i["username"], i["password"]) for i in body["items"] if i.get("password")]
+            if "clients" in body:
+                fields["clients"] = [self._client(row["id"], c) for c in body["clients"] if c.get("address")]
+            row = self.store.update("access_lists", row["id"], fields)
+        self._build(row)
+        self._reconfigure_users_of(row["id"])
+        return 200, self._expand_list(row, {"owner", "items", "clients", "proxy_hosts"})
 
     def list_delete(self, request: Request) -> tuple[int, Any]:
-        self.store.delete("access_lists", request.id())
+        """As NPM: the hosts using the list get access_list_id 0 and are re-rendered; the htpasswd file goes."""
+        with self.store.lock:
+            row = self.store.delete("access_lists", request.id())
+            users = [h for h in self.store.rows("proxy_hosts") if h["access_list_id"] == row["id"]]
+            detached = [self.store.update("proxy_hosts", h["id"], {"access_list_id": 0}) for h in users]
+        for host in detached:
+            self.apply(host)
+        self.nginx.remove_access_file(row["id"])
         return 200, True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from typing import Any
@@ -82,16 +83,61 @@ CERT_META_212 = ("certificate", "certificate_key", "dns_challenge", "dns_provide
 CERT_META_213 = (*CERT_META_212[:5], "letsencrypt_certificate", "propagation_seconds", "key_type")
 CERTIFICATE: dict[str, Check] = {"provider": _enum("letsencrypt", "other"), "nice_name": _string(),
                                  "domain_names": _array, "meta": _object}
-ACCESS_LIST: dict[str, Check] = {"name": _string(1), "satisfy_any": _boolean, "pass_auth": _boolean,
-                                 "items": _array, "clients": _array, "meta": _object}
+IPV4 = re.compile(r"^([0-9]{1,3}\.){3}[0-9]{1,3}(/([0-9]|[1-2][0-9]|3[0-2]))?$")  # NPM's own pattern
+
+
+def _address(path: str, value: Any) -> str | None:
+    """NPM's `oneOf`: an IPv4 address or network (its loose pattern), an IPv6 one, or `all`."""
+    if isinstance(value, str) and (value == "all" or IPV4.match(value) or _ipv6(value)):
+        return None
+    return f"{path} should match exactly one schema in oneOf"
+
+
+def _ipv6(value: str) -> bool:
+    address, _, prefix = value.partition("/")
+    if prefix and not (prefix.isdigit() and int(prefix) <= 128):
+        return False
+    try:
+        return ipaddress.ip_address(address).version == 6
+    except ValueError:
+        return False
+
+
+def _objects(properties: dict[str, Check], required: tuple[str, ...] = ()) -> Check:
+    """An array of objects, each with additionalProperties false (the items and clients of an access list)."""
+    def check(path: str, value: Any) -> str | None:
+        if not isinstance(value, list):
+            return f"{path} should be array"
+        for index, item in enumerate(value):
+            try:
+                validate(item, properties, required, f"{path}[{index}]", allow_empty=True)
+            except ApiError as exc:
+                return str(exc)
+        return None
+    return check
+
+
+DIRECTIVE = _enum("allow", "deny")
+# schema/paths/nginx/access-lists: POST requires `name` and has `meta`; PUT has no `meta`, at least one
+# property, and an empty password there means "keep this user's password". Neither requires a key inside
+# items or clients; the stand-in requires username and password on create (NPM fails in its database).
+ACCESS_LIST: dict[str, Check] = {
+    "name": _string(1), "satisfy_any": _boolean, "pass_auth": _boolean,
+    "items": _objects({"username": _string(1), "password": _string(1)}, ("username", "password")),
+    "clients": _objects({"address": _address, "directive": DIRECTIVE}), "meta": _object}
+ACCESS_LIST_UPDATE: dict[str, Check] = {
+    "name": _string(1), "satisfy_any": _boolean, "pass_auth": _boolean,
+    "items": _objects({"username": _string(1), "password": _string()}, ("username",)),
+    "clients": _objects({"address": _address, "directive": DIRECTIVE})}
 TOKEN: dict[str, Check] = {"identity": _string(1), "secret": _string(1), "scope": _enum("user")}
 
 
-def validate(body: Any, properties: dict[str, Check], required: tuple[str, ...] = (), path: str = "data") -> None:
+def validate(body: Any, properties: dict[str, Check], required: tuple[str, ...] = (), path: str = "data",
+             allow_empty: bool = False) -> None:
     """Raise 400 with the first problem found, as NPM's validator reports it."""
     if not isinstance(body, dict):
         raise ApiError(400, f"{path} should be object")
-    if not body and not required:
+    if not body and not required and not allow_empty:
         raise ApiError(400, f"{path} should NOT have fewer than 1 properties")
     for name in required:
         if name not in body:

@@ -79,6 +79,15 @@ class Store:
             self.save()
             return row
 
+    def child(self, counter: str, fields: Row) -> Row:
+        """A row of a child table kept inside its parent (an access list's users and clients), with its own id
+        sequence as NPM's access_list_auth and access_list_client tables have; saved with the parent."""
+        with self.lock:
+            row_id = self.data["next_id"].get(counter, 1)
+            self.data["next_id"][counter] = row_id + 1
+            now = timestamp()
+            return {"id": row_id, "created_on": now, "modified_on": now} | fields
+
     def update(self, table: str, row_id: int, fields: Row) -> Row:
         with self.lock:
             row = self.get(table, row_id)

@@ -1,0 +1,236 @@
+"""The exposure checks without a lab: the attack plan, listeners from /proc/net, classifying by-name answers,
+and `homelab.httpprobe` against real servers on loopback (an HTTP server, a fake Docker `/_ping`, a banner)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from ipaddress import IPv4Address
+from pathlib import Path
+
+import pytest
+
+from homelab import httpprobe, sweep
+from homelab.checks.exposure import (
+    EXTRA_PORTS,
+    PUBLIC_ADDRESS,
+    Listener,
+    NameAsk,
+    allowed,
+    attack_ports,
+    classify,
+    exposed,
+    is_docker_api,
+    name_allowed,
+    parse_listeners,
+    planned_listener,
+    surfaces,
+    what_answers,
+)
+from homelab.inventory import Inventory, load_inventory
+from homelab.policy import Source, sources
+
+REPO = Path(__file__).resolve().parents[1]
+
+PROC_NET = """== tcp
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1336 1
+   1: 0100007F:0CEA 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1337 1
+   2: 0A0A12C6:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1338 1
+   3: 0A0A12C6:0016 0A0A12C6:B742 01 00000000:00000000 00:00000000 00000000     0        0 1339 1
+== tcp6
+  sl  local_address                         remote_address                        st tx_queue rx_queue tr
+   0: 00000000000000000000000000000000:24E3 00000000000000000000000000000000:0000 0A 00000000:00000000 00
+   1: 00000000000000000000000001000000:0050 00000000000000000000000000000000:0000 0A 00000000:00000000 00
+== udp
+  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
+  10: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1400 2
+== udp6
+  sl  local_address                         remote_address                        st tx_queue rx_queue tr
+"""
+
+
+@pytest.fixture(scope="module")
+def example() -> Inventory:
+    return load_inventory(REPO / "inventory.yaml")
+
+
+def test_listeners_from_proc_net() -> None:
+    """Listening TCP and unconnected UDP sockets, IPv4 and IPv6; established ones are not listeners."""
+    found = parse_listeners(PROC_NET)
+    assert Listener("tcp", 22, "0.0.0.0") in found
+    assert Listener("tcp", 3306, "127.0.0.1") in found
+    assert Listener("tcp", 8081, "198.18.10.10") in found
+    assert Listener("tcp", 9443, "::") in found
+    assert Listener("tcp", 80, "::1") in found
+    assert Listener("udp", 53, "0.0.0.0") in found
+    assert len([f for f in found if f.port == 22]) == 1
+    assert sorted(str(f) for f in found if not exposed(f)) == ["127.0.0.1:3306/tcp", "[::1]:80/tcp"]
+
+
+@pytest.mark.parametrize("output", ["", "sh: cat: not found\n", "Permission denied"])
+def test_listeners_unreadable_is_not_empty(output: str) -> None:
+    """Output that is not /proc/net's tables cannot pass as "nothing listens": it raises (could not observe)."""
+    with pytest.raises(ValueError, match="no /proc/net table"):
+        parse_listeners(output)
+
+
+def test_planned_listeners(example: Inventory) -> None:
+    platform, unraid = example.hosts["platform"], example.hosts["unraid"]
+    assert planned_listener(example, platform, Listener("tcp", 22, "0.0.0.0"))
+    assert planned_listener(example, platform, Listener("tcp", 9443, "0.0.0.0"))
+    assert planned_listener(example, platform, Listener("udp", 53, "0.0.0.0"))
+    assert not planned_listener(example, platform, Listener("tcp", 8081, "0.0.0.0"))
+    assert not planned_listener(example, platform, Listener("udp", 9443, "0.0.0.0"))
+    assert planned_listener(example, unraid, Listener("tcp", 443, "0.0.0.0")), "Unraid's web UI is a daemon"
+    assert not planned_listener(example, unraid, Listener("tcp", 2375, "0.0.0.0"))
+
+
+def test_attack_ports(example: Inventory) -> None:
+    ports = attack_ports(example)
+    assert ports[:3] == [1, 2, 3] and 1024 in ports
+    assert {2375, 2376, 2377, 8081, 9443, 11434, 10000} <= set(ports)
+    assert set(EXTRA_PORTS) <= set(ports)
+    assert len(ports) == len(set(ports))
+
+
+def test_surfaces(example: Inventory) -> None:
+    """The internet sees the public address only; the runner and other vantages see every host."""
+    by_name = {s.name: s for s in sources(example) if s.origin != "host"}
+    wan = surfaces(example, [by_name["wan"]])
+    assert [s.target for s in wan] == [PUBLIC_ADDRESS] and wan[0].phase == 1
+    guest = surfaces(example, [by_name["guest"]])
+    assert [s.target for s in guest] == list(example.hosts)
+    assert {s.id for s in guest} >= {"unraid<-guest", "platform<-guest"}
+
+
+def test_nothing_is_public_by_default(example: Inventory) -> None:
+    """The shipped inventory publishes nothing: from the internet no port of the public address is allowed."""
+    wan = surfaces(example, [s for s in sources(example) if s.name == "wan"])[0]
+    assert not [p for p in attack_ports(example) if allowed(example, wan, p)]
+    guest = next(s for s in surfaces(example, sources(example)) if s.id == "platform<-guest")
+    assert not allowed(example, guest, 443) and not allowed(example, guest, 22)
+    runner = next(s for s in surfaces(example, sources(example)) if s.id == "platform<-runner")
+    assert allowed(example, runner, 443) and allowed(example, runner, 22) and not allowed(example, runner, 8081)
+
+
+def test_name_allowed(example: Inventory) -> None:
+    runner, guest = Source("runner", None, "lan", "runner"), Source("guest", IPv4Address("203.0.113.70"), "guest")
+    vpn = Source("vpn-client", IPv4Address("203.0.113.10"), "vpn", "vantage")
+    assert name_allowed(example, runner, "vpn") and name_allowed(example, vpn, "vpn")
+    assert not name_allowed(example, vpn, "lan") and not name_allowed(example, guest, "vpn")
+    assert name_allowed(example, guest, "public")
+
+
+@pytest.mark.parametrize(("answer", "found", "reached"), [
+    ({"error": "filtered"}, "filtered", False),
+    ({"error": "closed"}, "closed", False),
+    ({"error": "tls-refused", "detail": "TLSV1_UNRECOGNIZED_NAME"}, "no TLS (handshake refused: "
+     "TLSV1_UNRECOGNIZED_NAME)", False),
+    ({"status": 403, "headers": {"server": "openresty"}, "body": "<html><head><title>403 Forbidden</title>"},
+     "refused by NPM (403)", False),
+    ({"status": 301, "headers": {"location": "https://portainer.example/"}, "body": ""}, "redirect to HTTPS", False),
+    ({"status": 200, "headers": {}, "body": "<h1>Congratulations!</h1>"}, "NPM's default site (HTTP 200)", False),
+    ({"status": 200, "headers": {}, "body": "{}"}, "reached (HTTP 200)", True),
+    ({"status": 401, "headers": {}, "body": "unauthorized"}, "reached (HTTP 401)", True),
+    ({"status": 403, "headers": {}, "body": '{"message":"Access denied"}'}, "reached (HTTP 403)", True),
+])
+def test_classify(answer: dict[str, object], found: str, reached: bool) -> None:
+    """NPM's refusals reach nothing; any other HTTP answer is the service (a service's own 403 included)."""
+    assert classify(answer) == (found, reached)
+
+
+@pytest.mark.parametrize("answer", [None, {"error": "reset", "detail": "Connection reset"}, {"error": "tls-failed"},
+                                    {"banner": "garbage"}, {"error": "no-response"}])
+def test_classify_cannot_observe(answer: dict[str, object] | None) -> None:
+    """A reset, a handshake that failed for another reason or no answer is "not observed", never a pass."""
+    found, reached = classify(answer)
+    assert found.startswith("not observed") and not reached
+
+
+class _Handler(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        if self.path == "/_ping" and self.headers.get("Host", "").startswith("docker"):
+            self.send_response(200)
+            self.send_header("Api-Version", "1.45")
+            self.send_header("Server", "Docker/26.1.5 (linux)")
+            body = b"OK"
+        else:
+            self.send_response(200)
+            body = f"host={self.headers.get('Host')}".encode()
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_port() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+@pytest.fixture
+def banner_port() -> Iterator[int]:
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with contextlib_suppress():
+            conn, _ = listener.accept()
+            conn.sendall(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1]
+    listener.close()
+
+
+def contextlib_suppress():  # noqa: ANN201 - a tiny local alias
+    import contextlib
+
+    return contextlib.suppress(OSError)
+
+
+def test_httpprobe_answers(http_port: int, banner_port: int) -> None:
+    """The probe sends the Host it is given, tells the Docker API, reads a banner, and says why it failed."""
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    answers = {a["key"]: a for a in httpprobe.ask_all([
+        {"key": "name", "address": "127.0.0.1", "port": http_port, "host": "grafana.home.example.com"},
+        {"key": "docker", "address": "127.0.0.1", "port": http_port, "host": "docker", "path": "/_ping"},
+        {"key": "ssh", "address": "127.0.0.1", "port": banner_port, "listen": True},
+        {"key": "closed", "address": "127.0.0.1", "port": closed_port},
+        {"key": "tls", "address": "127.0.0.1", "port": http_port, "tls": True, "sni": "x.example"},
+    ], timeout=2)}
+    assert answers["name"]["status"] == 200 and answers["name"]["body"] == "host=grafana.home.example.com"
+    assert is_docker_api(answers["docker"]) and "Docker API" in what_answers(answers["docker"])
+    assert not is_docker_api(answers["name"])
+    assert "OpenSSH_9.2p1" in what_answers(answers["ssh"])
+    assert answers["closed"]["error"] == "closed"
+    assert answers["tls"]["error"] in ("tls-refused", "tls-failed", "reset")
+
+
+def test_name_ask_request() -> None:
+    """A mismatch probe sends the public name as SNI and the private one as Host."""
+    ask = NameAsk("portainer.home.example.com", "198.19.0.2", "https", sni="status.home.example.com")
+    request = ask.request()
+    assert (request["sni"], request["host"], request["port"], request["tls"]) == (
+        "status.home.example.com", "portainer.home.example.com", 443, True)
+    assert "under SNI status.home.example.com" in ask.key
+    assert NameAsk("a.example", "10.0.0.1", "http").request()["port"] == 80
+
+
+def test_sweep_batches_thousands_at_once() -> None:
+    """The attacker's sweep needs thousands of sockets at once: the batch follows the raised descriptor limit."""
+    assert sweep.batch_size() >= sweep.BATCH
+    targets = [("127.0.0.1", p) for p in range(20000, 22500)]
+    found = sweep.sweep(targets, 1.0)
+    assert len(found) == len(targets) and set(found.values()) <= {"closed", "filtered", "open"}

@@ -1,0 +1,66 @@
+"""Exposure by port, as an attacker sees it: a broad sweep from the runner (LAN) and every vantage.
+
+From the internet only the public address can be addressed, so the `wan` vantage sweeps that; every other
+source sweeps every host address. Ports 1-1024, the usual container ports (2375-2377, 3000-3001, 5000,
+8000-8100, 8443, 9000-9100, 9443, 10000, 11434) and every port the inventory knows. Each spec belongs to the
+phase of the host it is about (the public address: phase 1). The sweep runs in the run's background sweep.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from homelab.checks import problem
+from homelab.checks.exposure import allowed, public_ports, what_answers
+from homelab.checks.reach import docker_user_fix
+from homelab.exposure_matrix import MATRIX, Cell
+from homelab.policy import exposure_of
+
+pytestmark = pytest.mark.exposure
+
+
+def _fix(inventory, surface, port: int) -> str:
+    if surface.host is None:
+        return (f"the router forwards {port}/tcp of the public address: remove that port forward (only ports "
+                "with exposure public may be forwarded; a host's firewall cannot fix what the router forwards)")
+    host = surface.host
+    if exposure_of(inventory, host, port) is None:
+        return (f"nothing is planned on {port}: stop what listens there on {host.name} (a container: "
+                f"`docker ps --filter publish={port}`), or plan it in the inventory with its exposure")
+    return f"it is planned, but not for this network: {docker_user_fix(host)}"
+
+
+@pytest.mark.spec("EXP-SCAN-001", severity="critical",
+                  fix="close every port the inventory does not plan for this network (the message names each)")
+@pytest.mark.each("surface")
+def test_nothing_unplanned_answers(surface, inventory, reachability, reach):
+    """From each source, no port of the host (from the internet: of the public address) answers unless the
+    inventory's policy allows that source to open it."""
+    try:
+        outcomes = reachability.surface_outcomes(surface, reach)
+    except (pytest.skip.Exception, pytest.fail.Exception):
+        raise
+    except Exception as exc:
+        pytest.fail(f"could not observe: the sweep of {surface.target} from {surface.source.name} failed: {exc}",
+                    pytrace=False)
+    open_ports = sorted(p for p, o in outcomes.items() if o.answers)
+    unexpected = [p for p in open_ports if not allowed(inventory, surface, p)]
+    if surface.host is None:
+        planned = public_ports(inventory)
+    else:
+        planned = {p.port for s, h in inventory.instances() if h == surface.host for p in s.ports
+                   if p.protocol == "tcp"} | {surface.host.ssh.port}
+    for port in sorted(planned | set(open_ports)):
+        expected = allowed(inventory, surface, port)
+        found = outcomes[port].value if port in outcomes else "not observed"
+        MATRIX.record(Cell(surface.target, f"{port}/tcp", surface.source.name, "open" if expected else "closed",
+                           found, port not in unexpected))
+    if not unexpected:
+        return
+    answers = reachability.identify(surface, unexpected)
+    address = reachability.surface_address(surface)
+    findings = [f"{address}:{p}/tcp answers ({what_answers(answers.get(p))}): {_fix(inventory, surface, p)}"
+                for p in unexpected]
+    pytest.fail(problem("only the ports the policy allows from here", f"{len(unexpected)} more answer",
+                        f"{surface.target} from {surface.source.name} ({surface.source.address or 'this machine'}, "
+                        f"{surface.source.kind} network)", "; ".join(findings)), pytrace=False)
