@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from homelab.checks.containers import HOST_ACCESS_TEXT, host_access_items, is_root_mount
 from homelab.compose import ComposeError, ComposeFile, ComposeService, image_tag, load_compose
 from homelab.inventory import STACK_PHASES, Inventory, InventoryError, load_inventory
 from homelab.yamlfile import YamlError, load_yaml
@@ -177,6 +178,27 @@ def socket_allowed(compose: ComposeFile, svc: ComposeService, inventory: Invento
             problems.append(problem(where, "the Docker socket read-only (inventory docker_socket: ro)",
                                     f"mount {mount}", "mount /var/run/docker.sock:/var/run/docker.sock:ro only"))
     return problems
+
+
+def host_access_allowed(compose: ComposeFile, svc: ComposeService, inventory: Inventory) -> list[str]:
+    """privileged, `pid: host`, `network_mode: host` or a bind mount of `/` only where the inventory's
+    `host_access` allows that item (the live spec EXP-CTR-004 holds the running containers to the same)."""
+    raw = (compose.data.get("services") or {}).get(svc.name) or {}
+    entry = inventory.services.get(svc.name)
+    allowed = entry.host_access if entry else ()
+    root = next((i for i, m in enumerate(svc.mounts) if m.type == "bind" and is_root_mount(m.source)), None)
+    where = {"privileged": ("privileged",), "pid": ("pid",), "network": ("network_mode",),
+             "root": ("volumes", str(root))}
+    found = {"privileged": "privileged: true", "pid": f"pid: {raw.get('pid')}",
+             "network": f"network_mode: {raw.get('network_mode')}",
+             "root": f"mount {svc.mounts[root]}" if root is not None else ""}
+    taken = host_access_items(raw.get("privileged") is True, raw.get("pid"), raw.get("network_mode"),
+                              [m.source for m in svc.mounts if m.type == "bind"])
+    return [problem(compose.where("services", svc.name, *where[item]),
+                    f"{HOST_ACCESS_TEXT[item]} only where host_access allows it (inventory.yaml "
+                    f"services.{svc.name} host_access: [{', '.join(allowed)}])", found[item],
+                    f"remove it, or allow it in inventory.yaml services.{svc.name}.host_access: [{item}]")
+            for item in taken if item not in allowed]
 
 
 def secrets_referenced(compose: ComposeFile, svc: ComposeService, _: Inventory) -> list[str]:

@@ -90,7 +90,8 @@ def test_planned_listeners(example: Inventory) -> None:
 
 def test_attack_ports(example: Inventory) -> None:
     ports = attack_ports(example)
-    assert ports[:3] == [1, 2, 3] and 1024 in ports
+    assert ports[:3] == [1, 2, 3]
+    assert 1024 in ports
     assert {2375, 2376, 2377, 8081, 9443, 11434, 10000} <= set(ports)
     assert set(EXTRA_PORTS) <= set(ports)
     assert len(ports) == len(set(ports))
@@ -100,7 +101,8 @@ def test_surfaces(example: Inventory) -> None:
     """The internet sees the public address only; the runner and other vantages see every host."""
     by_name = {s.name: s for s in sources(example) if s.origin != "host"}
     wan = surfaces(example, [by_name["wan"]])
-    assert [s.target for s in wan] == [PUBLIC_ADDRESS] and wan[0].phase == 1
+    assert [s.target for s in wan] == [PUBLIC_ADDRESS]
+    assert wan[0].phase == 1
     guest = surfaces(example, [by_name["guest"]])
     assert [s.target for s in guest] == list(example.hosts)
     assert {s.id for s in guest} >= {"unraid<-guest", "platform<-guest"}
@@ -111,16 +113,21 @@ def test_nothing_is_public_by_default(example: Inventory) -> None:
     wan = surfaces(example, [s for s in sources(example) if s.name == "wan"])[0]
     assert not [p for p in attack_ports(example) if allowed(example, wan, p)]
     guest = next(s for s in surfaces(example, sources(example)) if s.id == "platform<-guest")
-    assert not allowed(example, guest, 443) and not allowed(example, guest, 22)
+    assert not allowed(example, guest, 443)
+    assert not allowed(example, guest, 22)
     runner = next(s for s in surfaces(example, sources(example)) if s.id == "platform<-runner")
-    assert allowed(example, runner, 443) and allowed(example, runner, 22) and not allowed(example, runner, 8081)
+    assert allowed(example, runner, 443)
+    assert allowed(example, runner, 22)
+    assert not allowed(example, runner, 8081)
 
 
 def test_name_allowed(example: Inventory) -> None:
     runner, guest = Source("runner", None, "lan", "runner"), Source("guest", IPv4Address("203.0.113.70"), "guest")
     vpn = Source("vpn-client", IPv4Address("203.0.113.10"), "vpn", "vantage")
-    assert name_allowed(example, runner, "vpn") and name_allowed(example, vpn, "vpn")
-    assert not name_allowed(example, vpn, "lan") and not name_allowed(example, guest, "vpn")
+    assert name_allowed(example, runner, "vpn")
+    assert name_allowed(example, vpn, "vpn")
+    assert not name_allowed(example, vpn, "lan")
+    assert not name_allowed(example, guest, "vpn")
     assert name_allowed(example, guest, "public")
 
 
@@ -147,11 +154,12 @@ def test_classify(answer: dict[str, object], found: str, reached: bool) -> None:
 def test_classify_cannot_observe(answer: dict[str, object] | None) -> None:
     """A reset, a handshake that failed for another reason or no answer is "not observed", never a pass."""
     found, reached = classify(answer)
-    assert found.startswith("not observed") and not reached
+    assert found.startswith("not observed")
+    assert not reached
 
 
 class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def do_GET(self) -> None:
         if self.path == "/_ping" and self.headers.get("Host", "").startswith("docker"):
             self.send_response(200)
             self.send_header("Api-Version", "1.45")
@@ -191,7 +199,7 @@ def banner_port() -> Iterator[int]:
     listener.close()
 
 
-def contextlib_suppress():  # noqa: ANN201 - a tiny local alias
+def contextlib_suppress():
     import contextlib
 
     return contextlib.suppress(OSError)
@@ -210,8 +218,10 @@ def test_httpprobe_answers(http_port: int, banner_port: int) -> None:
         {"key": "closed", "address": "127.0.0.1", "port": closed_port},
         {"key": "tls", "address": "127.0.0.1", "port": http_port, "tls": True, "sni": "x.example"},
     ], timeout=2)}
-    assert answers["name"]["status"] == 200 and answers["name"]["body"] == "host=grafana.home.example.com"
-    assert is_docker_api(answers["docker"]) and "Docker API" in what_answers(answers["docker"])
+    assert answers["name"]["status"] == 200
+    assert answers["name"]["body"] == "host=grafana.home.example.com"
+    assert is_docker_api(answers["docker"])
+    assert "Docker API" in what_answers(answers["docker"])
     assert not is_docker_api(answers["name"])
     assert "OpenSSH_9.2p1" in what_answers(answers["ssh"])
     assert answers["closed"]["error"] == "closed"
@@ -233,4 +243,5 @@ def test_sweep_batches_thousands_at_once() -> None:
     assert sweep.batch_size() >= sweep.BATCH
     targets = [("127.0.0.1", p) for p in range(20000, 22500)]
     found = sweep.sweep(targets, 1.0)
-    assert len(found) == len(targets) and set(found.values()) <= {"closed", "filtered", "open"}
+    assert len(found) == len(targets)
+    assert set(found.values()) <= {"closed", "filtered", "open"}

@@ -180,8 +180,8 @@ CASES = [
          "hosts.unraid.adress: unknown key; expected one of address, hostname, platform, role, os, availability, ssh, "
          "portainer, gpu, stacks, daemons, extra_containers", ("unraid:", "adress")),
     Case("unknown-service-key", put("services.npm.port", 8181),
-         "services.npm.port: unknown key; expected one of stack, ports, exposure, fqdn, upstream, docker_socket, hosts, "
-         "host_access",
+         "services.npm.port: unknown key; expected one of stack, ports, exposure, fqdn, upstream, docker_socket, "
+         "hosts, host_access",
          ("port: 8181",)),
     Case("unknown-ssh-key", put("hosts.unraid.ssh.password", "hunter2"),
          "hosts.unraid.ssh.password: unknown key; expected one of user, port, key, host_key", ("unraid:", "password")),

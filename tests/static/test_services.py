@@ -1,4 +1,5 @@
-"""Static specs for each service of each stack's compose.yaml: image, healthcheck, restart, name, socket, secrets.
+"""Static specs for each service of each stack's compose.yaml: image, healthcheck, restart, name, socket, host access,
+secrets.
 
 Parametrized over (stack, service) from the compose files themselves; ids read `platform/portainer`.
 A stack whose compose file cannot be read shows up once per check as `STACK/(unparsed)` and fails with the
@@ -48,6 +49,13 @@ def test_container_name_matches(stack: str, service: str) -> None:
 def test_docker_socket_allowed(stack: str, service: str) -> None:
     """The Docker socket is mounted only where the inventory's `docker_socket` allows, read-only where it says ro."""
     expect_no_problems(REPO.check_service(stackcheck.socket_allowed, stack, service))
+
+
+@pytest.mark.parametrize(("stack", "service"), SERVICES)
+def test_host_access_allowed(stack: str, service: str) -> None:
+    """privileged, `pid: host`, `network_mode: host` or a bind mount of `/` only where the inventory's `host_access`
+    allows that item (EXP-CTR-004 holds the running containers to the same)."""
+    expect_no_problems(REPO.check_service(stackcheck.host_access_allowed, stack, service))
 
 
 @pytest.mark.parametrize(("stack", "service"), SERVICES)
