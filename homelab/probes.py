@@ -57,19 +57,27 @@ def probe_here(probe: Probe, timeout: float) -> Outcome:
         return Outcome.CLOSED if exc.errno == errno.ECONNREFUSED else Outcome.FILTERED
 
 
+BASH_CHUNK = 256  # bash probes at once where the far side has no python3 (a process or two each)
+
+
 def remote_script(probes: Iterable[Probe], timeout: float) -> str:
     """A script that probes everything at once and prints `ADDRESS PORT OUTCOME` lines: `homelab.sweep` where
-    the far side has python3 (one process), else bash with a `/dev/tcp` connect and a `timeout` per probe."""
+    the far side has python3 (one process, ports as ranges), else bash with a `/dev/tcp` connect and a
+    `timeout` per probe, BASH_CHUNK at a time."""
     probes = list(probes)
-    sweep_args = " ".join(f"{p.address}:{p.port}" for p in probes)
+    sweep_args = " ".join(quote(a) for a in sweep.compact([(p.address, p.port) for p in probes]))
     python = (f"command -v python3 >/dev/null 2>&1 && exec python3 -c {quote(SWEEP_SOURCE)} {timeout:g} "
               f"{sweep_args}")
     probe_fn = (
         'p() { if timeout TIMEOUT bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; then echo "$1 $2 open";'
         ' elif [ $? -eq 124 ]; then echo "$1 $2 filtered"; else echo "$1 $2 closed"; fi; }'
     )
-    lines = [python, probe_fn.replace("TIMEOUT", f"{timeout:g}")]
-    lines += [f"p {quote(p.address)} {p.port} &" for p in probes]
+    lines = [python, probe_fn.replace("TIMEOUT", f"{timeout:g}"), "n=0"]
+    for arg in sweep.compact([(p.address, p.port) for p in probes]):
+        address, ranges = arg.rsplit(":", 1)
+        spans = " ".join(f"{r}-{r}" if "-" not in r else r for r in ranges.split(","))
+        lines.append(f"for r in {spans}; do port=${{r%-*}}; while [ $port -le ${{r#*-}} ]; do p {quote(address)} "
+                     f"$port & n=$((n+1)); [ $((n % {BASH_CHUNK})) -eq 0 ] && wait; port=$((port+1)); done; done")
     lines.append("wait")
     return "\n".join(lines)
 
@@ -117,7 +125,8 @@ class Reachability:
         if target is None:
             found_here = sweep.sweep([(p.address, p.port) for p in todo], self.timeout)
             return {Probe(a, p): Outcome(o) for (a, p), o in found_here.items()}
-        result = self.pool.run(target, remote_script(todo, self.timeout), timeout=self.timeout * 4 + 10)
+        chunks = len(todo) // BASH_CHUNK + 1  # the bash fallback's worst case: one timeout per chunk
+        result = self.pool.run(target, remote_script(todo, self.timeout), timeout=self.timeout * (4 + chunks) + 10)
         found = parse_remote(result.stdout)
         missing = [p for p in todo if p not in found]
         if missing:

@@ -74,8 +74,36 @@ def _batch(targets: list[tuple[str, int]], timeout: float) -> dict[tuple[str, in
     return found
 
 
+def expand(arg: str) -> list[tuple[str, int]]:
+    """`ADDRESS:PORTS`, PORTS being `22`, `1-1024` or a comma list of both (one argument per address keeps
+    the command line short: one SSH command is one argument of at most 128 KiB)."""
+    address, ports = arg.rsplit(":", 1)
+    found: list[tuple[str, int]] = []
+    for part in ports.split(","):
+        low, _, high = part.partition("-")
+        found += [(address, p) for p in range(int(low), int(high or low) + 1)]
+    return found
+
+
+def compact(targets: list[tuple[str, int]]) -> list[str]:
+    """The inverse of `expand`: one `ADDRESS:PORTS` argument per address, consecutive ports as ranges."""
+    by_address: dict[str, list[int]] = {}
+    for address, port in targets:
+        by_address.setdefault(address, []).append(port)
+    args = []
+    for address, ports in by_address.items():
+        ranges: list[list[int]] = []
+        for port in sorted(set(ports)):
+            if ranges and port == ranges[-1][1] + 1:
+                ranges[-1][1] = port
+            else:
+                ranges.append([port, port])
+        args.append(f"{address}:" + ",".join(f"{a}-{b}" if b > a else str(a) for a, b in ranges))
+    return args
+
+
 def main(argv: list[str]) -> None:
-    targets = [(a, int(p)) for a, p in (arg.rsplit(":", 1) for arg in argv[1:])]
+    targets = [t for arg in argv[1:] for t in expand(arg)]
     for (address, port), outcome in sweep(targets, float(argv[0])).items():
         print(address, port, outcome)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dataclasses import replace
+
 import pytest
 
 from homelab import firewall
@@ -40,10 +42,16 @@ def test_ufw_ssh_and_vpn_ports_from_lan_and_vpn(inv: Inventory) -> None:
 
 
 def test_ufw_public_ports_from_anywhere_and_udp(inv: Inventory) -> None:
-    """Public ports (NPM's 80, 443) are allowed from anywhere; DNS gets both tcp and udp rules."""
+    """A public port is allowed from anywhere (none is in the shipped inventory: NPM's 80 and 443 are LAN/VPN);
+    DNS gets both tcp and udp rules."""
     rules = firewall.ufw_rules(inv, inv.platform_host)
-    assert "ufw allow 80/tcp comment 'npm'" in rules
-    assert "ufw allow 443/tcp comment 'npm'" in rules
+    assert "ufw allow 443/tcp comment 'npm'" not in rules
+    assert f"ufw allow from {LAN} to any port 443 proto tcp comment 'npm'" in rules
+    public = replace(inv, services={**inv.services, "npm": replace(inv.services["npm"], ports=tuple(
+        replace(p, exposure="public") if p.port in (80, 443) else p for p in inv.services["npm"].ports))})
+    public_rules = firewall.ufw_rules(public, public.platform_host)
+    assert "ufw allow 80/tcp comment 'npm'" in public_rules
+    assert "ufw allow 443/tcp comment 'npm'" in public_rules
     assert f"ufw allow from {LAN} to any port 53 proto udp comment 'technitium'" in rules
     assert not any("port 9000 " in r or "9000/" in r for r in rules)  # Portainer's HTTP is not published
 
@@ -69,7 +77,9 @@ def test_docker_chain_order(inv: Inventory) -> None:
         f"-A HOMELAB-DOCKER -s {VPN} -p udp -m conntrack --ctorigdstport 53 --ctdir ORIGINAL -j RETURN",
         "-A HOMELAB-DOCKER -p udp -m conntrack --ctorigdstport 53 --ctdir ORIGINAL -j DROP"]
     assert rules_for(rules, "443") == [
-        "-A HOMELAB-DOCKER -p tcp -m conntrack --ctorigdstport 443 --ctdir ORIGINAL -j RETURN"]
+        f"-A HOMELAB-DOCKER -s {LAN} -p tcp -m conntrack --ctorigdstport 443 --ctdir ORIGINAL -j RETURN",
+        f"-A HOMELAB-DOCKER -s {VPN} -p tcp -m conntrack --ctorigdstport 443 --ctdir ORIGINAL -j RETURN",
+        "-A HOMELAB-DOCKER -p tcp -m conntrack --ctorigdstport 443 --ctdir ORIGINAL -j DROP"]
     assert rules[-1] == "-A HOMELAB-DOCKER -m conntrack --ctstate DNAT --ctdir ORIGINAL -j DROP"
     assert not any("--ctorigdstport 22 " in r for r in rules)  # SSH is not a Docker port
 
