@@ -83,14 +83,21 @@ def _apply(remote: Remote) -> None:
 
 
 def _unraid_block(remote: Remote) -> str:
-    return firewall.restore_block(firewall.docker_rules(remote.inventory, remote.host), ufw=False)
+    return firewall.unraid_block(remote.inventory, remote.host)
 
 
 def _unraid_differences(remote: Remote) -> list[str]:
     out = remote.run(f"iptables -S {CHAIN} 2>/dev/null; echo {SEP}; iptables -S DOCKER-USER 2>/dev/null; "
-                     f"echo {SEP}; cat {UNRAID_GO} 2>/dev/null; true", what="reading the firewall state")
-    chain, docker_user, go = [*out.split(SEP + "\n"), "", ""][:3]
+                     f"echo {SEP}; cat {UNRAID_GO} 2>/dev/null; echo {SEP}; iptables -S {firewall.INPUT_CHAIN} "
+                     f"2>/dev/null; echo {SEP}; iptables -S INPUT 2>/dev/null; true", what="reading the firewall state")
+    chain, docker_user, go, own, input_chain = [*out.split(SEP + "\n"), "", "", "", ""][:5]
     found = []
+    if [line for line in own.splitlines() if line.startswith("-A")] != firewall.input_rules(
+            remote.inventory, remote.host):
+        found.append(f"{firewall.INPUT_CHAIN} differs (SSH and the host's daemons)")
+    if [line for line in input_chain.splitlines() if line.startswith("-A")][:1] != [
+            f"-A INPUT -j {firewall.INPUT_CHAIN}"]:
+        found.append(f"INPUT does not jump to {firewall.INPUT_CHAIN} first")
     if [line for line in chain.splitlines() if line.startswith("-A")] != firewall.docker_rules(
             remote.inventory, remote.host):
         found.append(f"{CHAIN} differs")
@@ -106,13 +113,18 @@ def _unraid_apply(remote: Remote) -> None:
         raise StepFailed(f"{remote.host.name} has no DOCKER-USER chain: start Docker (Settings > Docker) first")
     go = remote.try_run(f"cat {UNRAID_GO}").stdout
     put_text(remote, UNRAID_GO, firewall.with_block(go, firewall.go_snippet(_unraid_block(remote))), mode=0o755)
-    remote.run(f"iptables-restore --noflush <<'HOMELAB_RULES'\n{_unraid_block(remote)}HOMELAB_RULES",
-               what="iptables-restore")
+    try:
+        firewall.assert_ssh_kept(remote.inventory, remote.host, remote.run("echo $SSH_CLIENT", root=False))
+    except FirewallRefused as exc:
+        raise StepFailed(f"{exc}. Nothing was changed") from None
+    remote.run(f"iptables-restore --noflush <<'HOMELAB_RULES'\n{_unraid_block(remote)}HOMELAB_RULES\n"
+               f"{firewall.INPUT_JUMP}", what="iptables-restore")
 
 
 def steps(remote: Remote) -> list[Step]:
     if remote.host.platform == "unraid":
-        return [Step(f"firewall: DOCKER-USER from the inventory's exposure policy, persisted in {UNRAID_GO}",
+        return [Step(f"firewall: DOCKER-USER and INPUT (SSH, daemons) from the inventory's exposure policy, "
+                     f"persisted in {UNRAID_GO}",
                      remote.host.name, lambda: not _unraid_differences(remote), lambda: _unraid_apply(remote))]
 
     def check() -> bool:

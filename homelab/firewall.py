@@ -10,9 +10,11 @@ Two layers, one policy:
   the host itself (containers reaching published ports on the host's address, and all their outbound traffic).
 
 Both are persisted as one `iptables-restore` block between markers: in `/etc/ufw/after.rules` where ufw runs
-(ufw re-applies it on every reload, atomically), or in Unraid's `/boot/config/go` (no ufw there: DOCKER-USER
-only). The commands and rules are printed exactly as `ufw show added` and `iptables -S` print them, so a check
-compares text with text.
+(ufw re-applies it on every reload, atomically), or in Unraid's `/boot/config/go`. Unraid has no ufw, so there
+the host's own ports (SSH and the inventory's `daemons`) get a chain of their own too, `HOMELAB-INPUT`, jumped
+to first from INPUT: each admits its exposure's networks and drops the rest; other ports are left as Unraid
+has them (its SMB, NFS... are the operator's to list as daemons). The commands and rules are printed exactly
+as `ufw show added` and `iptables -S` print them, so a check compares text with text.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from homelab.inventory import Host, Inventory
 from homelab.policy import SSH_EXPOSURE, allowed_networks, published
 
 CHAIN = "HOMELAB-DOCKER"
+INPUT_CHAIN = "HOMELAB-INPUT"  # Unraid only: the host's own ports (where ufw hosts have ufw)
 BEGIN = "# BEGIN homelab firewall: written by bootstrap from inventory.yaml; do not edit"
 END = "# END homelab firewall"
 UFW_DEFAULTS = ("ufw default deny incoming", "ufw default allow outgoing")
@@ -54,6 +57,7 @@ def allowances(inventory: Inventory, host: Host) -> list[Allowance]:
     ssh = Allowance("ssh", host.ssh.port, "tcp", nets(SSH_EXPOSURE), docker=False)
     ports = [Allowance(service.name, port.port, port.protocol, nets(port.exposure), docker=True)
              for service, port in published(inventory, host)]
+    ports += [Allowance(d.name, d.port, d.protocol, nets(d.exposure), docker=False) for d in host.daemons]
     return [ssh, *sorted(ports, key=lambda a: (a.port, a.protocol))]
 
 
@@ -96,14 +100,40 @@ def docker_rules(inventory: Inventory, host: Host) -> list[str]:
     return rules
 
 
-def restore_block(rules: list[str], ufw: bool = True) -> str:
+def input_rules(inventory: Inventory, host: Host) -> list[str]:
+    """Unraid's HOMELAB-INPUT chain, as `iptables -S` prints it: SSH and each daemon from its networks only."""
+    rules = [f"-A {INPUT_CHAIN} -i lo -j RETURN",
+             f"-A {INPUT_CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"]
+    for a in allowances(inventory, host):
+        if a.docker:
+            continue
+        match = f"-p {a.protocol} -m {a.protocol} --dport {a.port}"
+        if a.networks is None:
+            rules.append(f"-A {INPUT_CHAIN} {match} -j RETURN")
+            continue
+        rules += [f"-A {INPUT_CHAIN} -s {n} {match} -j RETURN" for n in a.networks]
+        rules.append(f"-A {INPUT_CHAIN} {match} -j DROP")
+    return rules
+
+
+INPUT_JUMP = f"iptables -C INPUT -j {INPUT_CHAIN} 2>/dev/null || iptables -I INPUT 1 -j {INPUT_CHAIN}"
+
+
+def restore_block(rules: list[str], ufw: bool = True, own_ports: list[str] | None = None) -> str:
     """The rules as one `iptables-restore --noflush` block between markers (declaring a chain flushes it, so
     re-applying replaces the chain's contents atomically). With ufw, containers may also reach the host's own
     ports (they are the host itself: NPM proxying to a service published on the host's address)."""
     lines = [BEGIN, "*filter", ":DOCKER-USER - [0:0]", f":{CHAIN} - [0:0]", f"-A DOCKER-USER -j {CHAIN}", *rules]
+    if own_ports is not None:  # INPUT itself is not declared (that would flush it): INPUT_JUMP adds the jump
+        lines += [f":{INPUT_CHAIN} - [0:0]", *own_ports]
     if ufw:
         lines += [f"-A ufw-after-input -i {bridge} -j ACCEPT" for bridge in DOCKER_BRIDGES]
     return "\n".join([*lines, "COMMIT", END]) + "\n"
+
+
+def unraid_block(inventory: Inventory, host: Host) -> str:
+    """Unraid's whole block: HOMELAB-DOCKER for published ports, HOMELAB-INPUT for SSH and the daemons."""
+    return restore_block(docker_rules(inventory, host), ufw=False, own_ports=input_rules(inventory, host))
 
 
 def go_snippet(block: str) -> str:
@@ -111,7 +141,8 @@ def go_snippet(block: str) -> str:
     Docker has created its chains. Between the markers, so that re-applying replaces it."""
     body = "\n".join(line for line in block.splitlines() if line not in (BEGIN, END))
     return (f"{BEGIN}\n(for i in $(seq 60); do iptables -S DOCKER-USER >/dev/null 2>&1 && break; sleep 2; done\n"
-            f" iptables-restore --noflush <<'HOMELAB_RULES'\n{body}\nHOMELAB_RULES\n) &\n{END}\n")
+            f" iptables-restore --noflush <<'HOMELAB_RULES'\n{body}\nHOMELAB_RULES\n"
+            + (f" {INPUT_JUMP}\n" if INPUT_CHAIN in body else "") + f") &\n{END}\n")
 
 
 def with_block(text: str, block: str) -> str:

@@ -25,7 +25,7 @@ from homelab.checks.dns import query_command
 from homelab.checks.exposure import NameAsk, Surface, attack_ports, surfaces
 from homelab.checks.ufw import UfwStatus, parse_status
 from homelab.inventory import STACK_PHASES, Host, Inventory, Vantage
-from homelab.policy import Source, exposure_of, may_connect, sources
+from homelab.policy import Source, exposure_of, may_connect, published, sources
 from homelab.probes import Outcome, Probe, Reachability, run_module
 from homelab.ssh import Reachable, SSHPool
 
@@ -259,6 +259,8 @@ class PhaseProbes:
         if source.kind == "wan":
             return (f"the router forwards {self.address(source, host)}:{port} though the port is not public: "
                     "remove that port forward (DNAT); only ports with exposure public may be forwarded")
+        if host.platform == "unraid" and not _docker_port(self.inventory, host, port):
+            return unraid_input_fix(host)
         if host.platform == "unraid":  # no ufw there: DOCKER-USER is the only filter for published ports
             return (f"Unraid has no ufw: the HOMELAB-DOCKER chain (jumped to from DOCKER-USER) on {host.name} must "
                     f"admit only the networks of this port's exposure; {rerun(host)}, which restores the chain and "
@@ -275,6 +277,25 @@ class PhaseProbes:
         if status.admits(port, "tcp", address):
             return f"ufw on {host.name} allows {port}/tcp from {address}: delete that rule (`sudo ufw status numbered`)"
         return f"ufw denies {port}, yet it answers from {source.name}: {docker_user_fix(host)}"
+
+
+def _docker_port(inventory: Inventory, host: Host, port: int) -> bool:
+    return any(p.port == port for _, p in published(inventory, host))
+
+
+def unraid_input_fix(host: Host) -> str:
+    return (f"Unraid has no ufw: the HOMELAB-INPUT chain (jumped to first from INPUT) on {host.name} admits SSH and "
+            f"the host's daemons from their exposure's networks only; {rerun(host)}, which restores it and persists "
+            "it in /boot/config/go. Look for a rule added by hand: `iptables -S INPUT`")
+
+
+def firewall_fix(inventory: Inventory, host: Host, port: int) -> str:
+    """How to close a planned port of `host` to a network its exposure does not admit."""
+    if host.platform == "unraid" and not _docker_port(inventory, host, port):
+        return unraid_input_fix(host)
+    if not _docker_port(inventory, host, port):
+        return f"ufw on {host.name} must admit {port}/tcp from the exposure's networks only ({rerun(host)})"
+    return docker_user_fix(host)
 
 
 def service_host(inventory: Inventory, service: str) -> Host:

@@ -12,7 +12,7 @@ import pytest
 
 from homelab.checks import problem
 from homelab.checks.exposure import allowed, public_ports, what_answers
-from homelab.checks.reach import docker_user_fix
+from homelab.checks.reach import expect_reach, firewall_fix
 from homelab.exposure_matrix import MATRIX, Cell
 from homelab.policy import exposure_of
 
@@ -27,7 +27,7 @@ def _fix(inventory, surface, port: int) -> str:
     if exposure_of(inventory, host, port) is None:
         return (f"nothing is planned on {port}: stop what listens there on {host.name} (a container: "
                 f"`docker ps --filter publish={port}`), or plan it in the inventory with its exposure")
-    return f"it is planned, but not for this network: {docker_user_fix(host)}"
+    return f"it is planned, but not for this network: {firewall_fix(inventory, host, port)}"
 
 
 @pytest.mark.spec("EXP-SCAN-001", severity="critical",
@@ -64,3 +64,12 @@ def test_nothing_unplanned_answers(surface, inventory, reachability, reach):
     pytest.fail(problem("only the ports the policy allows from here", f"{len(unexpected)} more answer",
                         f"{surface.target} from {surface.source.name} ({surface.source.address or 'this machine'}, "
                         f"{surface.source.kind} network)", "; ".join(findings)), pytrace=False)
+
+
+@pytest.mark.spec("EXP-SSH-001", severity="critical",
+                  fix="SSH is management: admit 22/tcp from the LAN and VPN only (ufw; on Unraid HOMELAB-INPUT)")
+@pytest.mark.each("host", role=("agent", "edge"))
+@pytest.mark.each("source")
+def test_ssh_lan_and_vpn_only(host, source, reachability, reach):
+    """SSH on every agent and worker answers from the LAN and the VPN only (the platform VM: P1-NET-009)."""
+    expect_reach(reachability, reach, source, host, host.ssh.port, "SSH")

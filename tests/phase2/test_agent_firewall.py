@@ -61,11 +61,12 @@ def test_agent_host_ufw_active(host, reach, reachability):
 @pytest.mark.spec("P2-FW-003", severity="high", fix=f"{BOOTSTRAP}: it writes the rules into {GO}")
 @pytest.mark.each("host", stack="agent", platform="unraid")
 def test_unraid_rules_persisted(host, inventory, access, reach):
-    """On Unraid the DOCKER-USER rules are in /boot/config/go, so that they survive a reboot."""
+    """On Unraid the DOCKER-USER and INPUT rules are in /boot/config/go, so that they survive a reboot."""
     reach(host)
     go = access.ssh.run(host, as_root(host, f"cat {GO}")).stdout
-    block = firewall.go_snippet(firewall.restore_block(firewall.docker_rules(inventory, host), ufw=False))
+    block = firewall.go_snippet(firewall.unraid_block(inventory, host))
     state = "the current block" if block in go else "an outdated block" if firewall.BEGIN in go else "no block"
     assert state == "the current block", problem(
-        f"{GO} holding the HOMELAB-DOCKER block planned from inventory.yaml", state, f"{host.name}:{GO}",
+        f"{GO} holding the HOMELAB-DOCKER and HOMELAB-INPUT block planned from inventory.yaml", state,
+        f"{host.name}:{GO}",
         f"{BOOTSTRAP}; Unraid has no ufw, and only {GO} runs at boot")
