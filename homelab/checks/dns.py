@@ -63,10 +63,14 @@ def query_command(server: str, name: str = OUT_OF_ZONE, timeout: float = 2.0, po
 
 
 def parse_answer(text: str) -> Answer:
+    """The query script's output: `RCODE RA`, or `timeout` (no answer). Anything else (nothing at all,
+    `python3: not found`, a traceback) raises ValueError: the query could not be made, which is no verdict."""
     parts = text.split()
     if len(parts) == 2 and all(p.isdigit() for p in parts):
         return Answer(int(parts[0]), parts[1] == "1")
-    return Answer(None)
+    if parts == ["timeout"]:
+        return Answer(None)
+    raise ValueError(f"the DNS query printed {text.strip()[:200]!r}, not an answer or `timeout`")
 
 
 def trusted_networks(inventory: Inventory) -> list[IPv4Network]:

@@ -7,10 +7,14 @@ import pytest
 from homelab.checks import problem
 from homelab.checks.dns import acl_problem, parse_answer, technitium_settings
 from homelab.checks.reach import service_host
+from homelab.exposure_matrix import MATRIX, Cell
+from homelab.policy import may_connect
 
 pytestmark = pytest.mark.phase1
 
 RECORDS = "re-run `python -m bootstrap phase1` (Technitium zone and A records), or add the A record in Technitium"
+DOCKER_USER = ("re-run `python -m bootstrap phase1`: DOCKER-USER jumps to HOMELAB-DOCKER, which admits LAN and "
+               "VPN only")
 ACL = ("Technitium > Settings > Recursion: `Use Specified Network ACL` with the LAN and VPN networks only "
        "(re-run `python -m bootstrap phase1`)")
 
@@ -54,9 +58,43 @@ def test_service_fqdn_resolves_to_npm(fqdn, inventory, resolver):
 def test_no_open_resolver(source, reachability, reach):
     """Technitium does not resolve names outside its zones for the guest network or the internet."""
     server = reachability.dns_server_address(source)
-    answer = parse_answer(reachability.recursive_query(source, reach))
+    answer = observed_answer(reachability, source, reach)
+    fix = ACL
+    if source.kind == "wan":
+        fix = (f"the router forwards 53/udp of {server} to Technitium: remove that port forward (DNS is LAN/VPN "
+               "only); Technitium's own recursion setting is P1-DNS-004's to judge")
     assert not answer.recursion_offered, problem(
-        "REFUSED, RA clear, or no answer", str(answer), f"a recursive query from {source.name} to {server}:53/udp", ACL)
+        "REFUSED, RA clear, or no answer", str(answer), f"a recursive query from {source.name} to {server}:53/udp", fix)
+
+
+def observed_answer(reachability, source, reach):
+    """The answer `source` got to the recursive query, or this spec fails: a query that could not be made
+    (no python3 there, empty output) is no evidence either way."""
+    output = reachability.recursive_query(source, reach)
+    try:
+        return parse_answer(output)
+    except ValueError as exc:
+        pytest.fail(f"could not observe: {exc} (from {source.name})", pytrace=False)
+
+
+@pytest.mark.spec("P1-NET-010", severity="high", fix=f"DNS is served to LAN and VPN only; {DOCKER_USER}")
+@pytest.mark.each("source", origin=("host", "vantage"))
+def test_technitium_dns_udp(source, inventory, reachability, reach):
+    """Technitium's DNS port 53/udp answers (even REFUSED) from the LAN and the VPN only."""
+    host = service_host(inventory, "technitium")
+    server = reachability.dns_server_address(source)
+    answered = observed_answer(reachability, source, reach).rcode is not None
+    allowed = may_connect(inventory, source, host, 53, "udp")
+    MATRIX.record(Cell("public address" if source.kind == "wan" else host.name, "technitium 53/udp", source.name,
+                       "open" if allowed else "closed", "answers" if answered else "no answer", answered == allowed))
+    where = f"{server}:53/udp from {source.name} ({source.address}, {source.kind} network)"
+    if allowed:
+        assert answered, problem("an answer", "no answer", where, "start Technitium, and let the firewall admit "
+                                 "53/udp from this network (`python -m bootstrap phase1`)")
+    else:
+        assert not answered, problem("no answer", "it answers", where,
+                                     "the router forwards 53/udp: remove that port forward" if source.kind == "wan"
+                                     else DOCKER_USER)
 
 
 @pytest.mark.spec("P1-DNS-004", severity="high", fix=ACL)
