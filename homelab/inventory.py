@@ -193,6 +193,7 @@ class Inventory:
     public_address: IPv4Address | None = None
     git: GitSource | None = None
     tls: TlsIssuer | None = None
+    router: Vantage | None = None  # SSH access to the router, to read its port forwards (optional)
 
     @property
     def base_dir(self) -> Path:
@@ -239,8 +240,8 @@ def load_inventory(path: str | Path) -> Inventory:
 
 
 _TOP_REQUIRED = "name, domain, networks, hosts and services"
-_TOP_KEYS = ("name", "domain", "public_address", "settings", "git", "tls", "networks", "hosts", "services",
-             "vantages", "secrets")
+_TOP_KEYS = ("name", "domain", "public_address", "router", "settings", "git", "tls", "networks", "hosts",
+             "services", "vantages", "secrets")
 _SECRET_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _Num = TypeVar("_Num", int, float)
 
@@ -265,7 +266,7 @@ def _build(root: Reader, path: Path) -> Inventory:
         path=path, name=name, domain=domain, settings=settings, networks=networks, hosts=hosts,
         services=services, vantages=vantages, secrets=_secrets(root),
         public_address=root.address("public_address"), git=_git(root.optional_reader("git")),
-        tls=_tls(root.optional_reader("tls"), path.parent),
+        tls=_tls(root.optional_reader("tls"), path.parent), router=_router(root, networks, path.parent),
     )
     _cross_check(root, inventory)
     return inventory
@@ -431,6 +432,11 @@ def _vantage(name: str, r: Reader, networks: dict[str, Network], base: Path) -> 
     r.name_key(name)
     address, network = _placed(r, "address", networks)
     return Vantage(name, address, network, _ssh(r.reader("ssh", "a mapping with user, key and host_key"), base))
+
+
+def _router(root: Reader, networks: dict[str, Network], base: Path) -> Vantage | None:
+    r = root.optional_reader("router", "a mapping with address and ssh")
+    return None if r is None else _vantage("router", r, networks, base)
 
 
 def _secrets(root: Reader) -> dict[str, str]:

@@ -12,7 +12,7 @@ import yaml
 
 from homelab.inventory import Inventory, load_inventory
 from lab.keys import CA_CERT, CA_KEY, ENV_FILE, SSH_KEY, ensure_env
-from lab.topology import LAB_DIR, NETWORKS, PUBLIC_ADDRESS, SEED_INVENTORY, VANTAGES, Machine, hosts
+from lab.topology import LAB_DIR, NETWORKS, PUBLIC_ADDRESS, SEED_INVENTORY, VANTAGES, Machine, hosts, machine
 
 LAB_INVENTORY = LAB_DIR / "inventory.yaml"
 HEADER = """\
@@ -76,6 +76,7 @@ def build(host_keys: dict[str, str], image_map: dict[str, str]) -> dict[str, Any
         "hosts": _hosts(data["hosts"], host_keys),
         "services": _services(data["services"]),
         "vantages": {m.name: {"address": m.address, "ssh": _ssh(m, host_keys)} for m in VANTAGES},
+        "router": {"address": machine("router").address, "ssh": _ssh(machine("router"), host_keys)},
         "secrets": data.get("secrets", {}),
     }
 
@@ -107,5 +108,5 @@ def public_forwards() -> list[tuple[str, int, str]]:
 def known_hosts(host_keys: dict[str, str]) -> Path:
     """.lab/known_hosts for OpenSSH (`lab ssh`), from the same recorded host keys."""
     path = LAB_DIR / "known_hosts"
-    path.write_text("".join(f"{m.address} {host_keys[m.name]}\n" for m in (*hosts(), *VANTAGES)))
+    path.write_text("".join(f"{m.address} {host_keys[m.name]}\n" for m in (*hosts(), *VANTAGES, machine("router"))))
     return path

@@ -98,7 +98,7 @@ VANTAGES = (
 )
 INFRA = (
     Machine("registry", "registry", "registry", {"lan": REGISTRY_ADDRESS}),
-    Machine("router", "router", "router", dict(ROUTER)),
+    Machine("router", "router", "router", dict(ROUTER), "root"),
 )
 MACHINES = {m.name: m for m in (*INFRA, *HOSTS, *VANTAGES)}  # the lab without extra agents
 

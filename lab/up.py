@@ -24,7 +24,7 @@ KMSG = "[ -e /dev/kmsg ] || mknod -m 600 /dev/kmsg c 1 11"
 
 def _env(m: Machine, public_key: str, rules: str) -> dict[str, str]:
     if m.kind == "router":
-        return {"LAB_RULES": rules}
+        return {"LAB_RULES": rules, "LAB_AUTHORIZED_KEY": public_key, "LAB_SSH_ADDRESS": m.address}
     if m.user:
         return {"LAB_USER": m.user, "LAB_AUTHORIZED_KEY": public_key}
     return {}
@@ -50,7 +50,7 @@ def _start(machines: list[Machine], hashes: dict[str, str], log: Log) -> None:
 
 def write_inventory() -> Inventory:
     """(Re)write .lab/inventory.yaml from the running lab: host keys, the registry's images."""
-    keys = {m.name: containers.host_key(m) for m in (*hosts(), *VANTAGES)}
+    keys = {m.name: containers.host_key(m) for m in (*hosts(), *VANTAGES, machine("router"))}
     inventory.known_hosts(keys)
     return inventory.write(keys, registry.image_map())
 

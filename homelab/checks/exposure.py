@@ -68,11 +68,11 @@ def surfaces(inventory: Inventory, found: list[Source]) -> list[Surface]:
     return result
 
 
-def public_ports(inventory: Inventory) -> set[int]:
-    """TCP ports the router may forward: every port some host publishes with exposure public."""
+def public_ports(inventory: Inventory, protocol: str = "tcp") -> set[int]:
+    """Ports the router may forward: every port some host publishes (or a daemon serves) with exposure public."""
     return {p.port for s, h in inventory.instances() for p in s.ports if p.exposure == "public" and
-            p.protocol == "tcp"} | {d.port for h in inventory.hosts.values() for d in h.daemons
-                                    if d.exposure == "public" and d.protocol == "tcp"}
+            p.protocol == protocol} | {d.port for h in inventory.hosts.values() for d in h.daemons
+                                       if d.exposure == "public" and d.protocol == protocol}
 
 
 def allowed(inventory: Inventory, surface: Surface, port: int) -> bool:
@@ -241,3 +241,41 @@ DOCKER_PING_FALLBACK = (  # hosts without python3 (Unraid): plain HTTP only, thr
     'for ap in {targets}; do a=${{ap%:*}}; p=${{ap##*:}}; '
     'r=$(timeout 3 bash -c "exec 3<>/dev/tcp/$a/$p; printf \'GET /_ping HTTP/1.0\\r\\n\\r\\n\' >&3; '
     'head -c 800 <&3" 2>/dev/null | tr -d \'\\r\' | grep -i \'^api-version:\'); echo "$ap ${{r:-none}}"; done')
+
+
+# -- the router's port forwards ------------------------------------------------------------------------------
+ROUTER_FORWARDS_COMMAND = "iptables -t nat -S PREROUTING"
+
+
+@dataclass(frozen=True, order=True)
+class Forward:
+    """One port forward (DNAT) of the router: `protocol`/`port` on its WAN side to `to` (ADDRESS[:PORT])."""
+
+    protocol: str
+    port: int
+    to: str
+
+    def __str__(self) -> str:
+        return f"{self.port}/{self.protocol} -> {self.to}"
+
+
+def parse_forwards(output: str) -> list[Forward]:
+    """The DNAT rules in `iptables -t nat -S PREROUTING` output (ports as single ports or `a:b` ranges).
+    Raises ValueError when the output is not that listing (the router could not be read)."""
+    if not any(line.startswith("-P PREROUTING") or line.startswith("-N ") for line in output.splitlines()):
+        raise ValueError(f"not an iptables listing: {output.strip()[:200]!r}")
+    found: list[Forward] = []
+    for line in output.splitlines():
+        words = line.split()
+        if "DNAT" not in words or "--to-destination" not in words:
+            continue
+        protocol = words[words.index("-p") + 1] if "-p" in words else "all"
+        to = words[words.index("--to-destination") + 1]
+        key = "--dport" if "--dport" in words else "--dports" if "--dports" in words else None
+        if key is None:
+            found.append(Forward(protocol, 0, to))  # every port
+            continue
+        for part in words[words.index(key) + 1].split(","):
+            low, _, high = part.partition(":")
+            found += [Forward(protocol, p, to) for p in range(int(low), int(high or low) + 1)]
+    return sorted(found)

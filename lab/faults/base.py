@@ -39,6 +39,7 @@ class Fault:
     skips: tuple[str, ...] = ()               # a normal state, not a fault: tests whose name has one must skip
     skip_reason: str = ""                     # ... with this in their reason (and none may fail)
     skip_exempt: tuple[str, ...] = ()         # ... except these, which do not ask the host (`why` says so)
+    proof: str = ""                           # the proof that breaks it: "" its phase's; "exposure": the paths'
 
 
 @dataclass

@@ -79,7 +79,7 @@ def test_bootstrap_again_has_nothing_to_do(deployed: faults.Lab) -> None:
     assert "nothing to do" in done.output, done.output[-3000:]
 
 
-@pytest.mark.parametrize("name", [f.name for f in faults.FAULTS.values() if f.phase == 4])
+@pytest.mark.parametrize("name", [f.name for f in faults.FAULTS.values() if f.phase == 4 and not f.proof])
 def test_fault_caught_by_its_specs(name: str, deployed: faults.Lab, tmp_path: Path) -> None:
     """Breaking one constraint fails exactly its specs, each naming a fix; undo and bootstrap restore it."""
     fault = faults.FAULTS[name]

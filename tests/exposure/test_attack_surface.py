@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import problem
-from homelab.checks.exposure import allowed, public_ports, what_answers
+from homelab.checks.exposure import ROUTER_FORWARDS_COMMAND, allowed, parse_forwards, public_ports, what_answers
 from homelab.checks.reach import expect_reach, firewall_fix
 from homelab.exposure_matrix import MATRIX, Cell
 from homelab.policy import exposure_of
@@ -73,3 +73,31 @@ def test_nothing_unplanned_answers(surface, inventory, reachability, reach):
 def test_ssh_lan_and_vpn_only(host, source, reachability, reach):
     """SSH on every agent and worker answers from the LAN and the VPN only (the platform VM: P1-NET-009)."""
     expect_reach(reachability, reach, source, host, host.ssh.port, "SSH")
+
+
+ROUTER_FIX = ("remove the port forward on the router (only ports with exposure public may be forwarded), or mark "
+              "the port public in the inventory if it is meant for the internet")
+
+
+@pytest.mark.phase1
+@pytest.mark.spec("EXP-ROUTER-001", severity="critical", fix=ROUTER_FIX)
+def test_router_forwards_only_public_ports(inventory, access, reach):
+    """The router forwards (DNAT) from the internet only the ports the inventory marks public: a forward
+    whose host firewall still drops the internet is invisible from outside until that firewall slips."""
+    router = inventory.router
+    if router is None:
+        pytest.skip("no SSH access to the router in the inventory (`router:`): its forwards are judged by the "
+                    "WAN sweep alone")
+    reach(router)
+    result = access.ssh.run(router, ROUTER_FORWARDS_COMMAND)
+    try:
+        forwards = parse_forwards(result.stdout)
+    except ValueError as exc:
+        pytest.fail(f"could not observe the router's forwards on {router.address}: {exc} "
+                    f"({result.stderr.strip()[:200]})", pytrace=False)
+    public = {proto: public_ports(inventory, proto) for proto in ("tcp", "udp")}
+    stray = [str(f) for f in forwards if f.port not in public.get(f.protocol, set())]
+    listed = ", ".join(f"{p}/{proto}" for proto, ports in public.items() for p in sorted(ports)) or "none"
+    assert not stray, problem(f"forwards of the public ports only ({listed})",
+                              ", ".join(stray), f"the router {router.address} (`{ROUTER_FORWARDS_COMMAND}`)",
+                              ROUTER_FIX)
