@@ -14,7 +14,7 @@ from lab.topology import HOSTS
 
 pytestmark = pytest.mark.lab
 HOST_NAMES = [m.name for m in HOSTS]
-FORWARDED, NOT_FORWARDED = 80, 81  # inventory.yaml marks npm's port 80 public; 81 is LAN/VPN only
+FORWARDED, NOT_FORWARDED = 80, 81  # 80 forwarded by the test itself (inventory.yaml marks nothing public); 81 not
 
 
 @pytest.fixture(scope="module")
@@ -40,11 +40,22 @@ def test_port_open_from_routed_vantage(lab_inventory: Inventory, reach: Reachabi
 
 @pytest.fixture(scope="module")
 def platform_listeners(lab_inventory: Inventory, pool: SSHPool) -> Iterator[None]:
+    """Listeners on 80 and 81 on the platform, and the router forwarding 80 (as `lab up` does for a port marked
+    public; the shipped inventory marks none), undone afterwards."""
     platform = lab_inventory.hosts["platform"]
+    forward = (f"-t nat {{}} PREROUTING -d {lab_inventory.public_address} -p tcp --dport {FORWARDED} -j DNAT "
+               f"--to-destination {platform.address}:{FORWARDED}",
+               f"{{}} FORWARD -d {platform.address} -p tcp --dport {FORWARDED} -m conntrack --ctstate DNAT -j ACCEPT")
+    router = lab_inventory.router
+    assert router is not None, "the lab inventory has no router"
+    for rule in forward:
+        pool.run(router, "iptables " + rule.format("-I"))
     pids = [start_listener(pool, platform, port) for port in (FORWARDED, NOT_FORWARDED)]
     yield
     for pid in pids:
         stop_listener(pool, platform, pid)
+    for rule in forward:
+        pool.run(router, "iptables " + rule.format("-D"))
 
 
 @pytest.mark.usefixtures("platform_listeners")
