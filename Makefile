@@ -19,9 +19,10 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed ## create the virtual environment with the project and its tools
 
-lint: setup ## ruff and mypy
+lint: setup ## ruff, and mypy: homelab and bootstrap (strict, pyproject.toml), then the lab
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/mypy lab
 
 static: setup ## the specs that need no host: stacks and inventory
 	$(BIN)/pytest -m static

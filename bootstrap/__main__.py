@@ -1,14 +1,16 @@
-"""`python -m bootstrap phaseN --inventory PATH [--dry-run]`."""
+"""`python -m bootstrap phaseN [--inventory PATH] [--env-file PATH] [--dry-run]`."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from bootstrap import phase1, phase2, phase3, phase4
 from bootstrap.steps import Step, StepFailed, run_steps
 from homelab.inventory import Inventory, InventoryError, load_inventory
+from homelab.redact import mask_streams, masked_output
 from homelab.secrets import SecretError, Secrets
 from homelab.ssh import SSHError, SSHPool
 
@@ -21,16 +23,29 @@ PHASES: dict[str, Callable[[Inventory, Secrets, SSHPool], list[Step]]] = {
 }
 
 
+def open_secrets(inventory: Inventory, env_file: str | None) -> Secrets:
+    """The inventory's secrets. `env_file` (--env-file) replaces the inventory's settings.env_file, and must exist:
+    a mistyped path is an error, not a run without the file's values."""
+    if env_file is None:
+        return Secrets(inventory.secrets, inventory.settings.env_file)
+    return Secrets(inventory.secrets, Path(env_file).expanduser(), required=True)
+
+
+@masked_output()  # every line bootstrap prints, on stdout and stderr, has its secrets masked
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bootstrap", description=__doc__)
+    # No abbreviations: `--env` or `--inv` would otherwise be taken for `--env-file` or `--inventory`.
+    parser = argparse.ArgumentParser(prog="python -m bootstrap", description=__doc__, allow_abbrev=False)
     parser.add_argument("phase", choices=["phase1", "phase2", "phase3", "phase4"])
-    parser.add_argument("--inventory", default="inventory.yaml")
-    parser.add_argument("--env-file", default=None)
+    parser.add_argument("--inventory", default="inventory.yaml", help="the inventory (default: inventory.yaml)")
+    parser.add_argument("--env-file", default=None,
+                        help="the .env file with the secrets' values (default: the inventory's settings.env_file)")
     parser.add_argument("--dry-run", action="store_true", help="print the plan and change nothing")
     args = parser.parse_args(argv)
+    inventory_path: str = args.inventory
+    env_file: str | None = args.env_file
     try:
-        inventory = load_inventory(args.inventory)
-        secrets = Secrets(inventory.secrets, inventory.settings.env_file if args.env_file is None else args.env_file)
+        inventory = load_inventory(inventory_path)
+        secrets = open_secrets(inventory, env_file)
     except (InventoryError, SecretError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -54,4 +69,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    mask_streams()  # for the whole process: an unexpected traceback is masked too
     sys.exit(main())

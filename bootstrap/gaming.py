@@ -1,8 +1,9 @@
 """The gaming toggle: `python -m bootstrap.gaming on|off|status HOST [--inventory PATH]`.
 
 `on` stops the worker's GPU stack (Ollama lets go of the GPU's memory, Open WebUI goes with it) and records
-gaming mode on the worker (homelab.gaming.MARKER), so that the specs skip the GPU checks, saying "gaming mode",
-and bootstrap phase 3 leaves the stack stopped. `off` removes the record and starts the stack again. Both are
+gaming mode on the worker (homelab.gaming.MARKER), so that the specs skip the GPU checks, saying "gaming mode"
+(only while the stack is really stopped: a record with the stack running fails P3-GAMING-001), and bootstrap
+phase 3 leaves the stack stopped. `off` removes the record and starts the stack again. Both are
 idempotent; a worker that is off is reported, not an error (it is gaming, or asleep).
 """
 
@@ -50,8 +51,11 @@ def switch_off(remote: Remote) -> str:
 
 
 def status(remote: Remote) -> str:
-    record = gaming.describe(remote.try_run(gaming.READ).stdout)
-    return f"{remote.host.name}: {record or 'not in gaming mode'}"
+    try:
+        state = gaming.read(remote.try_run)
+    except gaming.GamingUnknown as exc:
+        raise StepFailed(str(exc)) from None
+    return f"{remote.host.name}: {state.describe()}"
 
 
 def main(argv: list[str] | None = None) -> int:

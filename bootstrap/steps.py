@@ -38,7 +38,8 @@ class Outcome:
         return f"{len(self.changed)} changed, {len(self.unchanged)} already done"
 
 
-def run_steps(steps: list[Step], dry_run: bool, out: TextIO = sys.stdout) -> Outcome:
+def run_steps(steps: list[Step], dry_run: bool, out: TextIO | None = None) -> Outcome:
+    out = sys.stdout if out is None else out  # looked up now: bootstrap's masked stdout, not the one at import
     outcome = Outcome()
     for step in steps:
         label = f"{step.target}: {step.name}"

@@ -5,7 +5,7 @@
 #   deploy/compliance.sh run           every phase against the inventory; exits with the suite's exit code
 #   deploy/compliance.sh heartbeat RC  tells Uptime Kuma's push monitor: up for RC 0 or 7, down otherwise
 #
-# Environment, all optional:
+# Environment, all optional (a relative path is relative to the checkout; any absolute path works):
 #   HOMELAB_INVENTORY     the inventory (default: inventory.yaml)
 #   HOMELAB_ENV_FILE      the .env with the secrets' values (default: the inventory's settings.env_file)
 #   HOMELAB_REPORT_DIR    report.html, results.json, history/, compliance.prom, junit.xml (default: reports);
@@ -32,7 +32,9 @@ meaning() {
 run() {
     reports="${HOMELAB_REPORT_DIR:-reports}"
     rc=0
-    .venv/bin/pytest --inventory "${HOMELAB_INVENTORY:-inventory.yaml}" --report-dir "$reports" \
+    # The joined form (--inventory=PATH): pytest picks its rootdir before the plugin's options exist and would take
+    # a separate PATH for a test path; one outside the checkout would move the rootdir away from pyproject.toml.
+    .venv/bin/pytest "--inventory=${HOMELAB_INVENTORY:-inventory.yaml}" "--report-dir=$reports" \
         -p no:cacheprovider || rc=$?
     if [ -n "${HOMELAB_TEXTFILE_DIR:-}" ] && [ -f "$reports/compliance.prom" ]; then
         cp "$reports/compliance.prom" "$HOMELAB_TEXTFILE_DIR/.homelab-compliance.prom.partial" \

@@ -12,6 +12,8 @@ from typing import Any
 
 import httpx
 
+from homelab.redact import basic_auth
+
 DEFAULT_TIMEOUT = 10.0
 
 
@@ -33,7 +35,7 @@ class Grafana:
     def __init__(self, url: str, user: str = "", password: str = "", timeout: float = DEFAULT_TIMEOUT,
                  transport: httpx.BaseTransport | None = None) -> None:
         self.url = url.rstrip("/")
-        auth = httpx.BasicAuth(user, password) if user else None
+        auth = httpx.BasicAuth(*basic_auth(user, password)) if user else None
         self._http = httpx.Client(base_url=self.url, timeout=timeout, auth=auth, transport=transport)
 
     def __enter__(self) -> Grafana:

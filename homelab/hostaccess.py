@@ -1,4 +1,10 @@
-"""Per-host access for specs: SSH, testinfra and Docker over one connection, and the host-down policy.
+"""Per-host access for specs: SSH, testinfra and Docker over one verified connection, and the host-down policy.
+
+testinfra rides the run's SSH connection: `PoolBackend` sends each of its commands through `SSHPool.run_bytes`,
+so it never opens a connection of its own (testinfra's paramiko backend would: on port 22, with the keys in
+~/.ssh, trusting any host key with a warning, and again by itself after a drop). A dropped connection is
+connected again by the pool alone, with the host key verified against the inventory; a changed key is a
+`HostKeyMismatch`. Each command is bounded as a whole by `settings.command_timeout`.
 
 A host that does not answer costs one connect timeout for the whole run. The first spec that needs an
 always-on host that is down fails, naming it; every later spec of that host skips, pointing to that
@@ -14,7 +20,7 @@ from typing import Any
 
 import paramiko
 import pytest
-import testinfra.backend.paramiko
+import testinfra.backend.base
 import testinfra.host
 
 from homelab.dockerclient import INSPECT_ALL, EngineSnapshot, docker_over_ssh
@@ -22,6 +28,24 @@ from homelab.inventory import Inventory
 from homelab.ssh import HostUnreachable, Reachable, SSHPool
 
 OFF_REASON = "on-demand host is off"
+
+
+class PoolBackend(testinfra.backend.base.BaseBackend):  # type: ignore[misc]
+    """A testinfra backend whose commands go through the run's `SSHPool`: no connection of its own, no
+    reconnecting behind the pool's back, each command bounded as a whole by `timeout` seconds."""
+
+    NAME = "homelab-ssh"
+
+    def __init__(self, pool: SSHPool, target: Reachable, timeout: float, **kwargs: Any) -> None:
+        self.pool = pool
+        self.target = target
+        self.timeout = timeout
+        super().__init__(target.name, **kwargs)
+
+    def run(self, command: str, *args: str, **kwargs: Any) -> testinfra.backend.base.CommandResult:
+        cmd = self.encode(self.get_command(command, *args))
+        status, stdout, stderr = self.pool.run_bytes(self.target, cmd, timeout=self.timeout)
+        return self.result(status, cmd, stdout, stderr)
 
 
 class HostAccess:
@@ -69,12 +93,11 @@ class HostAccess:
         return {name for name, host in self.inventory.hosts.items() if self.ssh.failure(host) is None}
 
     def infra(self, target: Reachable, nodeid: str) -> testinfra.host.Host:
-        client = self.reach(target, nodeid)
+        """A testinfra Host whose commands ride the pool's verified connection to `target` (`PoolBackend`)."""
+        self.reach(target, nodeid)
         with self._lock:
             if target.name not in self._infra:
-                backend = testinfra.backend.paramiko.ParamikoBackend(
-                    f"{target.ssh.user}@{target.address}", timeout=int(self.inventory.settings.command_timeout))
-                backend.client = client  # share the verified connection: no second login, no unchecked key
+                backend = PoolBackend(self.ssh, target, self.inventory.settings.command_timeout)
                 self._infra[target.name] = testinfra.host.Host(backend)
             return self._infra[target.name]
 

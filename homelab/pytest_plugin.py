@@ -7,15 +7,17 @@ themselves with `@pytest.mark.spec("P2-FW-001", severity="high", fix="...")` plu
 from __future__ import annotations
 
 import datetime
+import logging
 import os
+import sys
 import threading
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from homelab import report
+from homelab import redact, report
 from homelab.audit import Audit, WaiverExpired
 from homelab.hostaccess import HostAccess
 from homelab.inventory import Inventory, InventoryError, load_inventory
@@ -33,6 +35,7 @@ PROBES = pytest.StashKey[Any]()  # homelab.checks.reach.PhaseProbes, imported on
 # no connection made ahead, no sweep, every probe on its own, sequential. Never for a real run: it is slow.
 PLAIN = os.environ.get("HOMELAB_PLAIN") == "1"
 SPECS_DIR = "tests"
+PATH_OPTIONS = ("--inventory", "--env-file", "--waivers", "--report-dir")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,6 +50,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="where a spec run writes report.html, results.json, history/, compliance.prom and "
                          "junit.xml (default: reports, or $HOMELAB_REPORT_DIR)")
     group.addoption("--no-reports", action="store_true", help="write no report files")
+
+
+def _joined(args: Sequence[str]) -> list[str] | None:
+    """`args` with each `--inventory PATH` (and the other path options) joined into `--inventory=PATH`; None when
+    none is split. pytest chooses its rootdir and ini file before any plugin's options exist, so it takes the PATH
+    of a split option for a test path: one outside the repository moves the rootdir there, and pyproject.toml
+    (testpaths, addopts) is never read. The joined form is one option that pytest leaves alone."""
+    joined: list[str] = []
+    split = False
+    words = iter(args)
+    for word in words:
+        if word == "--":  # what follows are test paths, whatever they look like
+            joined += [word, *words]
+        elif word in PATH_OPTIONS and (value := next(words, None)) is not None:
+            joined.append(f"{word}={value}")
+            split = True
+        else:
+            joined.append(word)
+    return joined if split else None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | pytest.ExitCode | None:
+    """`pytest --inventory PATH` (the split form) runs as `pytest --inventory=PATH`: the same run, its rootdir
+    and pyproject.toml chosen as they would be without the option (see _joined)."""
+    args = _joined(config.invocation_params.args)
+    if args is None:
+        return None
+    return pytest.main(args, plugins=list(config.invocation_params.plugins or ()))
 
 
 def _runs_specs(config: pytest.Config) -> bool:
@@ -68,13 +100,13 @@ def pytest_configure(config: pytest.Config) -> None:
         path = config.invocation_params.dir / path
     try:
         inventory = load_inventory(path)
-        env_file = Path(config.option.env_file) if config.option.env_file else inventory.settings.env_file
-        secrets = Secrets(inventory.secrets, env_file)
+        secrets = _secrets(config, inventory)
         waivers = _waivers(config, inventory)
     except (InventoryError, SecretError, WaiverError) as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[INVENTORY] = inventory
     config.stash[SECRETS] = secrets
+    config.pluginmanager.register(Masking(config), "homelab-masking")
     access = config.stash[ACCESS] = HostAccess(inventory, plain=PLAIN)
     directory = None
     if not (config.option.no_reports or config.option.collectonly or hasattr(config, "workerinput")):
@@ -82,6 +114,14 @@ def pytest_configure(config: pytest.Config) -> None:
         report.enable_files(config, directory, inventory)
     audit = config.stash[AUDIT] = Audit(config, inventory, access, waivers, directory)
     config.pluginmanager.register(audit, "homelab-audit")
+
+
+def _secrets(config: pytest.Config, inventory: Inventory) -> Secrets:
+    """--env-file PATH (or $HOMELAB_ENV_FILE), which must exist; else the inventory's settings.env_file."""
+    given = config.option.env_file
+    if not given:
+        return Secrets(inventory.secrets, inventory.settings.env_file)
+    return Secrets(inventory.secrets, config.invocation_params.dir / Path(given).expanduser(), required=True)
 
 
 def _waivers(config: pytest.Config, inventory: Inventory) -> Waivers:
@@ -248,6 +288,58 @@ def reachability(pytestconfig: pytest.Config) -> Any:
 
 
 # -- reports and redaction -----------------------------------------------------------------------------
+class Masking:
+    """Secrets masked on every channel of a spec run besides its reports (`report.redact`, below): the terminal,
+    `-s` included; log records (live with --log-cli-level, captured, caplog, --log-file); warnings."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        capman = config.pluginmanager.getplugin("capturemanager")
+        # Capture puts back the streams it found when it started whenever it is suspended or stopped: restart it
+        # (suspended, as it is while pytest configures) over the masked ones, for -s, tee-sys, capsys.disabled().
+        # What conftest files printed so far goes into the new capture, to come out masked where it always did.
+        if capman is not None:
+            early = capman.read_global_capture()
+            capman.stop_global_capturing()
+        restore_streams = redact.mask_streams()
+        if capman is not None:
+            capman.start_global_capturing()
+            sys.stdout.write(early.out)
+            sys.stderr.write(early.err)
+            capman.suspend_global_capture()
+        restore_records = redact.mask_log_records()
+
+        def unmask() -> None:  # after every pytest_unconfigure
+            if capman is not None:
+                capman.stop_global_capturing()  # puts back the masked streams, then:
+            restore_streams()
+            restore_records()
+
+        config.add_cleanup(unmask)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """pytest's own log handlers mask too (records are masked when made; these catch any made otherwise)."""
+        plugin = session.config.pluginmanager.get_plugin("logging-plugin")
+        for name in ("caplog_handler", "report_handler", "log_cli_handler", "log_file_handler"):
+            handler = getattr(plugin, name, None)
+            if isinstance(handler, logging.Handler):
+                handler.addFilter(redact.RedactingFilter())
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: Any) -> None:
+        """A warning's message is masked before the warnings summary (or anything else) reads it."""
+        text = str(warning_message.message)
+        masked = REDACTOR(text)
+        if masked == text:
+            return
+        try:
+            warning_message.message = warning_message.category(masked)
+            if str(warning_message.message) != masked:
+                raise TypeError(masked)
+        except Exception:  # a warning class that takes other arguments
+            warning_message.message = UserWarning(masked)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[
         None, pytest.TestReport, pytest.TestReport]:

@@ -61,6 +61,8 @@ def redact(rep: pytest.TestReport | pytest.CollectReport) -> None:
     rep.sections = [(title, REDACTOR(content)) for title, content in rep.sections]
     if isinstance(rep, pytest.TestReport):
         rep.user_properties = [(k, REDACTOR(str(v))) for k, v in rep.user_properties]
+        if isinstance(getattr(rep, "wasxfail", None), str):  # an xfail's reason (a waiver's, pytest.xfail's)
+            rep.wasxfail = REDACTOR(rep.wasxfail)
 
 
 def git_revision(root: Path) -> str:

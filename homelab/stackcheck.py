@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import shlex
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -32,9 +33,13 @@ DOCKER_API_PORTS = frozenset({2375, 2376})
 ALLOW_TCP_MARKER = "homelab: allow-docker-tcp"   # a line carrying this is a deliberate, reviewed exception
 _SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|(^|_)KEY$|API_KEY|PRIVATE|CREDENTIAL")
 _SECRET_REF = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*(:?\?[^}]*)?\}$")
+_RUNTIME_REF = re.compile(r"^\$\$(\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)$")  # the container's env
+_INTERPOLATION = re.compile(r"\$\{[^}]*\}")
+_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
+_NOT_A_VALUE = re.compile(r"(FILE|PATH|DIR|ENABLED?|DISABLED?)$")  # --password-file=/run/secrets/x names a file
 _ENV_LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 # dockerd listening on TCP: a -H or --host flag with a tcp URL, or a tcp URL in daemon.json "hosts".
-_DOCKERD_TCP = re.compile(r"(?:(?:^|\s)-H|--host)[\s=]+[\"']?tcp:/{2}|\"hosts\"\s*:\s*\[[^\]]*tcp:/{2}")
+_DOCKERD_TCP = re.compile(r"(?:(?:^|\s)-H|--host)[\s=]*[\"']?tcp:/{2}|\"hosts\"\s*:\s*\[[^\]]*tcp:/{2}")
 _SCAN_SKIP_DIRS = ("tests/", "selftests/")            # specs and selftests quote the patterns they look for
 _SCAN_SKIP_SUFFIXES = (".md", ".rst", ".txt")
 
@@ -209,7 +214,70 @@ def secrets_referenced(compose: ComposeFile, svc: ComposeService, _: Inventory) 
                                     f"{name} as a ${{VAR}} or ${{VAR:?message}} reference (no value, no default)",
                                     "a value in the file", f"write `{name}: ${{{name}:?set {name} in .env}}` and "
                                     "put the value in .env (from 1Password)"))
+    raw = (compose.data.get("services") or {}).get(svc.name) or {}
+    for key in ("command", "entrypoint"):
+        for index, name in secret_arguments(raw.get(key)):
+            at = (key,) if isinstance(raw.get(key), str) else (key, str(index))
+            problems.append(problem(compose.where("services", svc.name, *at),
+                                    f"the secret {name} as a ${{VAR}} or ${{VAR:?message}} reference",
+                                    f"a value in the file ({name} given literally in `{key}`)",
+                                    f"write it as `${{{_variable(name)}:?set {_variable(name)} in .env}}` and put the "
+                                    "value in .env (from 1Password), or pass a file (`--...-file`, a compose secret)"))
     return problems
+
+
+def _variable(flag: str) -> str:
+    return re.sub(r"[^A-Z0-9]+", "_", flag.upper()).strip("_") or "SECRET"
+
+
+def _is_secret_name(name: str) -> bool:
+    """A flag or variable name that holds a secret (`--web.basic-auth-password`, `API_TOKEN`), not a path to one
+    (`--password-file`)."""
+    key = _variable(name)
+    return bool(_SECRET_NAME.search(key)) and not _NOT_A_VALUE.search(key)
+
+
+def _is_literal(value: str) -> bool:
+    """A value written in the file: anything but empty, a `${VAR}`/`${VAR:?message}` reference, `$$VAR` (the
+    container's own environment, read at run time), or an absolute path."""
+    value = value.strip("\"'")
+    if value.startswith("/"):
+        return False  # a path (`--tls-key=/certs/key.pem`): where the secret lies, not the secret
+    return bool(value) and not _SECRET_REF.match(value) and not _RUNTIME_REF.match(value)
+
+
+def secret_arguments(arguments: object) -> list[tuple[int, str]]:
+    """(index of the item, secret name) for every secret given a literal value in a compose `command` or
+    `entrypoint` (a string or a list; each item is also split as a shell would, for `sh -c "..."`):
+    `--flag=VALUE`, `--flag VALUE`, and `NAME=VALUE` assignments, where the name is a secret's."""
+    if isinstance(arguments, str):
+        items = [arguments]
+    elif isinstance(arguments, list):
+        items = [str(a) for a in arguments if a is not None]
+    else:
+        return []
+    words: list[tuple[int, str]] = []
+    for index, item in enumerate(items):
+        kept = _INTERPOLATION.sub(lambda m: m.group(0).replace(" ", "\x1f"), item)  # `${X:?a message}` is one word
+        try:
+            split = shlex.split(kept)
+        except ValueError:
+            split = kept.split()
+        words += [(index, w.replace("\x1f", " ")) for w in split]
+    found: list[tuple[int, str]] = []
+    for position, (index, word) in enumerate(words):
+        if word.startswith("-"):
+            flag, sep, value = word.lstrip("-").partition("=")
+            if not _is_secret_name(flag):
+                continue
+            if not sep:  # `--password VALUE`: the next word, unless it is another flag
+                following = words[position + 1][1] if position + 1 < len(words) else ""
+                value = "" if following.startswith("-") else following
+            if _is_literal(value):
+                found.append((index, f"--{flag}" if word.startswith("--") else f"-{flag}"))
+        elif (match := _ASSIGNMENT.match(word)) and _is_secret_name(match.group(1)) and _is_literal(match.group(2)):
+            found.append((index, match.group(1)))
+    return found
 
 
 def in_inventory(compose: ComposeFile, svc: ComposeService, inventory: Inventory) -> list[str]:

@@ -13,7 +13,7 @@ import pytest
 
 INI = """\
 [pytest]
-addopts = -p homelab.pytest_plugin --strict-markers -p no:cacheprovider -p no:pytest11.testinfra
+addopts = --strict-markers -p no:cacheprovider -p no:pytest11.testinfra
 testpaths = tests
 empty_parameter_set_mark = fail_at_collect
 markers =

@@ -1,4 +1,5 @@
-"""The phase specs' helpers on their own: ufw's view, dockerd's TCP hosts, the DNS probe script, the ACL rule."""
+"""The phase specs' helpers on their own: ufw's view, the DNS probe script, the ACL rule (dockerd's TCP hosts:
+selftests/test_honest_verdicts.py)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,9 @@ from pathlib import Path
 import pytest
 
 from homelab.checks.dns import acl_problem, parse_answer, query_command
-from homelab.checks.engine import parse_daemon, parse_stat
+from homelab.checks.engine import parse_stat
 from homelab.checks.ufw import parse_status
 from homelab.inventory import load_inventory
-from homelab.ssh import CommandResult
 
 INVENTORY = load_inventory(Path(__file__).parents[1] / "inventory.yaml")
 
@@ -51,18 +51,6 @@ def test_ufw_inactive_admits_everything() -> None:
     assert not status.active
     assert status.default_incoming is None
     assert status.admits(5380, "tcp", IPv4Address("203.0.113.70"))
-
-
-@pytest.mark.parametrize(("stdout", "listeners"), [
-    ("/usr/sbin/dockerd --pidfile /run/docker.pid\n---\n{\"insecure-registries\": []}", []),
-    ("/usr/sbin/dockerd -H fd:// -H tcp://0.0.0.0:2375\n---\n", ["tcp://0.0.0.0:2375"]),
-    ("/usr/sbin/dockerd --host=tcp://0.0.0.0:2376\n---\n", ["tcp://0.0.0.0:2376"]),
-    ("/usr/sbin/dockerd\n---\n{\"hosts\": [\"unix:///var/run/docker.sock\", \"tcp://0.0.0.0:2375\"]}",
-     ["tcp://0.0.0.0:2375"]),
-])
-def test_dockerd_tcp_listeners(stdout: str, listeners: list[str]) -> None:
-    """A tcp:// host in dockerd's flags or in daemon.json is found; unix sockets are not."""
-    assert parse_daemon(CommandResult(0, stdout, "")).tcp_listeners == listeners
 
 
 def test_stat_parses_mode_owner_group() -> None:

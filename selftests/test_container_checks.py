@@ -382,7 +382,7 @@ def spec_run(pytester: pytest.Pytester, mode: str, inspected: list[dict[str, Any
     pytester.makefile(".ini", pytest=INI + "    phase3: workers\n    phase4: observability\n    exposure: every path\n")
     (pytester.path / "inventory.yaml").write_text(mini_inventory())
     (pytester.path / "key").write_text("not a real key\n")
-    (pytester.path / ".env").write_text("PLANTED_TOKEN=x\n")
+    (pytester.path / ".env").write_text("PLANTED_TOKEN=not-a-real-token\n")
     (pytester.path / "tests").mkdir()
     shutil.copy(ROOT / "tests/exposure/test_host_containers.py", pytester.path / "tests")
     (pytester.path / "tests/conftest.py").write_text(

@@ -41,7 +41,7 @@ def example() -> Inventory:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Inventory:
     """The inventory `lab up` writes, built from the seed with stand-in host keys (no Docker needed)."""
-    names = [m.name for m in (*lab_inventory.hosts(), *lab_inventory.VANTAGES)]
+    names = [m.name for m in (*lab_inventory.hosts(), *lab_inventory.VANTAGES)] + ["router"]
     path = tmp_path_factory.mktemp("lab") / "inventory.yaml"
     path.write_text(yaml.safe_dump(lab_inventory.build(dict.fromkeys(names, HOST_KEY), {})))
     return load_inventory(path)

@@ -170,8 +170,8 @@ CASES = [
          ("pve-docker-1:", "pve-docker-1:")),
     # -- unknown keys ---------------------------------------------------------------------------------------
     Case("unknown-top-level-key", put("service", {}),
-         "service: unknown key; expected one of name, domain, public_address, settings, git, tls, networks, hosts, "
-         "services, vantages, secrets", ("service:",)),
+         "service: unknown key; expected one of name, domain, public_address, router, settings, git, tls, networks, "
+         "hosts, services, vantages, secrets", ("service:",)),
     Case("tls-unknown-issuer", put("tls.issuer", "self-signed"),
          "tls.issuer: is 'self-signed'; expected one of letsencrypt, ca", ("tls:", "issuer:")),
     Case("tls-ca-without-key", put("tls", {"issuer": "ca", "ca_cert": "ca.pem"}),

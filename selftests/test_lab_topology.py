@@ -36,7 +36,7 @@ def test_extra_agents_are_copies_of_a_proxmox_vm(count_file: Path) -> None:
     assert [(m.name, m.address) for m in extra] == [("pve-docker-3", "198.18.10.40"), ("pve-docker-4", "198.18.10.41")]
     addresses = [a for m in topology.machines().values() for a in m.addresses.values()]
     assert len(addresses) == len(set(addresses))
-    names = [m.name for m in (*topology.hosts(), *topology.VANTAGES)]
+    names = [m.name for m in (*topology.hosts(), *topology.VANTAGES)] + ["router"]
     data = lab_inventory.build(dict.fromkeys(names, HOST_KEY), {})
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "inventory.yaml"

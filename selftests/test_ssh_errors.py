@@ -16,14 +16,22 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class _BrokenClient(paramiko.SSHClient):
-    """Connected as far as the pool can tell; its commands fail as `failure` says."""
+    """Connected as far as the pool can tell; its commands fail as `failure` says once sent."""
 
     def __init__(self, failure: BaseException) -> None:
         super().__init__()
         self.failure = failure
 
     def get_transport(self) -> Any:
-        return SimpleNamespace(is_active=lambda: True)
+        return SimpleNamespace(is_active=lambda: True, open_session=lambda timeout=None: _BrokenChannel(self.failure))
+
+    def close(self) -> None:
+        pass
+
+
+class _BrokenChannel:
+    def __init__(self, failure: BaseException) -> None:
+        self.failure = failure
 
     def exec_command(self, *args: Any, **kwargs: Any) -> Any:
         raise self.failure

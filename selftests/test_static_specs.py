@@ -7,6 +7,8 @@ One end-to-end test runs the real spec modules with pytester against a broken co
 
 from __future__ import annotations
 
+import importlib.util
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,6 +25,7 @@ from homelab.compose import (
     parse_volume,
     variable_references,
 )
+from homelab.report import SEVERITIES
 from homelab.stackcheck import Repository
 
 pytest_plugins = ["pytester"]
@@ -182,6 +185,42 @@ def test_secret_value_in_compose(repo: Path) -> None:
     assert "found a value in the file" in message
 
 
+PROMETHEUS_COMMAND = "      - --storage.tsdb.retention.time=30d\n"
+
+
+@pytest.mark.parametrize(("key", "text", "where", "name"), [
+    ("command", "      - --web.basic-auth-password=hunter2\n", "command.3", "--web.basic-auth-password"),
+    ("command", "      - --password\n      - hunter2\n", "command.3", "--password"),
+    ("command", "      - --api-token hunter2\n", "command.3", "--api-token"),
+    ("entrypoint", '    entrypoint: ["sh", "-c", "PASSWORD=hunter2 exec /bin/prometheus \\"$$@\\"", "--"]\n',
+     "entrypoint.2", "PASSWORD"),
+    ("entrypoint", "    entrypoint: /bin/prometheus --web.admin-token=s3cr3t\n", "entrypoint", "--web.admin-token"),
+], ids=["flag=value", "flag-value-items", "flag-value-one-item", "inline-assignment", "string-entrypoint"])
+def test_secret_value_in_command(repo: Path, key: str, text: str, where: str, name: str) -> None:
+    """A password given literally as a command or entrypoint flag, or assigned inline, is reported."""
+    compose = compose_path(repo, "monitoring")
+    if key == "command":
+        edit(compose, PROMETHEUS_COMMAND, PROMETHEUS_COMMAND + text)
+    else:
+        edit(compose, "    container_name: prometheus\n", "    container_name: prometheus\n" + text)
+    message = only_problem(repo)
+    assert f"services.prometheus.{where}: expected the secret {name} as a ${{VAR}}" in message
+    assert f"found a value in the file ({name} given literally in `{key}`)" in message
+    assert "hunter2" not in message  # the finding never repeats the secret
+    assert "s3cr3t" not in message
+
+
+def test_secret_reference_in_command_is_fine(repo: Path) -> None:
+    """`${VAR}` interpolation, the container's own `$$VAR`, a secret file and an unrelated flag are not values."""
+    edit(compose_path(repo, "monitoring"), PROMETHEUS_COMMAND, PROMETHEUS_COMMAND
+         + "      - --web.basic-auth-password=${PROMETHEUS_PASSWORD:?set PROMETHEUS_PASSWORD in .env}\n"
+         + "      - --api-token\n      - $${API_TOKEN}\n      - --password-file=/run/secrets/prometheus\n"
+         + "      - --tls-key=/certs/key.pem\n      - --web.enable-admin-api=false\n")
+    with (repo / "stacks/monitoring/.env.example").open("a", encoding="utf-8") as env:
+        env.write("# op://homelab/prometheus/password\nPROMETHEUS_PASSWORD=change-me\n")
+    assert all_problems(repo) == []
+
+
 def test_variable_missing_from_env_example(repo: Path) -> None:
     """A ${VAR} that .env.example does not list is reported with its name and where it is used."""
     edit(compose_path(repo, "gpu-worker"), "OLLAMA_HOST: 0.0.0.0:11434", "OLLAMA_HOST: ${OLLAMA_LISTEN:-0.0.0.0:11434}")
@@ -271,7 +310,9 @@ def test_env_file_tracked(repo: Path) -> None:
     "ExecStart=/usr/bin/dockerd -H fd:// -H tcp://0.0.0.0:2375",
     '{"hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2376"]}',
     "dockerd --host=tcp://127.0.0.1:2375 &",
-], ids=["systemd-flag", "daemon-json", "long-flag"])
+    "ExecStart=/usr/bin/dockerd -H fd:// -Htcp://0.0.0.0:2375",
+    "DOCKER_OPTS='--host tcp://0.0.0.0:2376'",
+], ids=["systemd-flag", "daemon-json", "long-flag", "joined-flag", "long-flag-space"])
 def test_dockerd_tcp_listener(repo: Path, line: str) -> None:
     """A dockerd TCP listener in any repository file is reported with file and line."""
     (repo / "bootstrap").mkdir()
@@ -408,6 +449,43 @@ def test_duplicate_key_error_is_one_line(tmp_path: Path) -> None:
         load_compose(path)
     assert str(caught.value).startswith(f"{path}:4: ")
     assert "\n" not in str(caught.value)
+
+
+# -- the static specs describe themselves as every spec does ----------------------------------------------------
+
+STATIC_ID = re.compile(r"^S-(STACK|SVC|INV|GIT|MON)-\d{3}$")
+
+
+def _static_specs() -> dict[str, tuple[str, dict[str, object]]]:
+    """test function name -> (spec id, the marker's keywords), from every module of tests/static."""
+    found: dict[str, tuple[str, dict[str, object]]] = {}
+    for path in sorted((ROOT / "tests/static").glob("test_*.py")):
+        spec = importlib.util.spec_from_file_location(f"static_{path.stem}", path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        for name, function in vars(module).items():
+            if name.startswith("test_") and callable(function):
+                marks = [m for m in getattr(function, "pytestmark", []) if m.name == "spec"]
+                assert len(marks) == 1, f"{path.name}::{name}: no @pytest.mark.spec(ID, severity=, fix=)"
+                found[name] = (str(marks[0].args[0]), dict(marks[0].kwargs))
+    return found
+
+
+def test_static_specs_have_id_severity_and_fix() -> None:
+    """Every static spec has an id S-AREA-NNN (unique), a severity the report knows, a fix, and a row in
+    docs/stacks.md, so that the audit report shows no row without an id or with severity "none"."""
+    specs = _static_specs()
+    assert len(specs) >= 22
+    ids = [spec_id for spec_id, _ in specs.values()]
+    assert len(set(ids)) == len(ids), sorted(ids)
+    documented = (ROOT / "docs/stacks.md").read_text(encoding="utf-8")
+    for name, (spec_id, kwargs) in specs.items():
+        assert STATIC_ID.match(spec_id), f"{name}: {spec_id}"
+        assert kwargs.get("severity") in SEVERITIES, f"{name}: severity {kwargs.get('severity')!r}"
+        assert str(kwargs.get("fix") or "").strip(), f"{name}: no fix"
+        assert f"| {spec_id} | `{name}" in documented, f"docs/stacks.md has no row for {spec_id} ({name})"
 
 
 # -- end to end: the real spec modules fail on a broken checkout --------------------------------------------

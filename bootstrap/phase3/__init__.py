@@ -73,9 +73,13 @@ def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: 
     found = [*engine.steps(remote), *gpu.steps(remote), *environments.steps(access, [host]),
              files_step(agent), deploy_step(agent)]
     worker = Stack(remote, "gpu-worker")
-    record = gaming.describe(remote.try_run(gaming.READ).stdout)
-    if record:
-        found.append(Step(f"gpu-worker stack left stopped: {record}", host.name, lambda: True, lambda: None))
+    try:
+        state = gaming.read(remote.try_run)
+    except gaming.GamingUnknown as exc:
+        raise StepFailed(f"{host.name}: {exc}") from None
+    if state.on:
+        found.append(Step(f"gpu-worker stack left stopped: {state.describe()}", host.name, lambda: True,
+                          lambda: None))
     else:
         found += [files_step(worker), deploy_step(worker)]
     return [*found, *hostfirewall.steps(remote)]

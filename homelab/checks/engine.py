@@ -12,9 +12,11 @@ import json
 import re
 import shlex
 from dataclasses import dataclass
+from ipaddress import IPv4Address, IPv6Address
 from pathlib import Path
 from typing import Any
 
+from homelab.checks import could_not_observe
 from homelab.compose import ComposeService, load_compose
 from homelab.inventory import Inventory
 from homelab.ssh import CommandResult
@@ -22,8 +24,6 @@ from homelab.ssh import CommandResult
 STACKS_DIR = Path(__file__).resolve().parents[2] / "stacks"
 EXEMPTION_LABEL = "homelab.healthcheck"
 RESTART_OK = ("unless-stopped", "always")
-# dockerd listening on TCP: a -H/--host flag with a tcp URL, or a tcp URL in daemon.json "hosts"
-_TCP_FLAG = re.compile(r"(?:(?:^|\s)-H|--host)[\s=]+[\"']?(tcp://\S+)")
 DAEMON_JSON = "/etc/docker/daemon.json"
 ENV_MODES_OK = (0o600, 0o640, 0o400, 0o440)
 
@@ -99,42 +99,199 @@ def restart_policy(container: Any) -> str:
     return str(container.attrs.get("HostConfig", {}).get("RestartPolicy", {}).get("Name") or "no")
 
 
-@dataclass(frozen=True)
-class DaemonConfig:
-    """How dockerd was told to listen: its command line and daemon.json's `hosts`."""
+class Unobserved(Exception):
+    """A check could not look: the command failed, or printed nothing where something must be. The spec fails
+    with "could not observe: WHY (on HOST from SOURCE)"; it never passes, and never skips, for that."""
 
-    cmdline: str
-    daemon_json: str
+
+def as_root(user: str, script: str) -> str:
+    """`script` run by `sh -c` as root: directly for root (Unraid has no sudo), else through `sudo -n`, which fails
+    (exit 1, `sudo: a password is required`) rather than wait for a password."""
+    return f"{'' if user == 'root' else 'sudo -n '}sh -c {shlex.quote(script)}"
+
+
+# What dockerd was told (its command line, daemon.json) and what it does (the TCP sockets it holds), read as
+# root in one round trip. Every read that fails ends the script with its own exit status: nothing is guessed.
+# dockerd (27.3+, and any version with userland-proxy off) itself holds a listening socket for each port a
+# container publishes: `docker ps` says which those are; any other TCP listener of dockerd's is a finding.
+# (HOMELAB_PROC and HOMELAB_DAEMON_JSON exist for the selftests, which run it on a fake /proc.)
+DAEMON_SCRIPT = f"""proc=${{HOMELAB_PROC:-/proc}}; conf=${{HOMELAB_DAEMON_JSON:-{DAEMON_JSON}}}
+pids=$(pgrep -x dockerd 2>/dev/null || pidof dockerd 2>/dev/null)
+[ -n "$pids" ] || {{ echo 'no dockerd process (pgrep -x dockerd found none)' >&2; exit 3; }}
+for p in $pids; do
+  echo "@@ cmdline $p"; tr '\\0' ' ' < "$proc/$p/cmdline" || exit 4; echo
+  echo "@@ fd $p"; ls -l "$proc/$p/fd/" || exit 4
+  for f in tcp tcp6; do
+    if [ -e "$proc/$p/net/$f" ]; then echo "@@ net $p $f"; cat "$proc/$p/net/$f" || exit 5; fi
+  done
+done
+if [ -e "$conf" ]; then echo '@@ daemon.json'; cat "$conf" || exit 6; echo
+else echo '@@ daemon.json absent'; fi
+if ports=$(docker ps --format '{{{{.Ports}}}}' 2>&1); then echo '@@ published'; else echo '@@ published unreadable'; fi
+printf '%s\\n' "$ports"
+"""
+DAEMON_SOURCE = f"dockerd's /proc entries and {DAEMON_JSON}, read as root over SSH"
+# dockerd's host flags: `-H X`, `-HX`, `-H=X`, `--host X`, `--host=X` (quoted or not).
+_HOST_FLAG = re.compile(r"""(?:^|\s)(?:-H|--host(?=[\s=]))[\s=]*["']?([^\s"']+)""")
+_LOCAL_SCHEMES = ("unix://", "fd://", "npipe://")
+_SOCKET_INODE = re.compile(r"->\s*socket:\[(\d+)\]")
+_TCP_LISTEN = "0A"
+
+
+def _hex_address(text: str) -> str:
+    raw = bytes.fromhex(text)
+    if len(raw) == 4:
+        return str(IPv4Address(raw[::-1]))
+    v6 = IPv6Address(b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4)))  # four host-order 32-bit words
+    return str(v6.ipv4_mapped) if v6.ipv4_mapped else f"[{v6}]"
+
+
+def tcp_hosts(text: str) -> list[str]:
+    """The hosts of dockerd's `-H`/`--host` flags in `text` that are not local sockets: `tcp://...`, and an
+    address without a scheme (dockerd reads `-H 0.0.0.0:2375` as tcp)."""
+    return [h for h in _HOST_FLAG.findall(text) if not h.lower().startswith(_LOCAL_SCHEMES)]
+
+
+@dataclass(frozen=True)
+class DaemonView:
+    """dockerd as configured and as running: its command lines, daemon.json (None: absent), and the TCP
+    sockets its processes hold in LISTEN (`ADDRESS:PORT`)."""
+
+    cmdlines: tuple[str, ...]
+    daemon_json: str | None
+    tcp_sockets: tuple[str, ...]
+    published: frozenset[int] = frozenset()  # host ports containers publish (dockerd holds their sockets)
+
+    @property
+    def cmdline(self) -> str:
+        return " | ".join(self.cmdlines)
+
+    @property
+    def configured(self) -> list[str]:
+        """The TCP hosts dockerd is told to listen on: its flags and daemon.json `hosts`."""
+        found = [h for line in self.cmdlines for h in tcp_hosts(line)]
+        hosts = json.loads(self.daemon_json).get("hosts", []) if self.daemon_json else []
+        hosts = [hosts] if isinstance(hosts, str) else hosts
+        return found + [h for h in hosts if isinstance(h, str) and not h.lower().startswith(_LOCAL_SCHEMES)]
 
     @property
     def tcp_listeners(self) -> list[str]:
-        found = _TCP_FLAG.findall(self.cmdline)
+        """Every sign of dockerd on TCP: configured hosts, then the listening sockets it holds."""
+        return self.configured + [f"a listening socket {s} (no container publishes {s.rsplit(':', 1)[1]})"
+                                  for s in self.unexplained]
+
+    @property
+    def unexplained(self) -> list[str]:
+        """dockerd's listening TCP sockets that are no container's published port."""
+        return [s for s in self.tcp_sockets if int(s.rsplit(":", 1)[1]) not in self.published]
+
+
+_PORT_MAPPING = re.compile(r"^(?:.*):(\d+)(?:-(\d+))?->\S+/tcp$")
+
+
+def published_host_ports(text: str) -> frozenset[int]:
+    """The TCP host ports in `docker ps --format '{{.Ports}}'` output (`0.0.0.0:9443->9443/tcp, [::]:8000-8001->
+    8000-8001/tcp, 9000/tcp`: a port without `->` is exposed, not published)."""
+    found: set[int] = set()
+    for entry in (e.strip() for line in text.splitlines() for e in line.split(",")):
+        match = _PORT_MAPPING.match(entry)
+        if match:
+            first = int(match.group(1))
+            found.update(range(first, int(match.group(2) or first) + 1))
+    return frozenset(found)
+
+
+def _sections(text: str) -> list[tuple[list[str], list[str]]]:
+    found: list[tuple[list[str], list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("@@ "):
+            found.append((line[3:].split(), []))
+        elif found:
+            found[-1][1].append(line)
+    return found
+
+
+def _listening(table: list[str]) -> dict[int, str]:
+    """inode -> ADDRESS:PORT for the LISTEN sockets of one /proc/net/tcp{,6} table."""
+    found: dict[int, str] = {}
+    for line in table:
+        parts = line.split()
+        if len(parts) < 10 or not parts[0].rstrip(":").isdigit() or parts[3] != _TCP_LISTEN:
+            continue
+        address, _, port = parts[1].partition(":")
+        found[int(parts[9])] = f"{_hex_address(address)}:{int(port, 16)}"
+    return found
+
+
+def parse_daemon(result: CommandResult) -> DaemonView:
+    """What DAEMON_SCRIPT printed, or Unobserved saying why it cannot be judged (sudo wanted a password, no
+    dockerd, an empty command line, no socket table, daemon.json unreadable or not JSON)."""
+    if not result.ok:
+        why = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[-1]
+        raise Unobserved(f"the read exited {result.exit_status}: {why}")
+    cmdlines: list[str] = []
+    fds: dict[str, set[int]] = {}
+    tables: dict[str, dict[int, str]] = {}
+    daemon_json: str | None = None
+    seen_json = False
+    published: frozenset[int] | None = None
+    why_unpublished = "no `docker ps` output"
+    for head, body in _sections(result.stdout):
+        if head[0] == "cmdline":
+            line = " ".join(body).strip()
+            if not line:
+                raise Unobserved(f"dockerd (pid {head[1]}) has an empty command line")
+            cmdlines.append(line)
+        elif head[0] == "fd":
+            fds[head[1]] = {int(i) for i in _SOCKET_INODE.findall("\n".join(body))}
+            if not any("->" in line for line in body):
+                raise Unobserved(f"no open files listed for dockerd (pid {head[1]})")
+        elif head[0] == "net":
+            if not any(line.split()[:1] == ["sl"] for line in body):
+                raise Unobserved(f"/proc/{head[1]}/net/{head[2]} has no socket table")
+            tables.setdefault(head[1], {}).update(_listening(body))
+        elif head[0] == "published":
+            published = None if head[1:] == ["unreadable"] else published_host_ports("\n".join(body))
+            why_unpublished = " ".join(line.strip() for line in body if line.strip())[:200]
+        elif head[0] == "daemon.json":
+            seen_json = True
+            daemon_json = None if head[1:] == ["absent"] else "\n".join(body).strip()
+    if not cmdlines:
+        raise Unobserved("no dockerd command line in the output")
+    if not seen_json:
+        raise Unobserved(f"nothing said about {DAEMON_JSON}")
+    if daemon_json is not None and daemon_json:
         try:
-            hosts = json.loads(self.daemon_json or "{}").get("hosts", [])
-        except (ValueError, AttributeError):
-            hosts = []
-        return found + [h for h in hosts if isinstance(h, str) and h.startswith("tcp://")]
-
-
-# Unraid logs in as root and has no sudo; elsewhere the SSH user reads daemon.json through sudo.
-DAEMON_SCRIPT = (f"ps -C dockerd -o args= ; echo ---; $([ \"$(id -u)\" -eq 0 ] || echo sudo -n) cat {DAEMON_JSON} "
-                 "2>/dev/null || true")
-
-
-def parse_daemon(result: CommandResult) -> DaemonConfig:
-    cmdline, _, daemon_json = result.stdout.partition("---\n")
-    return DaemonConfig(cmdline.strip(), daemon_json.strip())
+            if not isinstance(json.loads(daemon_json), dict):
+                raise ValueError("not a JSON object")
+        except ValueError as exc:
+            raise Unobserved(f"{DAEMON_JSON} is not a JSON object ({exc})") from None
+    missing = [pid for pid in fds if pid not in tables]
+    if missing:
+        raise Unobserved(f"no /proc/PID/net/tcp for dockerd (pid {', '.join(missing)})")
+    sockets = sorted({tables[pid][inode] for pid, inodes in fds.items() for inode in inodes if inode in tables[pid]})
+    if sockets and published is None:
+        raise Unobserved(f"dockerd holds listening TCP sockets ({', '.join(sockets)}) and `docker ps` could not say "
+                         f"which are published ports: {why_unpublished or 'no output'}")
+    return DaemonView(tuple(cmdlines), daemon_json, tuple(sockets), published or frozenset())
 
 
 def expect_dockerd_unix_only(host: Any, ssh: Any, fix: str) -> None:
-    """Fail the spec (expected / found / where / fix) when dockerd on `host` is told to listen on TCP."""
+    """Fail the spec (expected / found / where / fix) when dockerd on `host` is told to listen on TCP, or holds a
+    listening TCP socket; fail as "could not observe" when either cannot be read."""
     __tracebackhide__ = True
+    import pytest
+
     from homelab.checks import problem
 
-    config = parse_daemon(ssh.run(host, DAEMON_SCRIPT))
-    assert not config.tcp_listeners, problem(
-        "dockerd listening on the unix socket only", f"tcp listeners {', '.join(config.tcp_listeners)}",
-        f"{host.name}: dockerd command line `{config.cmdline}` and {DAEMON_JSON}", fix)
+    try:
+        view = parse_daemon(ssh.run(host, as_root(host.ssh.user, DAEMON_SCRIPT)))
+    except Unobserved as exc:
+        pytest.fail(could_not_observe(str(exc), host.name, f"{DAEMON_SOURCE} as {host.ssh.user}"), pytrace=False)
+    assert not view.tcp_listeners, problem(
+        "dockerd on its unix socket only: no tcp host configured, no TCP socket listening",
+        ", ".join(view.tcp_listeners),
+        f"{host.name}: dockerd command line `{view.cmdline}`, {DAEMON_JSON}, and the sockets dockerd holds", fix)
 
 
 def env_file_of(container: Any) -> str | None:
@@ -147,8 +304,23 @@ def env_file_of(container: Any) -> str | None:
     return f"{working_dir}/.env" if working_dir else None
 
 
-def stat_command(path: str) -> str:
-    return f"sudo -n stat -c '%a %U %G' {shlex.quote(path)}"
+def stat_command(path: str, user: str = "") -> str:
+    """`stat` of `path` as root (`sudo -n` unless `user` is root)."""
+    return as_root(user, f"stat -c '%a %U %G' {shlex.quote(path)}")
+
+
+def read_stat(result: CommandResult) -> tuple[int, str, str] | None:
+    """(mode, owner, group) from `stat_command`; None when the file does not exist; Unobserved when the read
+    failed otherwise (sudo wanted a password, say) or printed something else."""
+    if not result.ok:
+        why = (result.stderr.strip() or "no output").splitlines()[-1]
+        if "No such file" in why:
+            return None
+        raise Unobserved(f"stat exited {result.exit_status}: {why}")
+    found = parse_stat(result.stdout)
+    if found is None:
+        raise Unobserved(f"stat printed {result.stdout.strip()[:80]!r}, not `MODE OWNER GROUP`")
+    return found
 
 
 def parse_stat(text: str) -> tuple[int, str, str] | None:

@@ -21,6 +21,7 @@ from homelab.grafana import Grafana, GrafanaAuthError, GrafanaError
 from homelab.hostaccess import HostAccess
 from homelab.inventory import Host, Inventory
 from homelab.prometheus import ActiveTarget, Prometheus, PrometheusError
+from homelab.redact import basic_auth
 from homelab.secrets import SecretError, Secrets
 from homelab.ssh import HostUnreachable
 from homelab.uptimekuma import Monitor, UptimeKuma, UptimeKumaError
@@ -141,7 +142,8 @@ class KumaView(_Cached):
                  f"start Uptime Kuma (phase 1), then {PHASE4} (it sets up the user with UPTIME_KUMA_PASSWORD)")
 
     def _states(self) -> dict[str, str]:
-        answer = httpx.get(f"{self.url}/metrics", auth=(monitoring.KUMA_USER, self._password()), timeout=self.timeout)
+        answer = httpx.get(f"{self.url}/metrics", auth=basic_auth(monitoring.KUMA_USER, self._password()),
+                           timeout=self.timeout)
         if answer.status_code != 200:
             raise UptimeKumaError(f"{self.url}/metrics: HTTP {answer.status_code}")
         return parse_states(answer.text)
@@ -169,14 +171,17 @@ def parse_states(text: str) -> dict[str, str]:
 
 def why_down(access: HostAccess, host: Host, stack: str) -> str | None:
     """Why a target or monitor of `host` may be down on purpose: its on-demand host is off (recorded for the
-    report, as the host-down policy does), or the GPU worker is in gaming mode (its GPU stack stopped). None
-    when neither holds."""
+    report, as the host-down policy does), or the GPU worker is in gaming mode with its GPU stack verifiably
+    stopped (homelab.gaming.read). None when neither holds, or the gaming state cannot be read."""
     if not host.on_demand:
         return None
     error = access.ssh.failure(host)
     if isinstance(error, HostUnreachable):
         access.off.add(host.name)
         return f"down because the on-demand host {host.name} is off ({error})"
-    if stack == "gpu-worker" and error is None:
-        return gaming.describe(access.ssh.run(host, gaming.READ).stdout)
+    if stack == gaming.STACK and error is None:
+        try:
+            return gaming.read(lambda command: access.ssh.run(host, command)).skip_reason
+        except gaming.GamingUnknown:
+            return None  # not excused: the target's own failure stands
     return None

@@ -7,6 +7,7 @@ import json
 import shlex
 import time
 
+from homelab.portainer import Json
 from lab.docker import LabError
 from lab.faults.base import Fault, Lab
 
@@ -44,7 +45,7 @@ def _recreate(lab: Lab, host: str, override: dict[str, object] | None) -> None:
         time.sleep(1)
 
 
-def _endpoint(lab: Lab, name: str) -> dict[str, object]:
+def _endpoint(lab: Lab, name: str) -> Json:
     with lab.portainer() as portainer:
         found = [e for e in portainer.endpoints() if e["Name"] == name]
     if not found:

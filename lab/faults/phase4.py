@@ -16,6 +16,7 @@ import httpx
 
 from homelab import monitoring
 from homelab.prometheus import Prometheus
+from homelab.redact import basic_auth
 from homelab.uptimekuma import UptimeKuma
 from lab.docker import LabError
 from lab.faults.base import Fault, Lab
@@ -52,7 +53,7 @@ def _health(lab: Lab, address: str) -> str | None:
 
 def _kuma_state(lab: Lab, name: str) -> str | None:
     answer = httpx.get(f"{monitoring.service_url(lab.inventory, 'uptime-kuma')}/metrics", timeout=10,
-                       auth=(monitoring.KUMA_USER, lab.secrets.get("UPTIME_KUMA_PASSWORD")))
+                       auth=basic_auth(monitoring.KUMA_USER, lab.secrets.get("UPTIME_KUMA_PASSWORD")))
     line = next((x for x in answer.text.splitlines()
                  if x.startswith("monitor_status{") and f'monitor_name="{name}"' in x), None)
     return line.rsplit(" ", 1)[1] if line else None
@@ -79,7 +80,8 @@ def _delete_dashboard(lab: Lab) -> None:
     Grafana's API refuses to delete a provisioned one), so that provisioning cannot bring it back."""
     lab.sh("platform", f"rm -f {DASHBOARDS}/{DASHBOARD}.json")
     answer = httpx.delete(f"{monitoring.service_url(lab.inventory, 'grafana')}/standin/dashboards/uid/{DASHBOARD}",
-                          auth=(monitoring.GRAFANA_USER, lab.secrets.get("GRAFANA_ADMIN_PASSWORD")), timeout=10)
+                          auth=basic_auth(monitoring.GRAFANA_USER, lab.secrets.get("GRAFANA_ADMIN_PASSWORD")),
+                          timeout=10)
     if answer.status_code not in (200, 404):
         raise LabError(f"Grafana did not delete {DASHBOARD}: HTTP {answer.status_code} {answer.text[:200]}")
 

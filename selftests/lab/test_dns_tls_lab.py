@@ -46,7 +46,7 @@ _KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAzoDnt+rjPJu5k3hJXnLwt57wibA+ccrz1W
 
 
 def _seed_lab() -> Inventory:
-    names = [m.name for m in (*lab_inventory.hosts(), *lab_inventory.VANTAGES)]
+    names = [m.name for m in (*lab_inventory.hosts(), *lab_inventory.VANTAGES)] + ["router"]
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "inventory.yaml"
         path.write_text(yaml.safe_dump(lab_inventory.build(dict.fromkeys(names, _KEY), {})))

@@ -33,7 +33,7 @@ def test_engine_up_with_compose_v2(host, infra):
 @pytest.mark.spec("P1-DOCKER-002", severity="critical", fix=NO_TCP)
 @pytest.mark.each("host", role="platform")
 def test_dockerd_not_configured_for_tcp(host, reach, access):
-    """dockerd is not told to listen on TCP: no tcp:// in its -H flags or daemon.json `hosts`."""
+    """dockerd is not told to listen on TCP (-H flags, daemon.json `hosts`) and holds no listening TCP socket."""
     reach(host)
     expect_dockerd_unix_only(host, access.ssh, NO_TCP)
 

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from homelab.checks import problem
+from homelab.checks import could_not_observe, problem
 from homelab.checks.engine import (
     ENV_MODES_OK,
     RESTART_OK,
+    Unobserved,
     env_file_of,
     exempt_from_health,
     expect_container,
     health,
-    parse_stat,
     pinned_image,
+    read_stat,
     restart_policy,
     stat_command,
 )
@@ -88,7 +89,11 @@ def test_stack_env_private(host, engine, access, inventory):
     _, container = container_of(first, engine)
     path = env_file_of(container)
     assert path, problem("a compose project with an env file", "no compose labels", container.name, DEPLOY)
-    found = parse_stat(access.ssh.run(host, stat_command(path)).stdout)
+    try:
+        found = read_stat(access.ssh.run(host, stat_command(path, host.ssh.user)))
+    except Unobserved as exc:
+        pytest.fail(could_not_observe(str(exc), host.name, f"`stat {path}` as root over SSH as {host.ssh.user}"),
+                    pytrace=False)
     assert found is not None, problem(f"{path} to exist", "no such file", host.name, DEPLOY)
     mode, owner, group = found
     private = mode in ENV_MODES_OK and owner in ("root", host.ssh.user)

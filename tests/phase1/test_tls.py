@@ -11,9 +11,9 @@ import warnings
 
 import pytest
 
-from homelab.checks import problem
+from homelab.checks import could_not_observe, problem
 from homelab.checks.reach import service_host
-from homelab.checks.tls import accepts, handshake, leaf
+from homelab.checks.tls import TlsUnobserved, handshake, leaf, legacy
 
 pytestmark = pytest.mark.phase1
 
@@ -41,7 +41,15 @@ def test_certificate_verifies(fqdn, inventory):
 def test_certificate_not_expiring(fqdn, inventory):
     """The certificate is at least settings.cert_min_days from expiry (a warning under cert_warn_days)."""
     npm = service_host(inventory, "npm")
-    cert = leaf(str(npm.address), fqdn.name, inventory.settings.connect_timeout)
+    source = f"a TLS handshake from this machine to {npm.address}:443 with SNI {fqdn.name}"
+    try:
+        cert = leaf(str(npm.address), fqdn.name, inventory.settings.connect_timeout)
+    except TlsUnobserved as exc:
+        pytest.fail(could_not_observe(str(exc), npm.name, source), pytrace=False)
+    if not cert.covers(fqdn.name):
+        why = (f"the certificate served is for {', '.join(cert.names) or 'no DNS name'} (issuer {cert.issuer}), not "
+               f"{fqdn.name}: its expiry says nothing about {fqdn.name}'s")
+        pytest.fail(f"{could_not_observe(why, npm.name, source)}; fix: {CERT}", pytrace=False)
     where = f"https://{fqdn.name} via NPM at {npm.address}:443 (expires {cert.not_after:%Y-%m-%d})"
     assert cert.days_left >= inventory.settings.cert_min_days, problem(
         f"at least {inventory.settings.cert_min_days} days left", f"{cert.days_left:.0f} days", where,
@@ -56,12 +64,18 @@ def test_certificate_not_expiring(fqdn, inventory):
 @pytest.mark.each("fqdn", phase=1)
 @pytest.mark.parametrize("version", ["TLSv1", "TLSv1_1"])
 def test_legacy_tls_refused(fqdn, version, inventory):
-    """NPM refuses TLS 1.0 and 1.1 handshakes."""
+    """NPM refuses TLS 1.0 and 1.1 handshakes (a TLS alert from the server), while completing TLS 1.2+.
+
+    A reset, a timeout or no TLS at all is "could not observe", never a refusal."""
     npm = service_host(inventory, "npm")
-    accepted = accepts(str(npm.address), fqdn.name, ssl.TLSVersion[version], inventory.settings.connect_timeout)
-    assert not accepted, problem(f"{version} refused", f"{version} accepted",
-                                 f"https://{fqdn.name} via NPM at {npm.address}:443",
-                                 "ssl_protocols TLSv1.2 TLSv1.3 in NPM's nginx")
+    try:
+        accepted = legacy(str(npm.address), fqdn.name, ssl.TLSVersion[version], inventory.settings.connect_timeout)
+    except TlsUnobserved as exc:
+        pytest.fail(could_not_observe(str(exc), npm.name, f"this machine, offering {version} only with SNI "
+                                      f"{fqdn.name}"), pytrace=False)
+    assert accepted is None, problem(f"{version} refused", f"{version} {accepted}",
+                                     f"https://{fqdn.name} via NPM at {npm.address}:443",
+                                     "ssl_protocols TLSv1.2 TLSv1.3 in NPM's nginx")
 
 
 @pytest.mark.spec("P1-TLS-004", severity="high",

@@ -53,7 +53,7 @@ def test_agent_refuses_unsigned(host, inventory, access, reach):
 @pytest.mark.spec("P2-DOCKER-001", severity="critical", fix=NO_TCP)
 @pytest.mark.each("host", stack="agent")
 def test_agent_dockerd_not_on_tcp(host, reach, access):
-    """dockerd on each agent host is not told to listen on TCP (no tcp:// in its -H flags or daemon.json)."""
+    """dockerd on each agent host is not told to listen on TCP (flags, daemon.json) and holds no TCP listener."""
     reach(host)
     expect_dockerd_unix_only(host, access.ssh, NO_TCP)
 

@@ -2,7 +2,9 @@
 `nvidia.com/gpu=all`), both answer LAN and VPN only, and the Docker API is not on TCP (the WSL2 pitfall:
 Docker Desktop's "expose daemon on tcp://localhost:2375").
 
-A worker that is off skips (on-demand); one in gaming mode skips its GPU stack specs with "gaming mode".
+A worker that is off skips (on-demand). One in gaming mode skips its GPU stack specs with "gaming mode" only while
+the stack is verifiably stopped; a gaming-mode record with the stack running fails P3-GAMING-001. The exposure
+specs of Ollama and Open WebUI always probe: in gaming mode only "answers from LAN and VPN" may skip.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from homelab.checks.engine import (
     restart_policy,
 )
 from homelab.checks.reach import expect_reach
+from homelab.gaming import MARKER, STACK
 from homelab.gpu import LIST_COMMAND, parse_list
 
 pytestmark = pytest.mark.phase3
@@ -94,29 +97,59 @@ def test_gpu_visible_in_ollama(instance, engine, not_gaming, inventory):
         f"container {container.name} on {instance.host.name}", GPU_FIX)
 
 
+def expect_gpu_reach(reachability, reach, gaming_state, source, host, port: int, what: str) -> None:
+    """expect_reach for a port of the GPU stack, which runs whatever the gaming state: the probe is always made,
+    and "must not answer" is always judged. Only "must answer" may skip, and only when gaming mode is recorded and
+    the stack verifiably stopped (then nothing can answer, by design)."""
+    __tracebackhide__ = True
+    outcome = reachability.outcome(source, host, port, reach)
+    message = reachability.verdict(source, host, port, outcome, None, what)
+    if message and not outcome.answers:
+        reason = gaming_state(host).skip_reason
+        if reason:
+            pytest.skip(f"{reason}; so {what} answers no one, {source.name} included (where it must not answer, "
+                        "that is still checked)")
+    if message:
+        pytest.fail(message, pytrace=False)
+
+
 @pytest.mark.spec("P3-NET-001", severity="critical", fix="Ollama is for LAN and VPN only: re-run bootstrap phase 3")
 @pytest.mark.each("host", stack="gpu-worker")
 @pytest.mark.each("source")
-def test_ollama_lan_vpn_only(host, source, inventory, reachability, reach, not_gaming):
-    """Ollama's API (11434) answers from the LAN and the VPN, and not from guest or WAN."""
-    not_gaming(host)
-    expect_reach(reachability, reach, source, host, inventory.services["ollama"].ports[0].port, "Ollama")
+def test_ollama_lan_vpn_only(host, source, inventory, reachability, reach, gaming_state):
+    """Ollama's API (11434) answers from the LAN and the VPN, and not from guest or WAN (in gaming mode too)."""
+    expect_gpu_reach(reachability, reach, gaming_state, source, host, inventory.services["ollama"].ports[0].port,
+                     "Ollama")
 
 
 @pytest.mark.spec("P3-NET-002", severity="critical",
                   fix="Open WebUI is for LAN and VPN only: re-run bootstrap phase 3")
 @pytest.mark.each("host", stack="gpu-worker")
 @pytest.mark.each("source")
-def test_open_webui_lan_vpn_only(host, source, inventory, reachability, reach, not_gaming):
-    """Open WebUI (3000) answers from the LAN and the VPN, and not from guest or WAN."""
-    not_gaming(host)
-    expect_reach(reachability, reach, source, host, inventory.services["open-webui"].ports[0].port, "Open WebUI")
+def test_open_webui_lan_vpn_only(host, source, inventory, reachability, reach, gaming_state):
+    """Open WebUI (3000) answers from the LAN and the VPN, and not from guest or WAN (in gaming mode too)."""
+    expect_gpu_reach(reachability, reach, gaming_state, source, host,
+                     inventory.services["open-webui"].ports[0].port, "Open WebUI")
+
+
+@pytest.mark.spec("P3-GAMING-001", severity="high",
+                  fix="stop the GPU stack (`python -m bootstrap.gaming on HOST` again stops it), or end gaming mode "
+                      "(`python -m bootstrap.gaming off HOST`)")
+@pytest.mark.each("host", stack="gpu-worker")
+def test_gaming_mode_holds(host, gaming_state):
+    """While gaming mode is recorded on a GPU worker, its GPU stack (Ollama, Open WebUI) is stopped.
+
+    The GPU is then free for games, and the GPU specs skip only what is really stopped."""
+    state = gaming_state(host)
+    assert state.conflict is None, problem(
+        f"the {STACK} stack stopped while {MARKER} exists", state.conflict, host.name,
+        "`python -m bootstrap.gaming on HOST` (stops the stack) or `python -m bootstrap.gaming off HOST`")
 
 
 @pytest.mark.spec("P3-DOCKER-001", severity="critical", fix=NO_TCP)
 @pytest.mark.each("host", stack="edge-agent")
 def test_worker_dockerd_not_on_tcp(host, reach, access):
-    """dockerd in the worker's WSL2 is not told to listen on TCP (no tcp:// in its flags or daemon.json)."""
+    """dockerd in the worker's WSL2 is not told to listen on TCP (flags, daemon.json) and holds no TCP listener."""
     reach(host)
     expect_dockerd_unix_only(host, access.ssh, NO_TCP)
 

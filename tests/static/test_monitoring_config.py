@@ -14,11 +14,17 @@ pytestmark = pytest.mark.static
 REPO = stackcheck.repository(Path(__file__).parents[2])
 
 
+@pytest.mark.spec("S-MON-001", severity="medium",
+                  fix="read the node and cadvisor jobs from /etc/prometheus/targets/*.json (file_sd_configs), which "
+                      "bootstrap phase 4 writes")
 def test_prometheus_reads_file_sd_targets() -> None:
     """Prometheus reads the node and cadvisor jobs from targets/*.json files that bootstrap generates."""
     expect_no_problems(stackcheck.prometheus_file_sd(REPO))
 
 
+@pytest.mark.spec("S-MON-002", severity="medium",
+                  fix="provision the datasource with uid prometheus and the dashboards homelab-hosts and "
+                      "homelab-containers on it")
 def test_grafana_dashboards_provisioned() -> None:
     """Grafana provisions datasource uid `prometheus` and dashboards homelab-hosts and homelab-containers on it."""
     expect_no_problems(stackcheck.grafana_dashboards(REPO))

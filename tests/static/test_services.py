@@ -21,36 +21,49 @@ REPO = stackcheck.repository(Path(__file__).parents[2])
 SERVICES = [pytest.param(stack, service, id=f"{stack}/{service}") for stack, service in REPO.service_ids()]
 
 
+@pytest.mark.spec("S-SVC-001", severity="high",
+                  fix="pin the image to the version you tested (NAME:1.2.3) or a digest (NAME@sha256:...)")
 @pytest.mark.parametrize(("stack", "service"), SERVICES)
 def test_image_pinned(stack: str, service: str) -> None:
     """Every image is pinned to a version tag or a digest: never `latest`, never untagged."""
     expect_no_problems(REPO.check_service(stackcheck.image_pinned, stack, service))
 
 
+@pytest.mark.spec("S-SVC-002", severity="medium",
+                  fix='add a healthcheck that works in the image, or disable it with the label `homelab.healthcheck: '
+                      '"none: <why>"`')
 @pytest.mark.parametrize(("stack", "service"), SERVICES)
 def test_healthcheck_defined(stack: str, service: str) -> None:
     """Every service has a healthcheck, or disables it with a `homelab.healthcheck: "none: <reason>"` label."""
     expect_no_problems(REPO.check_service(stackcheck.healthcheck_defined, stack, service))
 
 
+@pytest.mark.spec("S-SVC-003", severity="medium", fix="add `restart: unless-stopped`")
 @pytest.mark.parametrize(("stack", "service"), SERVICES)
 def test_restart_policy(stack: str, service: str) -> None:
     """Every service restarts by itself: `restart: unless-stopped` or `always`."""
     expect_no_problems(REPO.check_service(stackcheck.restart_policy, stack, service))
 
 
+@pytest.mark.spec("S-SVC-004", severity="low", fix="set `container_name:` to the service key")
 @pytest.mark.parametrize(("stack", "service"), SERVICES)
 def test_container_name_matches(stack: str, service: str) -> None:
     """Every container is named after its service key, so specs and operators find it by that name."""
     expect_no_problems(REPO.check_service(stackcheck.container_name_matches, stack, service))
 
 
+@pytest.mark.spec("S-SVC-005", severity="critical",
+                  fix="remove the Docker socket mount (or `use_api_socket`), or grant it in inventory.yaml "
+                      "services.NAME.docker_socket; `:ro` where it says ro")
 @pytest.mark.parametrize(("stack", "service"), SERVICES)
 def test_docker_socket_allowed(stack: str, service: str) -> None:
     """The Docker socket is mounted only where the inventory's `docker_socket` allows, read-only where it says ro."""
     expect_no_problems(REPO.check_service(stackcheck.socket_allowed, stack, service))
 
 
+@pytest.mark.spec("S-SVC-006", severity="critical",
+                  fix="remove privileged / `pid: host` / `network_mode: host` / the bind mount of `/`, or allow that "
+                      "item in inventory.yaml services.NAME.host_access")
 @pytest.mark.parametrize(("stack", "service"), SERVICES)
 def test_host_access_allowed(stack: str, service: str) -> None:
     """privileged, `pid: host`, `network_mode: host` or a bind mount of `/` only where the inventory's `host_access`
@@ -58,12 +71,17 @@ def test_host_access_allowed(stack: str, service: str) -> None:
     expect_no_problems(REPO.check_service(stackcheck.host_access_allowed, stack, service))
 
 
+@pytest.mark.spec("S-SVC-007", severity="critical",
+                  fix="write the secret as `${VAR:?set VAR in .env}` (environment, command or entrypoint), put the "
+                      "value in .env (from 1Password), and rotate the value that was in the file")
 @pytest.mark.parametrize(("stack", "service"), SERVICES)
 def test_secrets_are_references(stack: str, service: str) -> None:
     """Secret-named environment variables hold only a `${VAR}` or `${VAR:?message}` reference, never a value."""
     expect_no_problems(REPO.check_service(stackcheck.secrets_referenced, stack, service))
 
 
+@pytest.mark.spec("S-SVC-008", severity="critical",
+                  fix="remove the 2375/2376 port: Portainer reaches engines through its agents")
 @pytest.mark.parametrize(("stack", "service"), SERVICES)
 def test_no_docker_api_port(stack: str, service: str) -> None:
     """No service publishes the Docker API ports 2375 or 2376."""

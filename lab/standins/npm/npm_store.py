@@ -64,7 +64,8 @@ class Store:
         return list(self.data[table])
 
     def get(self, table: str, row_id: int) -> Row:
-        for row in self.data[table]:
+        rows: list[Row] = self.data[table]
+        for row in rows:
             if row["id"] == row_id:
                 return row
         raise not_found(row_id)
@@ -118,7 +119,8 @@ class Store:
             self.save()
 
     def user_by_login(self, email: str, password: str) -> Row | None:
-        for user in self.data["users"]:
+        users: list[Row] = self.data["users"]
+        for user in users:
             stored = self.data["secrets"].get(str(user["id"]))
             if user["email"] == email.lower() and stored and password_ok(stored, password) and not user["is_disabled"]:
                 return user

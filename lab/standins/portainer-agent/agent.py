@@ -135,8 +135,9 @@ def duration(value: str) -> float:
 
 
 def run_standard(env: dict[str, str]) -> Server:
+    checker = notary.Notary(env.get("AGENT_SECRET", ""))
     handler = type("BoundAgentHandler", (AgentHandler,), {
-        "notary": notary.Notary(env.get("AGENT_SECRET", "")),
+        "notary": checker,
         "docker_socket": env.get("DOCKER_SOCKET", "/var/run/docker.sock")})
     address = (env.get("AGENT_HOST", "0.0.0.0"), int(env.get("AGENT_PORT", "9001")))  # noqa: S104 - as upstream
     server = Server(address, handler)
@@ -147,7 +148,7 @@ def run_standard(env: dict[str, str]) -> Server:
     threading.Thread(target=server.serve_forever, name="agent-api", daemon=True).start()
     log.info("agent API listening on https://%s:%s (secret: %s)", *address, "yes" if env.get("AGENT_SECRET") else "no")
     if not env.get("AGENT_SECRET"):
-        threading.Thread(target=_secret_timeout, args=(server, handler.notary,
+        threading.Thread(target=_secret_timeout, args=(server, checker,
                          duration(env.get("AGENT_SECRET_TIMEOUT", "72h"))), daemon=True).start()
     return server
 

@@ -59,7 +59,7 @@ def register(app: App) -> None:
             raise HttpError(409, "Unable to create administrator user", "An administrator user already exists")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise HttpError(400, "Password does not meet the requirements")
-        user = {"Id": app.store.next_id("users"), "Username": username, "Role": 1,
+        user: dict[str, Any] = {"Id": app.store.next_id("users"), "Username": username, "Role": 1,
                 "PasswordHash": hash_password(password)}
         app.store.put("users", user["Id"], user)
         return json_response(user_json(user))
@@ -118,7 +118,7 @@ def register(app: App) -> None:
             raise HttpError(403, "Current password doesn't match",
                             "Current password does not match the password provided. Please try again")
         raw, digest = new_api_key()
-        key = {"id": app.store.next_id("api_keys"), "userId": user_id, "description": description,
+        key: dict[str, Any] = {"id": app.store.next_id("api_keys"), "userId": user_id, "description": description,
                "prefix": raw[:7], "dateCreated": int(time.time()), "lastUsed": 0, "digest": digest}
         app.store.put("api_keys", key["id"], key)
         return json_response({"rawAPIKey": raw, "apiKey": key}, 201)

@@ -61,7 +61,8 @@ class Store:
     def all(self, kind: str) -> list[dict[str, Any]]:
         with self.lock:
             items = sorted(self.data[kind].items(), key=lambda kv: int(kv[0]))
-            return json.loads(json.dumps([item for _, item in items]))
+            copied: list[dict[str, Any]] = json.loads(json.dumps([item for _, item in items]))
+            return copied
 
     def put(self, kind: str, ident: int, item: dict[str, Any]) -> None:
         with self.tx() as db:

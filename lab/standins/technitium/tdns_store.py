@@ -63,11 +63,13 @@ class Store:
 
     @property
     def settings(self) -> dict[str, Any]:
-        return self.data["settings"]
+        settings: dict[str, Any] = self.data["settings"]
+        return settings
 
     @property
     def zones(self) -> dict[str, dict[str, Any]]:
-        return self.data["zones"]
+        zones: dict[str, dict[str, Any]] = self.data["zones"]
+        return zones
 
     # --- users and tokens -------------------------------------------------------------------------------------
     def check_password(self, user: str, password: str) -> bool:

@@ -100,7 +100,8 @@ class Store:
             return [dict(m) for m in self.data["monitors"]]
 
     def monitor(self, monitor_id: int) -> Row:
-        for monitor in self.data["monitors"]:
+        monitors: list[Row] = self.data["monitors"]
+        for monitor in monitors:
             if monitor["id"] == monitor_id:
                 return monitor
         raise KeyError(f"Monitor {monitor_id} not found")
@@ -182,14 +183,14 @@ class Store:
         with self.lock:
             return [dict(t) for t in self.data["tags"]]
 
-    def add_tag(self, name: str, color: str) -> Row:
+    def add_tag(self, name: str | None, color: str | None) -> Row:
         with self.lock:
             tag = {"id": self._next("tags"), "name": name, "color": color}
             self.data["tags"].append(tag)
             self.save()
             return dict(tag)
 
-    def edit_tag(self, tag_id: int, name: str, color: str) -> Row | None:
+    def edit_tag(self, tag_id: int, name: str | None, color: str | None) -> Row | None:
         with self.lock:
             tag = next((t for t in self.data["tags"] if t["id"] == tag_id), None)
             if tag is not None:

@@ -7,7 +7,7 @@ import base64
 import hashlib
 import struct
 from collections.abc import Callable
-from typing import BinaryIO
+from io import BufferedIOBase
 
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 CONTINUATION, TEXT, BINARY, CLOSE, PING, PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -34,14 +34,14 @@ def frame(payload: bytes, opcode: int = TEXT) -> bytes:
     return header + payload
 
 
-def _read_exact(stream: BinaryIO, size: int) -> bytes:
+def _read_exact(stream: BufferedIOBase, size: int) -> bytes:
     data = stream.read(size)
     if data is None or len(data) < size:
         raise WebSocketClosed("end of stream")
     return data
 
 
-def _read_frame(stream: BinaryIO) -> tuple[bool, int, bytes]:
+def _read_frame(stream: BufferedIOBase) -> tuple[bool, int, bytes]:
     first, second = _read_exact(stream, 2)
     size = second & 0x7F
     if size == 126:
@@ -58,7 +58,7 @@ def _read_frame(stream: BinaryIO) -> tuple[bool, int, bytes]:
     return bool(first & 0x80), first & 0x0F, payload
 
 
-def read_message(stream: BinaryIO, send: Callable[[bytes], None]) -> str:
+def read_message(stream: BufferedIOBase, send: Callable[[bytes], None]) -> str:
     """The next text message; answers pings on the way; raises WebSocketClosed on close or end of stream."""
     parts: list[bytes] = []
     while True:
