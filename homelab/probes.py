@@ -11,6 +11,8 @@ import enum
 import errno
 import json
 import socket
+import subprocess
+import sys
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -122,9 +124,11 @@ class Reachability:
 
     def _probe_from(self, target: Reachable | None, probes: list[Probe]) -> dict[Probe, Outcome]:
         todo = sorted(set(probes))
-        if target is None:
+        if target is None and len(todo) <= sweep.BATCH:
             found_here = sweep.sweep([(p.address, p.port) for p in todo], self.timeout)
             return {Probe(a, p): Outcome(o) for (a, p), o in found_here.items()}
+        if target is None:  # thousands of sockets: in a child process, so this one's descriptors stay low
+            return self._probe_in_child(todo)
         chunks = len(todo) // BASH_CHUNK + 1  # the bash fallback's worst case: one timeout per chunk
         result = self.pool.run(target, remote_script(todo, self.timeout), timeout=self.timeout * (4 + chunks) + 10)
         found = parse_remote(result.stdout)
@@ -132,6 +136,19 @@ class Reachability:
         if missing:
             raise RuntimeError(f"probing from {target.name} returned nothing for {', '.join(map(str, missing))}: "
                                f"{result.stderr.strip() or 'is bash with /dev/tcp and coreutils timeout there?'}")
+        return found
+
+    def _probe_in_child(self, todo: list[Probe]) -> dict[Probe, Outcome]:
+        """The attacker's sweep from this machine, in a python child: thousands of sockets at once here would
+        push the descriptors of everything opened meanwhile (SSH channels, TLS probes) past select()'s 1024."""
+        args = sweep.compact([(p.address, p.port) for p in todo])
+        done = subprocess.run([sys.executable, "-c", SWEEP_SOURCE, f"{self.timeout:g}", *args], capture_output=True,
+                              text=True, timeout=self.timeout * 4 + 10, check=False)
+        found = parse_remote(done.stdout)
+        missing = [p for p in todo if p not in found]
+        if missing:
+            raise RuntimeError(f"the sweep from this machine returned nothing for {len(missing)} probes: "
+                               f"{done.stderr.strip()[-300:] or f'exit status {done.returncode}'}")
         return found
 
     def cached(self, place: str, probe: Probe) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 import logging
-import select
+import selectors
 import shlex
 import threading
 import time
@@ -250,9 +250,13 @@ def exchange(chan: paramiko.Channel, command: str | bytes, deadline: float) -> t
     out, err = bytearray(), bytearray()
     try:
         chan.exec_command(command)
-        while not (chan.eof_received or chan.closed):
-            _drain(chan, out, err)
-            select.select([chan], [], [], max(0.0, min(1.0, deadline - time.monotonic())))
+        # A poll-based selector, not select.select: the run's background sweep may hold thousands of sockets,
+        # so this channel's pipe can get a descriptor above select()'s 1024.
+        with selectors.DefaultSelector() as waiter:
+            waiter.register(chan, selectors.EVENT_READ)
+            while not (chan.eof_received or chan.closed):
+                _drain(chan, out, err)
+                waiter.select(max(0.0, min(1.0, deadline - time.monotonic())))
         _drain(chan, out, err)
         answered = chan.status_event.wait(max(0.0, deadline - time.monotonic()))  # before close() sets it
     except (paramiko.SSHException, OSError, EOFError):

@@ -47,8 +47,10 @@ PROC_NET = """== tcp
 == udp
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops
   10: 00000000:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1400 2
+  11: 00000000:8261 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 1401 2
 == udp6
   sl  local_address                         remote_address                        st tx_queue rx_queue tr
+== ephemeral 32768	60999
 """
 
 
@@ -66,6 +68,7 @@ def test_listeners_from_proc_net() -> None:
     assert Listener("tcp", 9443, "::") in found
     assert Listener("tcp", 80, "::1") in found
     assert Listener("udp", 53, "0.0.0.0") in found
+    assert not [f for f in found if f.port == 0x8261], "a UDP client's ephemeral port is no server"
     assert len([f for f in found if f.port == 22]) == 1
     assert sorted(str(f) for f in found if not exposed(f)) == ["127.0.0.1:3306/tcp", "[::1]:80/tcp"]
 

@@ -160,7 +160,9 @@ def observed(found: str) -> bool:
 
 # -- what listens on a host ----------------------------------------------------------------------------------
 LISTENERS_COMMAND = ("for f in tcp tcp6 udp udp6; do echo \"== $f\"; cat /proc/net/$f 2>&1 || "
-                     "echo \"unreadable $f\"; done")
+                     "echo \"unreadable $f\"; done; "
+                     "echo \"== ephemeral $(cat /proc/sys/net/ipv4/ip_local_port_range)\"")
+EPHEMERAL = (32768, 60999)  # Linux's default ip_local_port_range, where the host does not say
 TCP_LISTEN, UDP_UNCONNECTED = "0A", "07"
 
 
@@ -184,12 +186,26 @@ def _address(hex_address: str) -> str:
     return str(v6.ipv4_mapped) if v6.ipv4_mapped else str(v6)
 
 
+def ephemeral_range(output: str) -> tuple[int, int]:
+    """The host's ip_local_port_range from LISTENERS_COMMAND output (Linux's default where it is missing)."""
+    for line in output.splitlines():
+        parts = line.split()
+        if parts[:2] == ["==", "ephemeral"] and len(parts) == 4 and parts[2].isdigit() and parts[3].isdigit():
+            return int(parts[2]), int(parts[3])
+    return EPHEMERAL
+
+
 def parse_listeners(output: str) -> list[Listener]:
     """Sockets listening (TCP) or bound unconnected (UDP) in `/proc/net/{tcp,tcp6,udp,udp6}` output, as
-    printed by LISTENERS_COMMAND. Raises ValueError when the output is not that (could not observe)."""
+    printed by LISTENERS_COMMAND. A UDP socket on a port of the ephemeral range is a client's (a resolver
+    waiting for its answer shows as unconnected too), not a server's: left out. Raises ValueError when the
+    output is not that (could not observe)."""
     found: set[Listener] = set()
     protocol, tables = "", 0
+    low, high = ephemeral_range(output)
     for line in output.splitlines():
+        if line.startswith("== ephemeral"):
+            continue
         if line.startswith("== "):
             protocol = line[3:].strip().rstrip("6")
             continue
@@ -205,6 +221,8 @@ def parse_listeners(output: str) -> list[Listener]:
         if (protocol == "tcp" and state != TCP_LISTEN) or (protocol == "udp" and state != UDP_UNCONNECTED):
             continue
         address, _, port = local.partition(":")
+        if protocol == "udp" and low <= int(port, 16) <= high:
+            continue
         found.add(Listener(protocol, int(port, 16), _address(address)))
     if tables == 0:
         raise ValueError(f"no /proc/net table in the output: {output.strip()[:200]!r}")

@@ -172,6 +172,8 @@ class PhaseProbes:
         target = self.target(surface.source)
         if target is not None:
             reach(target)
+        if surface.host is not None:
+            reach(surface.host)  # a host that is down: its specs skip or fail once, as the host-down policy says
         self._sweep(sources(self.inventory))
         address = self.surface_address(surface)
         probes = [Probe(address, p) for p in attack_ports(self.inventory)]

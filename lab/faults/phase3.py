@@ -83,13 +83,17 @@ FAULTS = (
           (f"test_edge_agent_running[portainer-edge-agent@{WORKER}]", f"test_edge_checkin_recent[{WORKER}]"),
           _edge_agent_stopped, lambda lab: lab.sh(WORKER, "docker start portainer-edge-agent >/dev/null"), phase=3),
     Fault("ollama-public", "Ollama's 11434 on gaming-pc-1 opened to every network (a RETURN rule in HOMELAB-DOCKER)",
-          (f"test_ollama_lan_vpn_only[{WORKER}<-guest]",),
+          (f"test_ollama_lan_vpn_only[{WORKER}<-guest]", f"test_nothing_unplanned_answers[{WORKER}<-guest]"),
           lambda lab: _ollama_public(lab, "insert"), lambda lab: _ollama_public(lab, "delete"), phase=3),
     Fault("worker-off", "gaming-pc-1 switched off (an on-demand worker: its specs skip, none fails)", (),
           lambda lab: _power(False), lambda lab: _power(True), phase=3, skips=(WORKER,),
-          skip_reason="on-demand host is off", skip_exempt=(f"test_host_name_resolves[{WORKER}]",),
+          skip_reason="on-demand host is off", skip_exempt=(
+              f"test_host_name_resolves[{WORKER}]", f"test_name_has_access_list[ollama-{WORKER}.home.example.com]",
+              f"test_name_has_access_list[chat-{WORKER}.home.example.com]"),
           why="its DNS record is asked of Technitium on the platform, not of the worker"),
     Fault("gaming-mode", "gaming-pc-1 switched to gaming mode (`python -m bootstrap.gaming on`)", (),
           lambda lab: _gaming("on"), lambda lab: _gaming("off"), phase=3, skips=GPU_SPECS,
-          skip_reason="gaming mode"),
+          skip_reason="gaming mode", skip_exempt=tuple(f"{spec}{WORKER}<-{source}]" for spec in GPU_SPECS[3:]
+                                                       for source in ("guest", "wan")),
+          why="exposure is judged in gaming mode too: from guest and WAN the stopped stack must not answer"),
 )

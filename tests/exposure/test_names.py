@@ -39,6 +39,7 @@ def test_name_reached_only_where_allowed(fqdn, source, inventory, reachability, 
     """The name reaches its service through NPM from the networks its exposure allows, and from nowhere else:
     not over HTTPS, not over HTTP, not under another (public) name's SNI."""
     service = fqdn.instance.service
+    reach(fqdn.instance.host)  # behind the name: a worker that is off skips, as the host-down policy says
     allowed = name_allowed(inventory, source, service.exposure)
     asks = [a for a in reachability.name_asks(source) if a.fqdn == fqdn.name]
     assert asks, f"could not observe: no NPM listener to ask {fqdn.name} through from {source.name}"

@@ -47,12 +47,14 @@ def test_npm_admin(source, inventory, reachability, reach):
     expect_reach(reachability, reach, source, service_host(inventory, "npm"), 81, "NPM admin")
 
 
-@pytest.mark.spec("P1-NET-005", severity="high",
-                  fix="publish NPM's 80 and 443 on the platform VM, and forward them (only them) on the router")
+@pytest.mark.spec("P1-NET-005", severity="critical",
+                  fix=f"NPM's 80 and 443 answer where their exposure allows (LAN and VPN unless a name is public); "
+                      f"{DOCKER_USER}; from the internet, forward them on the router only when marked public")
 @pytest.mark.each("source")
 @pytest.mark.parametrize("port", [80, 443])
-def test_npm_proxy_public(source, port, inventory, reachability, reach):
-    """NPM's proxy ports 80 and 443 answer from everywhere, the internet included (they are public)."""
+def test_npm_proxy_ports(source, port, inventory, reachability, reach):
+    """NPM's proxy ports 80 and 443 answer where the inventory's exposure allows: from the LAN and the VPN in
+    the shipped inventory (nothing is public), from the internet too only when marked public."""
     expect_reach(reachability, reach, source, service_host(inventory, "npm"), port, "NPM proxy")
 
 
