@@ -192,9 +192,12 @@ class Portainer:
         body = self._json("GET", "/api/system/status", auth=False)
         return Status(str(body.get("Version", "")), str(body.get("InstanceID", "")))
 
-    def version(self) -> Json:
-        """GET /api/system/version (authenticated): the cheapest proof that a token works."""
-        result: Json = self._json("GET", "/api/system/version")
+    def me(self) -> Json:
+        """GET /api/users/me (authenticated): the cheapest proof that a token works. Not /api/system/version:
+        Portainer 2.23 answers that with `Build.Env`, its container's whole environment (AGENT_SECRET
+        included; upstream api/http/handler/system/version.go), and asks api.github.com for the latest version
+        first, with a 5 s timeout."""
+        result: Json = self._json("GET", "/api/users/me")
         return result
 
     def admin_exists(self) -> bool:
@@ -212,9 +215,7 @@ class Portainer:
         self.jwt = str(body["jwt"])
         return self.jwt
 
-    def me(self) -> Json:
-        result: Json = self._json("GET", "/api/users/me")
-        return result
+
 
     def create_token(self, user_id: int, password: str, description: str) -> str:
         """POST /api/users/{id}/tokens (JWT only): the raw `ptr_...` key, shown once."""

@@ -113,12 +113,18 @@ class Reachability:
         self.pool = pool
         self.timeout = timeout
         self._cache: dict[tuple[str, Probe], Outcome] = {}
+        self.errors: dict[str, BaseException] = {}  # place -> why its last sweep returned nothing
 
     def sweep(self, plan: dict[str, tuple[Reachable | None, list[Probe]]]) -> None:
-        """Run every place's probes at once; `plan` maps a place name to (its SSH target or None, probes)."""
+        """Run every place's probes at once; `plan` maps a place name to (its SSH target or None, probes). A
+        place whose probes came back empty is remembered (`errors`): the others' results still count."""
         with ThreadPoolExecutor(max_workers=max(1, len(plan))) as pool:
             futures = {name: pool.submit(self._probe_from, target, probes) for name, (target, probes) in plan.items()}
         for name, future in futures.items():
+            error = future.exception()
+            if error is not None:
+                self.errors[name] = error
+                continue
             for probe, outcome in future.result().items():
                 self._cache[(name, probe)] = outcome
 
@@ -159,4 +165,6 @@ class Reachability:
         key = (place, probe)
         if key not in self._cache:
             self.sweep({place: (target, [probe])})
+        if key not in self._cache:  # nothing came back: the caller could not observe
+            raise RuntimeError(str(self.errors.get(place) or f"no result for {probe} from {place}"))
         return self._cache[key]

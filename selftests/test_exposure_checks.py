@@ -248,3 +248,35 @@ def test_sweep_batches_thousands_at_once() -> None:
     found = sweep.sweep(targets, 1.0)
     assert len(found) == len(targets)
     assert set(found.values()) <= {"closed", "filtered", "open"}
+
+
+class _SilentPython:
+    """A pool whose far side has a python3 that prints nothing and exits 0 (a broken or stubbed vantage)."""
+
+    def warm(self, targets: object) -> None:
+        pass
+
+    def failure(self, target: object) -> None:
+        return None
+
+    def run(self, target: object, command: str, timeout: float | None = None) -> object:
+        from homelab.ssh import CommandResult
+
+        return CommandResult(0, "", "")
+
+
+def test_silent_vantage_is_could_not_observe(example: Inventory) -> None:
+    """A vantage whose python3 prints nothing: every probe sourced there fails "could not observe", none passes
+    as "closed"; its DNS answer and its name requests likewise."""
+    from homelab.checks.dns import parse_answer
+    from homelab.checks.reach import PhaseProbes
+
+    probes = PhaseProbes(example, _SilentPython())  # type: ignore[arg-type]
+    guest = next(s for s in sources(example) if s.name == "guest")
+    with pytest.raises(pytest.fail.Exception, match="could not observe"):
+        probes.outcome(guest, example.platform_host, 9443, lambda target: None)
+    with pytest.raises(ValueError, match="not an answer"):
+        parse_answer("")
+    ask = probes.name_asks(guest)[0]
+    assert probes.name_answer(guest, ask, lambda target: None) is None
+    assert "python3" in probes.name_error(guest) or "no output" in probes.name_error(guest)

@@ -2,7 +2,8 @@
 
 Portainer's certificate is pinned: on first contact its SHA-256 fingerprint is recorded in the env file as
 PORTAINER_TLS_FINGERPRINT (trust on first use, announced); afterwards a different certificate is refused.
-The step is done when the stored PORTAINER_API_TOKEN authenticates GET /api/system/version.
+The step is done when the stored PORTAINER_API_TOKEN authenticates GET /api/users/me (never /api/system/version,
+which hands an admin the container's environment).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ class PortainerAccess:
             return False
         try:
             with self.client(api_key=token) as portainer:
-                portainer.version()
+                portainer.me()
         except PortainerError as exc:
             if exc.status in (401, 403) or isinstance(exc, PortainerUnreachable):
                 return False

@@ -27,7 +27,7 @@ from homelab.checks.ufw import UfwStatus, parse_status
 from homelab.inventory import STACK_PHASES, Host, Inventory, Vantage
 from homelab.policy import Source, exposure_of, may_connect, published, sources
 from homelab.probes import Outcome, Probe, Reachability, run_module
-from homelab.ssh import Reachable, SSHPool
+from homelab.ssh import Reachable, SSHError, SSHPool
 
 # Portainer's plain HTTP and the Docker API (plain and TLS): open to no one; the agent port 9001 too, on every
 # host that does not publish it (an Edge agent only dials out).
@@ -207,7 +207,11 @@ class PhaseProbes:
             reach(target)
         reach(host)  # a host that is down: its specs skip or fail once, as the host-down policy says
         self._sweep(sources(self.inventory))
-        return self.probes.outcome(source.name, target, Probe(self.address(source, host), port))
+        probe = Probe(self.address(source, host), port)
+        try:
+            return self.probes.outcome(source.name, target, probe)
+        except (RuntimeError, SSHError) as exc:  # nothing came back: no verdict either way
+            pytest.fail(f"could not observe: {exc} ({probe} from {source.name})", pytrace=False)
 
     def _dns_server(self) -> Host | None:
         service = self.inventory.services.get("technitium")

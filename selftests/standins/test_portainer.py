@@ -150,6 +150,21 @@ def test_status_is_public_and_version_needs_auth(portainer: Portainer, api: http
         401, {"message": "A valid authorization token is missing", "details": "Unauthorized"})
     version = api.get("/api/system/version").json()
     assert (version["ServerVersion"], version["ServerEdition"], version["LatestVersion"]) == ("2.23.0", "CE", "")
+    assert any(e.startswith("PATH=") for e in version["Build"]["Env"]), "2.23 hands an admin its environment"
+
+
+def test_the_client_never_asks_for_the_environment() -> None:
+    """The project's Portainer client proves a token with /api/users/me, never /api/system/version (which
+    answers an admin with Build.Env: the container's environment, AGENT_SECRET included)."""
+    import inspect
+
+    from bootstrap.phase1 import portainer as phase1_portainer
+    from homelab import portainer as client
+
+    for module in (client, phase1_portainer):
+        code = inspect.getsource(module)
+        assert '"/api/system/version"' not in code, module.__name__
+        assert "/api/status/version" not in code, module.__name__
 
 
 def test_only_https_and_the_tunnel_port_listen(portainer: Portainer) -> None:

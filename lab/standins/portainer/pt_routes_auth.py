@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from email.utils import formatdate
@@ -29,8 +30,10 @@ def register(app: App) -> None:
         return json_response({"Version": version, "InstanceID": app.store.data["instance_id"]})
 
     def version_info(req: Request) -> Response:
+        # As 2.23 does (api/http/handler/system/version.go): Build.Env is the container's whole environment,
+        # secrets included; the lab shows the leak, so the project must never ask for it.
         build = {"BuildNumber": "", "ImageTag": "", "NodejsVersion": "", "YarnVersion": "", "WebpackVersion": "",
-                 "GoVersion": "", "GitCommit": ""}
+                 "GoVersion": "", "GitCommit": "", "Env": [f"{k}={v}" for k, v in sorted(os.environ.items())]}
         return json_response({"UpdateAvailable": False, "LatestVersion": "", "ServerVersion": version,
                               "ServerEdition": "CE", "DatabaseVersion": version, "Build": build})
 
