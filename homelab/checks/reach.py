@@ -24,6 +24,7 @@ from homelab.checks import problem
 from homelab.checks.dns import query_command
 from homelab.checks.exposure import NameAsk, Surface, attack_ports, surfaces
 from homelab.checks.ufw import UfwStatus, parse_status
+from homelab.exposure_matrix import MATRIX, PUBLIC, Cell
 from homelab.inventory import STACK_PHASES, Host, Inventory, Vantage
 from homelab.policy import Source, exposure_of, may_connect, published, sources
 from homelab.probes import Outcome, Probe, Reachability, run_module
@@ -315,5 +316,8 @@ def expect_reach(probes: PhaseProbes, reach: Callable[[Any], Any], source: Sourc
     __tracebackhide__ = True
     outcome = probes.outcome(source, host, port, reach)
     message = probes.verdict(source, host, port, outcome, allowed, what)
+    wanted = may_connect(probes.inventory, source, host, port) if allowed is None else allowed
+    MATRIX.record(Cell(PUBLIC if source.kind == "wan" else host.name, f"{what} {port}/tcp", source.name,
+                       "open" if wanted else "closed", outcome.value, message is None))
     if message:
         pytest.fail(message, pytrace=False)
