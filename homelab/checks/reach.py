@@ -107,9 +107,14 @@ class PhaseProbes:
         listener = self.address(source, self.inventory.hosts_of(npm)[0])
         names = sorted({f for s, h in self.inventory.instances() if (f := s.fqdn_for(h))})
         public = sorted({f for s, h in self.inventory.instances() if s.exposure == "public" and (f := s.fqdn_for(h))})
-        asks = [NameAsk(n, listener, scheme) for n in names for scheme in ("https", "http")]
+        asks = [NameAsk(n, listener, scheme) for n in [*names, self.unknown_name] for scheme in ("https", "http")]
         asks += [NameAsk(n, listener, "https", sni=public[0]) for n in names if public and n != public[0]]
         return asks
+
+    @property
+    def unknown_name(self) -> str:
+        """A name in the homelab's domain that NPM serves no proxy host for: its default site must answer."""
+        return f"no-such-name.{self.inventory.domain}"
 
     def _ask_names(self, source: Source, target: Reachable | None) -> None:
         asks = self.name_asks(source)

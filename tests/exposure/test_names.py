@@ -68,6 +68,25 @@ def test_name_reached_only_where_allowed(fqdn, source, inventory, reachability, 
         pytest.fail(" | ".join(problems), pytrace=False)
 
 
+@pytest.mark.phase1
+@pytest.mark.spec("EXP-NAME-003", severity="high",
+                  fix="NPM's default site must serve nothing (NPM > Settings > Default Site: 404 or no response); "
+                      "remove a catch-all proxy host (`*` or the bare domain) that forwards unknown names")
+@pytest.mark.each("source", origin=("runner", "vantage"))
+def test_unknown_name_reaches_nothing(source, reachability, reach):
+    """A name NPM serves no proxy host for reaches no service, over HTTPS or HTTP: only NPM's default site."""
+    asks = [a for a in reachability.name_asks(source) if a.fqdn == reachability.unknown_name]
+    assert asks, f"could not observe: no NPM listener to ask from {source.name}"
+    for ask in asks:
+        answer = reachability.name_answer(source, ask, reach)
+        found, reached = classify(answer)
+        if answer is None or not observed(found):
+            why = found if answer is not None else reachability.name_error(source)
+            pytest.fail(f"could not observe: {why} ({ask.key} from {source.name})", pytrace=False)
+        assert not reached, problem("NPM's default site (nothing behind it)", found, f"{ask.key} from {source.name}",
+                                    "NPM > Settings > Default Site: 404 or no response; remove a catch-all proxy host")
+
+
 @pytest.mark.spec("EXP-NAME-002", severity="high", fix=ACCESS_FIX)
 @pytest.mark.each("fqdn")
 def test_name_has_access_list(fqdn, inventory, npm):
