@@ -84,7 +84,8 @@ def test_portainer_token_works_over_pinned_tls(runs: dict[str, object], lab_inve
     env = read_env_file(lab_inventory.settings.env_file)
     address = str(lab_inventory.platform_host.address)
     with Portainer.pinned(address, env[FINGERPRINT_VAR], api_key=env[TOKEN_VAR]) as portainer:
-        assert portainer.version()["ServerVersion"] == "2.23.0"
+        assert portainer.me()["Username"] == "admin"
+        assert portainer.status().version == "2.23.0"
     wrong = "00" + env[FINGERPRINT_VAR][2:]
     with Portainer.pinned(address, wrong) as portainer, pytest.raises(FingerprintMismatch, match="refusing"):
         portainer.status()
