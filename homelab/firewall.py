@@ -88,16 +88,17 @@ def docker_rules(inventory: Inventory, host: Host) -> list[str]:
     rules = [f"-A {CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"]
     rules += [f"-A {CHAIN} -i {bridge} -j RETURN" for bridge in DOCKER_BRIDGES]
     for a in allowances(inventory, host):
-        if not a.docker:
-            continue
-        match = f"-p {a.protocol} -m conntrack --ctorigdstport {a.port} --ctdir ORIGINAL"
-        if a.networks is None:
-            rules.append(f"-A {CHAIN} {match} -j RETURN")
-            continue
-        rules += [f"-A {CHAIN} -s {n} {match} -j RETURN" for n in a.networks]
-        rules.append(f"-A {CHAIN} {match} -j DROP")
+        if a.docker:
+            rules += _admit(CHAIN, a, f"-p {a.protocol} -m conntrack --ctorigdstport {a.port} --ctdir ORIGINAL")
     rules.append(f"-A {CHAIN} -m conntrack --ctstate DNAT --ctdir ORIGINAL -j DROP")
     return rules
+
+
+def _admit(chain: str, a: Allowance, match: str) -> list[str]:
+    """`a`'s networks RETURN (go on to be accepted), everyone else DROP; anyone RETURNs for a public port."""
+    if a.networks is None:
+        return [f"-A {chain} {match} -j RETURN"]
+    return [*(f"-A {chain} -s {n} {match} -j RETURN" for n in a.networks), f"-A {chain} {match} -j DROP"]
 
 
 def input_rules(inventory: Inventory, host: Host) -> list[str]:
@@ -105,14 +106,8 @@ def input_rules(inventory: Inventory, host: Host) -> list[str]:
     rules = [f"-A {INPUT_CHAIN} -i lo -j RETURN",
              f"-A {INPUT_CHAIN} -m conntrack --ctstate RELATED,ESTABLISHED -j RETURN"]
     for a in allowances(inventory, host):
-        if a.docker:
-            continue
-        match = f"-p {a.protocol} -m {a.protocol} --dport {a.port}"
-        if a.networks is None:
-            rules.append(f"-A {INPUT_CHAIN} {match} -j RETURN")
-            continue
-        rules += [f"-A {INPUT_CHAIN} -s {n} {match} -j RETURN" for n in a.networks]
-        rules.append(f"-A {INPUT_CHAIN} {match} -j DROP")
+        if not a.docker:
+            rules += _admit(INPUT_CHAIN, a, f"-p {a.protocol} -m {a.protocol} --dport {a.port}")
     return rules
 
 

@@ -116,18 +116,19 @@ class PhaseProbes:
         """A name in the homelab's domain that NPM serves no proxy host for: its default site must answer."""
         return f"no-such-name.{self.inventory.domain}"
 
+    def _http(self, target: Reachable | None, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`homelab.httpprobe` from `target`: in this process for this machine, else as `python3 -c` over SSH."""
+        timeout = self.inventory.settings.probe_timeout * 2
+        if target is None:
+            return httpprobe.ask_all(requests, timeout)
+        return run_module(self.pool, target, httpprobe, [f"{timeout:g}", json.dumps(requests)], timeout * 4 + 10)
+
     def _ask_names(self, source: Source, target: Reachable | None) -> None:
         asks = self.name_asks(source)
         if not asks:
             return
-        timeout = self.inventory.settings.probe_timeout * 2
-        requests = [a.request() for a in asks]
         try:
-            if target is None:
-                answers = httpprobe.ask_all(requests, timeout)
-            else:
-                answers = run_module(self.pool, target, httpprobe, [f"{timeout:g}", json.dumps(requests)],
-                                     timeout * 4 + 10)
+            answers = self._http(target, [a.request() for a in asks])
         except Exception as exc:  # the spec reads this as "could not observe"
             self._name_errors[source.name] = str(exc) or type(exc).__name__
             return
@@ -193,15 +194,9 @@ class PhaseProbes:
         if not ports:
             return {}
         address = self.surface_address(surface)
-        timeout = self.inventory.settings.probe_timeout * 2
         requests = [{"key": str(p), "address": address, "port": p, "listen": True, "path": "/_ping"} for p in ports]
-        target = self.target(surface.source)
         try:
-            if target is None:
-                answers = httpprobe.ask_all(requests, timeout)
-            else:
-                answers = run_module(self.pool, target, httpprobe, [f"{timeout:g}", json.dumps(requests)],
-                                     timeout * 4 + 10)
+            answers = self._http(self.target(surface.source), requests)
         except Exception as exc:  # the finding stands; only its description is missing
             return {p: {"error": f"not identified: {exc}"} for p in ports}
         return {int(str(a.get("key"))): a for a in answers}

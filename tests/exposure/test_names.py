@@ -24,6 +24,16 @@ ACCESS_FIX = ("re-run `python -m bootstrap phase1`: it makes one NPM access list
               "and VPN networks, deny all) and attaches it to every non-public proxy host")
 
 
+def _observe(reachability, source, ask, reach) -> tuple[str, bool]:
+    """(what `source` found asking `ask`, whether it reached the service); fails when nothing was observed."""
+    answer = reachability.name_answer(source, ask, reach)
+    found, reached = classify(answer)
+    if answer is None or not observed(found):
+        why = found if answer is not None else reachability.name_error(source)
+        pytest.fail(f"could not observe: {why} ({ask.key} from {source.name})", pytrace=False)
+    return found, reached
+
+
 def _why_reached(inventory, source, ask) -> str:
     if source.kind == "wan":
         return (f"the router forwards {ask.address}:{443 if ask.scheme == 'https' else 80} to NPM, and NPM "
@@ -45,11 +55,7 @@ def test_name_reached_only_where_allowed(fqdn, source, inventory, reachability, 
     assert asks, f"could not observe: no NPM listener to ask {fqdn.name} through from {source.name}"
     problems = []
     for ask in asks:
-        answer = reachability.name_answer(source, ask, reach)
-        found, reached = classify(answer)
-        if answer is None or not observed(found):
-            why = found if answer is not None else reachability.name_error(source)
-            pytest.fail(f"could not observe: {why} ({ask.key} from {source.name})", pytrace=False)
+        found, reached = _observe(reachability, source, ask, reach)
         direct = ask.sni is None or ask.sni == ask.fqdn
         must_reach = allowed and direct and ask.scheme == "https"
         ok = reached if must_reach else (allowed or not reached)
@@ -78,11 +84,7 @@ def test_unknown_name_reaches_nothing(source, reachability, reach):
     asks = [a for a in reachability.name_asks(source) if a.fqdn == reachability.unknown_name]
     assert asks, f"could not observe: no NPM listener to ask from {source.name}"
     for ask in asks:
-        answer = reachability.name_answer(source, ask, reach)
-        found, reached = classify(answer)
-        if answer is None or not observed(found):
-            why = found if answer is not None else reachability.name_error(source)
-            pytest.fail(f"could not observe: {why} ({ask.key} from {source.name})", pytrace=False)
+        found, reached = _observe(reachability, source, ask, reach)
         assert not reached, problem("NPM's default site (nothing behind it)", found, f"{ask.key} from {source.name}",
                                     "NPM > Settings > Default Site: 404 or no response; remove a catch-all proxy host")
 
