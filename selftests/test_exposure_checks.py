@@ -280,3 +280,35 @@ def test_silent_vantage_is_could_not_observe(example: Inventory) -> None:
     ask = probes.name_asks(guest)[0]
     assert probes.name_answer(guest, ask, lambda target: None) is None
     assert "python3" in probes.name_error(guest) or "no output" in probes.name_error(guest)
+
+
+def test_router_forwards_parsed() -> None:
+    """DNAT rules of `iptables -t nat -S PREROUTING`, single ports and ranges; a listing with none is empty."""
+    from homelab.checks.exposure import Forward, parse_forwards
+
+    listing = ("-P PREROUTING ACCEPT\n"
+               "-A PREROUTING -d 198.19.0.2/32 -p tcp -m tcp --dport 443 -j DNAT --to-destination 198.18.10.10:443\n"
+               "-A PREROUTING -d 198.19.0.2/32 -p udp -m udp --dport 5000:5001 -j DNAT --to-destination 198.18.10.20\n"
+               "-A PREROUTING -j DOCKER\n")
+    assert parse_forwards(listing) == [Forward("tcp", 443, "198.18.10.10:443"), Forward("udp", 5000, "198.18.10.20"),
+                                       Forward("udp", 5001, "198.18.10.20")]
+    assert parse_forwards("-P PREROUTING ACCEPT\n") == []
+
+
+@pytest.mark.parametrize("output", ["", "sh: iptables: not found", "iptables: Permission denied (you must be root)"])
+def test_router_unreadable_is_not_no_forwards(output: str) -> None:
+    """Output that is not an iptables listing cannot pass as "no forwards": it raises (could not observe)."""
+    from homelab.checks.exposure import parse_forwards
+
+    with pytest.raises(ValueError, match="not an iptables listing"):
+        parse_forwards(output)
+
+
+def test_silent_source_fails_the_attack_surface(example: Inventory) -> None:
+    """The attacker's sweep from a vantage that printed nothing raises (the spec's "could not observe")."""
+    from homelab.checks.reach import PhaseProbes
+
+    probes = PhaseProbes(example, _SilentPython())  # type: ignore[arg-type]
+    surface = next(s for s in surfaces(example, sources(example)) if s.id == "platform<-guest")
+    with pytest.raises(RuntimeError, match="returned nothing"):
+        probes.surface_outcomes(surface, lambda target: None)

@@ -69,6 +69,24 @@ def _detach_access_list(lab: Lab) -> None:
         npm.update_proxy_host(host.id, {"access_list_id": 0})
 
 
+CATCH_ALL = "*.home.example.com"
+
+
+def _catch_all(lab: Lab, present: bool) -> None:
+    """A wildcard proxy host forwarding every unknown name to Portainer (plain HTTP, no certificate)."""
+    with lab.npm() as npm:
+        for host in npm.proxy_hosts():
+            if CATCH_ALL in host.domain_names:
+                npm.delete_proxy_host(host.id)
+        if present:
+            npm.create_proxy_host({
+                "domain_names": [CATCH_ALL], "forward_scheme": "https",
+                "forward_host": str(lab.inventory.platform_host.address), "forward_port": 9443,
+                "certificate_id": 0, "ssl_forced": False, "http2_support": False, "block_exploits": False,
+                "hsts_enabled": False, "hsts_subdomains": False, "allow_websocket_upgrade": False,
+                "caching_enabled": False, "access_list_id": 0, "advanced_config": "", "enabled": True})
+
+
 def _run(lab: Lab, host: str, name: str, options: str, script: str) -> None:
     lab.sh(host, f"docker rm -f {name} >/dev/null 2>&1; docker run -d --name {name} --restart no {options} "
                  f"--entrypoint python3 {IMAGE} -c {shlex.quote(script)} >/dev/null", timeout=120)
@@ -82,6 +100,9 @@ FAULTS = (
     Fault("access-list-detached", f"NPM's proxy host {PORTAINER} without its access list (anyone who reaches "
           "NPM's 443 reaches Portainer)",
           (f"test_name_has_access_list[{PORTAINER}]",), _detach_access_list, lambda lab: None, phase=1, proof=PROOF),
+    Fault("catch-all-name", f"a proxy host {CATCH_ALL} in NPM forwarding every unknown name to Portainer",
+          ("test_unknown_name_reaches_nothing[runner]", "test_unknown_name_reaches_nothing[vpn-client]"),
+          lambda lab: _catch_all(lab, True), lambda lab: _catch_all(lab, False), phase=1, proof=PROOF),
     Fault("router-forwards-443", "the router forwards the public address's 443 to NPM while every service is "
           "private (invisible from the internet while the platform's DOCKER-USER drops it)",
           ("test_router_forwards_only_public_ports",), lambda lab: _router(lab, "-I"),
