@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from ipaddress import IPv4Address
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -312,3 +313,63 @@ def test_silent_source_fails_the_attack_surface(example: Inventory) -> None:
     surface = next(s for s in surfaces(example, sources(example)) if s.id == "platform<-guest")
     with pytest.raises(RuntimeError, match="returned nothing"):
         probes.surface_outcomes(surface, lambda target: None)
+
+
+def _load(path: str) -> Any:
+    """A module of tests/ loaded by its path (the specs are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_loaded_{Path(path).stem}", REPO / path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_name_spec_fails_when_nothing_came_back(example: Inventory) -> None:
+    """EXP-NAME-001 from a vantage whose python3 prints nothing: "could not observe", no pass."""
+    from homelab.checks.reach import PhaseProbes
+    from homelab.targets import select
+
+    probes = PhaseProbes(example, _SilentPython())  # type: ignore[arg-type]
+    guest = next(s for s in sources(example) if s.name == "guest")
+    fqdn = select(example, "fqdn", {"service": "portainer"})[0][0]
+    check = _load("tests/exposure/test_names.py").test_name_reached_only_where_allowed
+    with pytest.raises(pytest.fail.Exception, match="could not observe"):
+        check(fqdn, guest, example, probes, lambda target: None)
+
+
+def test_unknown_name_spec_fails_when_nothing_came_back(example: Inventory) -> None:
+    """EXP-NAME-003 from a vantage whose python3 prints nothing: "could not observe", no pass."""
+    from homelab.checks.reach import PhaseProbes
+
+    probes = PhaseProbes(example, _SilentPython())  # type: ignore[arg-type]
+    guest = next(s for s in sources(example) if s.name == "guest")
+    check = _load("tests/exposure/test_names.py").test_unknown_name_reaches_nothing
+    with pytest.raises(pytest.fail.Exception, match="could not observe"):
+        check(guest, probes, lambda target: None)
+
+
+def test_access_list_spec_fails_when_npm_cannot_be_read(example: Inventory, tmp_path: Path) -> None:
+    """EXP-NAME-002's NPM client: an admin API that does not answer is "could not observe", never a pass."""
+    from dataclasses import replace
+
+    from homelab.secrets import Secrets
+
+    conftest = _load("tests/conftest.py")
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    platform = replace(example.platform_host, address=IPv4Address("127.0.0.1"))
+    npm = example.services["npm"]
+    assert npm.upstream is not None
+    local = replace(example, hosts={**example.hosts, "platform": platform}, services={
+        **example.services, "npm": replace(npm, ports=(*npm.ports[:2], replace(npm.ports[2], port=port)),
+                                           upstream=replace(npm.upstream, port=port))})
+    env = tmp_path / ".env"
+    env.write_text("NPM_ADMIN_EMAIL=admin@example.com\nNPM_ADMIN_PASSWORD=not-the-real-one\n")
+    secrets = Secrets(local.secrets, env)
+    with pytest.raises(pytest.fail.Exception, match="could not observe: NPM's admin API"):
+        conftest.open_npm(local, secrets)

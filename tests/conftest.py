@@ -20,8 +20,14 @@ def portainer(inventory, secrets) -> Iterator[PortainerView]:
 
 @pytest.fixture(scope="session")
 def npm(inventory, secrets) -> Iterator[Npm]:
-    """NPM's admin API on its host (the service's own port), logged in with the inventory's admin secrets.
-    A login that fails is the spec's failure, said in one line."""
+    """NPM's admin API on its host (the service's own port), logged in with the inventory's admin secrets."""
+    client = open_npm(inventory, secrets)
+    yield client
+    client.close()
+
+
+def open_npm(inventory, secrets) -> Npm:
+    """A logged-in NPM client; a login that fails or an API that does not answer fails the spec, in one line."""
     from homelab.checks.reach import service_host
 
     service = inventory.services["npm"]
@@ -33,5 +39,4 @@ def npm(inventory, secrets) -> Iterator[Npm]:
     except NpmError as exc:
         client.close()
         pytest.fail(f"could not observe: NPM's admin API refused the login or did not answer: {exc}", pytrace=False)
-    yield client
-    client.close()
+    return client
