@@ -14,7 +14,8 @@ $(VENV)/.installed: pyproject.toml
 	@command -v python3 >/dev/null || { apt-get update && apt-get install -y python3 python3-venv; }
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e . ruff mypy types-PyYAML types-paramiko jsonschema
+	$(BIN)/pip install --quiet -e . ruff mypy types-PyYAML types-paramiko jsonschema ollama 'grafana-client>=3.11,<4' \
+		'technitiumdns-api>=0.1.1,<0.2' 'nginx-proxy-manager-sdk>=0.1.0,<0.2' 'pyportainer>=1.0'
 	touch $@
 
 setup: $(VENV)/.installed ## create the virtual environment with the project and its tools

@@ -22,6 +22,7 @@ from homelab.inventory import Inventory
 from homelab.redact import REDACTOR
 from homelab.report import git_revision
 from homelab.results import MEANING, Check, Exit, History, Run, drift
+from homelab.risks import accepted
 from homelab.waivers import WAIVED, WaiverError, Waivers
 
 DETAIL_MAX = 2000  # characters of a failure kept in the report and results.json
@@ -154,7 +155,8 @@ class Audit:
             duration_s=round(time.monotonic() - self.clock, 1),
             checks=[self._check(nodeid, reps) for nodeid, reps in self.reports.items()],
             unreachable=dict(self.access.unreachable), off=sorted(self.access.off),
-            waivers=self._waiver_rows(self.started.date()), exposure=MATRIX.to_json())
+            waivers=self._waiver_rows(self.started.date()), exposure=MATRIX.to_json(),
+            risks=[risk.as_dict() for risk in accepted(self.inventory)])
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:

@@ -106,6 +106,14 @@ def _waivers(run: Run) -> str:
             f"<th>Status</th></tr>{rows}</table>")
 
 
+def _risks(run: Run) -> str:
+    if not run.risks:
+        return "<p>None.</p>"
+    rows = "".join(f"<tr><td>{escape(r['what'])}</td><td>{escape(r['where'])}</td><td>{escape(r['guard'])}</td>"
+                   f"<td>{escape(r['remedy'])}</td></tr>" for r in run.risks)
+    return f"<table><tr><th>Risk</th><th>Where</th><th>Guarded by</th><th>To stop accepting it</th></tr>{rows}</table>"
+
+
 def _notes(check: Check) -> str:
     if check.result == "failed":
         return (f"<b>Fix:</b> {escape(check.remediation or 'see the failure')}"
@@ -155,6 +163,7 @@ def render(run: Run, changes: Drift) -> str:
 <section id="exposure"><h2>Exposure matrix</h2>{audit_matrix_html.render(run)}</section>
 <section id="drift"><h2>Since the last run</h2>{_drift(changes)}</section>
 <section id="waivers"><h2>Waivers</h2>{_waivers(run)}</section>
+<section id="risks"><h2>Accepted risks</h2>{_risks(run)}</section>
 <section id="checks"><h2>Checks ({len(run.checks)})</h2>{_rows(run)}</section>
 <footer>Written by the homelab spec suite (tests/, homelab/audit.py). Secret values are masked as ********.
 Exit codes: 0 all passed, 1 failures, 6 a host unreachable, 7 only waived or skipped.</footer>

@@ -74,3 +74,14 @@ def placement_differences(want: Wanted, found: Endpoint, groups: dict[int, str],
     if found_tags != wanted_tags:
         diffs.append(f"tags {', '.join(found_tags) or 'none'}, not {', '.join(wanted_tags) or 'none'}")
     return diffs
+
+
+def edge_id_mismatch(found: Endpoint, agent_edge_id: str | None) -> str | None:
+    """Why Portainer refuses the Edge agent, when the cause is its ID: the environment holds one Edge ID (bound by
+    a first poll, or made at creation with `EnforceEdgeID`) and the agent sends another, which Portainer answers
+    403 "invalid Edge identifier" on every poll (api/http/security/bouncer.go at 2.23.0). None otherwise."""
+    bound = str(found.get("EdgeID") or "")
+    if bound and agent_edge_id and agent_edge_id != bound:
+        return (f"Portainer holds Edge ID {bound} for this environment and refuses (403) the agent's "
+                f"EDGE_ID {agent_edge_id}")
+    return None

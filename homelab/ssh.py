@@ -17,6 +17,7 @@ import base64
 import logging
 import selectors
 import shlex
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -409,3 +410,38 @@ class SSHPool:
             if isinstance(client, paramiko.SSHClient):
                 client.close()
         self._clients.clear()
+
+
+def offered_auth(target: Reachable, settings: Settings, recorded: Path | None = None) -> list[str]:
+    """The authentication methods sshd offers a fresh connection for `target`'s SSH user: its answer to the
+    `none` method (RFC 4252 5.2), asked after the host key is verified against every key the inventory knows for
+    it (its `ssh.host_key`, `settings.known_hosts`, and keys trust_on_first_use recorded in `recorded`). An empty
+    list means the server let the user in without any authentication. SSHError when it could not ask."""
+    where = _where(target)
+    known = [key for key in [inventory_key(target)] if key is not None] + tofu_recorded(recorded, target)
+    if settings.known_hosts and settings.known_hosts.exists():
+        found: dict[str, paramiko.PKey] = dict(paramiko.HostKeys(str(settings.known_hosts)).lookup(
+            _known_key_name(target)) or {})
+        known += list(found.values())
+    if not known:
+        raise SSHError(f"{where}: no host key is known to verify the server with; record `ssh.host_key`")
+    try:
+        sock = socket.create_connection((str(target.address), target.ssh.port), timeout=settings.connect_timeout)
+    except OSError as exc:
+        raise HostUnreachable(f"{where}: cannot connect: {exc.strerror or exc}") from None
+    transport = paramiko.Transport(sock)
+    transport.banner_timeout = transport.handshake_timeout = transport.auth_timeout = settings.connect_timeout
+    try:
+        transport.start_client(timeout=settings.connect_timeout)
+        presented = transport.get_remote_server_key()
+        if presented not in known:
+            raise HostKeyMismatch(f"{where}: the host presented {presented.get_name()} {presented.fingerprint}, "
+                                  "not a key the inventory knows: not asking it anything")
+        transport.auth_none(target.ssh.user)
+        return []  # in without authentication
+    except paramiko.BadAuthenticationType as exc:
+        return sorted(exc.allowed_types)
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        raise HostUnreachable(f"{where}: the SSH handshake failed: {exc or type(exc).__name__}") from None
+    finally:
+        transport.close()

@@ -45,6 +45,21 @@ _SCAN_SKIP_SUFFIXES = (".md", ".rst", ".txt")
 
 ServiceCheck = Callable[[ComposeFile, ComposeService, Inventory], list[str]]
 
+# What a healthcheck can run in a pinned image: repository -> (tag, programs, the upstream file that says so).
+# Only images with a record are checked; the shell's builtins are not programs and are not listed.
+IMAGE_TOOLS: dict[str, tuple[str, frozenset[str], str]] = {
+    "technitium/dns-server": ("13.6.0", frozenset({"dig", "nslookup", "host", "dotnet", "sh", "bash"}),
+                              "TechnitiumSoftware/DnsServer v13.6.0 Dockerfile: aspnet:8.0 + libmsquic + dnsutils, "
+                              "no curl or wget"),
+    "jc21/nginx-proxy-manager": ("2.12.6", frozenset({"/usr/bin/check-health", "check-health", "curl", "jq", "bash",
+                                                      "sh", "node"}),
+                                 "NginxProxyManager/nginx-proxy-manager v2.12.6 docker/rootfs/usr/bin/check-health "
+                                 "(curl + jq)"),
+    "louislam/uptime-kuma": ("1.23.16", frozenset({"node", "extra/healthcheck", "curl", "sh", "bash"}),
+                             "louislam/uptime-kuma 1.23.16 docker/debian-base.dockerfile (node:18 + curl) and "
+                             "docker/dockerfile (extra/healthcheck)"),
+}
+
 
 @functools.cache
 def repository(root: Path) -> Repository:
@@ -137,9 +152,37 @@ def image_pinned(compose: ComposeFile, svc: ComposeService, _: Inventory) -> lis
                     repr(svc.image), "pin the version you tested, e.g. NAME:1.2.3 or NAME@sha256:...")]
 
 
+def healthcheck_program(test: tuple[str, ...]) -> str | None:
+    """The program a healthcheck's `test` runs: `[CMD, prog, ...]`, or the first word of `[CMD-SHELL, line]`."""
+    if len(test) >= 2 and test[0] == "CMD":
+        return test[1]
+    if len(test) >= 2 and test[0] == "CMD-SHELL":
+        words = shlex.split(test[1]) if test[1].strip() else []
+        return words[0] if words else None
+    return None
+
+
+def healthcheck_tool_missing(svc: ComposeService) -> str | None:
+    """Why the healthcheck cannot run in the pinned image (its program is not there), when IMAGE_TOOLS knows."""
+    if svc.healthcheck is None or svc.healthcheck.disabled:
+        return None
+    repo, _, tag = svc.image.split("@", 1)[0].rpartition(":")
+    record = IMAGE_TOOLS.get(repo)
+    program = healthcheck_program(svc.healthcheck.test)
+    if record is None or program is None or tag != record[0]:
+        return None
+    if program in record[1] or program.rsplit("/", 1)[-1] in record[1]:
+        return None
+    return f"`{program}`, which {repo}:{tag} does not have (it has {', '.join(sorted(record[1]))}: {record[2]})"
+
+
 def healthcheck_defined(compose: ComposeFile, svc: ComposeService, _: Inventory) -> list[str]:
     where = compose.where("services", svc.name, "healthcheck")
     reason = svc.labels.get(EXEMPTION_LABEL, "")
+    missing = healthcheck_tool_missing(svc)
+    if missing is not None:
+        return [problem(where, "a healthcheck that works in this image", f"a healthcheck that runs {missing}",
+                        "run a program the image has (e.g. `dig @127.0.0.1` where only dnsutils is installed)")]
     if svc.healthcheck is not None and not svc.healthcheck.disabled:
         return []
     if svc.healthcheck is not None and reason.startswith("none:") and len(reason) > len("none: "):

@@ -56,7 +56,12 @@ class Fqdn:
 
 
 def _matches(obj: Any, filters: dict[str, Any]) -> bool:
+    """`key=value` or `key=(values...)` must match; `key__not=(values...)` must not."""
     for key, wanted in filters.items():
+        if key.endswith("__not"):
+            if getattr(obj, key.removesuffix("__not")) in wanted:
+                return False
+            continue
         value = getattr(obj, key)
         if isinstance(wanted, (tuple, list, set, frozenset)):
             if value not in wanted:
@@ -67,7 +72,7 @@ def _matches(obj: Any, filters: dict[str, Any]) -> bool:
 
 
 def _host_filters(filters: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in filters.items() if k in Host.__dataclass_fields__}
+    return {k: v for k, v in filters.items() if k.removesuffix("__not") in Host.__dataclass_fields__}
 
 
 def select(inventory: Inventory, kind: str, filters: dict[str, Any]) -> tuple[list[Any], list[str]]:
@@ -85,8 +90,9 @@ def select(inventory: Inventory, kind: str, filters: dict[str, Any]) -> tuple[li
     if kind in ("instance", "fqdn"):
         host_filters = _host_filters(filters)
         service_filters = {k: v for k, v in filters.items() if k not in host_filters}
-        if "service" in service_filters:
-            service_filters["name"] = service_filters.pop("service")
+        for key in ("service", "service__not"):
+            if key in service_filters:
+                service_filters[key.replace("service", "name")] = service_filters.pop(key)
         instances = [Instance(s, h) for s, h in inventory.instances()
                      if _matches(s, service_filters) and _matches(h, host_filters)]
         if kind == "instance":

@@ -75,6 +75,7 @@ class Technitium:
                  transport: httpx.BaseTransport | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.token = token
+        self.user: str | None = None  # who `login` signed in
         self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
 
     def __enter__(self) -> Technitium:
@@ -128,11 +129,20 @@ class Technitium:
         except TechnitiumError as exc:
             raise TechnitiumAuthError(str(exc)) from None
         self.token = str(body["token"])
+        self.user = user
         return self.token
 
-    def create_token(self, name: str) -> str:
-        """A non-expiring API token for the logged-in user, named `name` (shown in the console)."""
-        return str(self.call("/api/user/createToken", tokenName=name)["token"])
+    def create_token(self, name: str, user: str | None = None) -> str:
+        """A non-expiring API token named `name` (shown in the console) for `user`, by default the one `login`
+        signed in. With a session this is /api/admin/sessions/createToken (user, tokenName): 13.6's
+        /api/user/createToken is a login that wants `user` and `pass` and answers a session-only call
+        "Parameter 'user' missing." (DnsServerCore/DnsWebService.cs, WebServiceAuthApi.CreateApiToken)."""
+        owner = user or self.user
+        if owner is None:
+            raise TechnitiumError(f"Technitium at {self.base_url}: create_token needs the user the token is for "
+                                  "(log in first, or name the user)")
+        body = self.call("/api/admin/sessions/createToken", user=owner, tokenName=name)
+        return str(body["response"]["token"])
 
     def session(self) -> dict[str, Any]:
         return self.call("/api/user/session/get")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from homelab.inventory import load_inventory
 from homelab.redact import MASK, REDACTOR
 from homelab.secrets import SecretError, Secrets, read_env_file
 
@@ -80,3 +81,16 @@ def test_op_failure_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     secrets = Secrets({"X": ""}, tmp_path / ".env", environ={"X": "op://v/i/f"})
     with pytest.raises(SecretError, match=r"`op read op://v/i/f` failed: \[ERROR\] item not found"):
         secrets.get("X")
+
+
+def test_lab_leaves_optional_secrets_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The lab invents a value for each secret of the inventory except the optional ones (UPTIME_KUMA_API_KEY):
+    a made-up API key would make the phase 4 specs send it to Kuma's /metrics and be refused."""
+    from lab import keys
+
+    monkeypatch.setattr(keys, "ENV_FILE", tmp_path / ".env")
+    inventory = load_inventory(Path(__file__).parents[1] / "inventory.yaml")
+    written = read_env_file(keys.ensure_env(inventory.secrets, "home.lan"))
+    assert "UPTIME_KUMA_API_KEY" not in written
+    assert len(written["UPTIME_KUMA_PASSWORD"]) >= 8
+    assert inventory.secrets["UPTIME_KUMA_API_KEY"].startswith("optional:")

@@ -159,6 +159,25 @@ def test_disabled_healthcheck_needs_label(repo: Path) -> None:
     assert "found a disabled healthcheck without a `homelab.healthcheck" in only_problem(repo)
 
 
+def test_healthcheck_tool_missing_from_image(repo: Path) -> None:
+    """A healthcheck that runs a program the pinned image lacks (curl in Technitium 13.6.0) is reported, naming
+    the upstream file that lists the image's tools."""
+    edit(compose_path(repo, "platform"),
+         'test: ["CMD", "dig", "+short", "+norecurse", "+retry=0", "+time=3", "@127.0.0.1", "localhost"]',
+         'test: ["CMD-SHELL", "curl --fail --silent http://localhost:5380/ || exit 1"]')
+    message = only_problem(repo)
+    assert "services.technitium.healthcheck" in message
+    assert "`curl`, which technitium/dns-server:13.6.0 does not have" in message
+    assert "DnsServer v13.6.0 Dockerfile" in message
+
+
+def test_healthcheck_tools_known_for_the_platform_images() -> None:
+    """The stacks' own healthchecks run programs their pinned images have, where the image's tools are known."""
+    platform = load_compose(ROOT / "stacks" / "platform" / "compose.yaml")
+    assert [stackcheck.healthcheck_tool_missing(svc) for svc in platform.services.values()] == [None] * 4
+    assert stackcheck.healthcheck_program(platform.services["technitium"].healthcheck.test) == "dig"  # type: ignore[union-attr]
+
+
 def test_restart_policy_missing(repo: Path) -> None:
     """A service without a restart policy is reported."""
     edit(compose_path(repo, "gpu-worker"), "    container_name: ollama\n    restart: unless-stopped\n",

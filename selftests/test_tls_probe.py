@@ -1,9 +1,9 @@
-"""The TLS specs P1-TLS-002 and P1-TLS-003 against local servers on 127.0.0.1: a refusal is a refusal only when the
+"""The TLS specs NAME-TLS-002 and NAME-TLS-003 against local servers on 127.0.0.1: a refusal is a refusal only when the
 server says so, a connection that fails is "could not observe", and a certificate for another name says nothing
 about the name's expiry.
 
 The servers are Python's ssl with a self-signed certificate (the `cryptography` package); the specs themselves
-run (tests/phase1/test_tls.py, imported from its file) with the TLS port pointed at the server.
+run (tests/names/test_name_tls.py, imported from its file) with the TLS port pointed at the server.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ NAME = "status.home.example.com"
 
 
 def _tls_spec_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("phase1_test_tls", ROOT / "tests/phase1/test_tls.py")
+    spec = importlib.util.spec_from_file_location("names_test_tls", ROOT / "tests/names/test_name_tls.py")
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -176,7 +176,7 @@ def expiry_spec() -> str:
     return verdict(lambda: SPECS.test_certificate_not_expiring(FQDN, INVENTORY))
 
 
-# -- P1-TLS-003: legacy TLS refused ---------------------------------------------------------------------------
+# -- NAME-TLS-003: legacy TLS refused ---------------------------------------------------------------------------
 
 @pytest.mark.parametrize("version", ["TLSv1", "TLSv1_1"])
 def test_modern_only_server_refuses_legacy(serve, certs, version: str) -> None:
@@ -225,7 +225,7 @@ def test_connection_refused_is_could_not_observe(monkeypatch: pytest.MonkeyPatch
     assert "ConnectionRefusedError" in found, found
 
 
-# -- P1-TLS-002: the certificate's expiry ---------------------------------------------------------------------
+# -- NAME-TLS-002: the certificate's expiry ---------------------------------------------------------------------
 
 def test_expiry_of_the_right_certificate(serve, certs) -> None:
     """90 days left: a pass; 5 days left (under cert_min_days 14): a finding."""

@@ -7,7 +7,7 @@ the firewall last, so that nothing before it depends on a port it closes.
 
 from __future__ import annotations
 
-from bootstrap import engine, hostfirewall
+from bootstrap import engine, hostfirewall, sshd
 from bootstrap.phase1 import dns, portainer, proxy
 from bootstrap.remote import Remote
 from bootstrap.stack import Stack, deploy_step, files_step
@@ -28,5 +28,6 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> list[Step]:
         *portainer.steps(platform),
         *dns.steps(inventory, secrets, pool),
         *proxy.steps(inventory, secrets, pool),
+        *sshd.steps(platform),
         *hostfirewall.steps(platform),
     ]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from bootstrap.phase1 import npmtls
 from bootstrap.phase1.apiclients import NpmSession, applied, checked
 from bootstrap.steps import Step, StepFailed
 from homelab.certs import Authority, CertError, issue_leaf, load_authority
@@ -68,7 +69,7 @@ def proxy_host_body(site: Site, certificate_id: int, access_list_id: int = 0) ->
         "domain_names": [site.fqdn], "forward_scheme": site.service.upstream.scheme,
         "forward_host": str(site.host.address), "forward_port": site.service.upstream.port,
         "certificate_id": certificate_id, "ssl_forced": True, "http2_support": False, "block_exploits": True,
-        "hsts_enabled": False, "hsts_subdomains": False, "allow_websocket_upgrade": True,
+        "hsts_enabled": True, "hsts_subdomains": False, "allow_websocket_upgrade": True,
         "caching_enabled": False, "access_list_id": access_list_id, "advanced_config": "", "enabled": True,
     }
 
@@ -159,14 +160,16 @@ class Certificates:
 
 
 def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool | None = None, phase: int = 1) -> list[Step]:
-    """The TLS and proxy steps for every name served once `phase` is applied (`pool` unused: NPM's API)."""
+    """The TLS and proxy steps for every name served once `phase` is applied; with `pool`, NPM's TLS versions
+    too (bootstrap.phase1.npmtls)."""
     api = NpmSession(inventory, secrets)
     certs = Certificates(inventory, secrets, api)
     target = f"{inventory.platform_host.name}/npm"
     found = sites(inventory, phase)
     exposures = sorted({s.service.exposure for s in found if s.service.exposure != "public"})
+    versions = npmtls.steps(inventory, secrets, pool, [site.fqdn for site in found]) if pool and found else []
     return ([_access_list_step(inventory, api, exposure, target) for exposure in exposures]
-            + [step for site in found for step in _site_steps(site, api, certs, target)])
+            + [step for site in found for step in _site_steps(site, api, certs, target)] + versions)
 
 
 def _access_list_step(inventory: Inventory, api: NpmSession, exposure: str, target: str) -> Step:

@@ -10,7 +10,7 @@ inventory's group and tags, each refreshed by a snapshot and up.
 
 from __future__ import annotations
 
-from bootstrap import engine, environments, hostfirewall
+from bootstrap import engine, environments, hostfirewall, sshd
 from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.remote import Remote
 from bootstrap.stack import Stack, deploy_step, files_step
@@ -42,6 +42,7 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> list[Step]:
             files_step(stack),
             deploy_step(stack, lambda r=remote: agent_answers(r, port),  # type: ignore[misc]
                         f"the agent does not answer https://127.0.0.1:{port}/ping"),
+            *sshd.steps(remote),
             *hostfirewall.steps(remote),
         ]
     access = PortainerAccess(Remote(inventory, secrets, pool, inventory.platform_host))

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import uuid
 
-from bootstrap import engine, environments, hostfirewall
+from bootstrap import engine, environments, hostfirewall, sshd
+from bootstrap.phase1 import proxy
 from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.phase3 import gpu
 from bootstrap.remote import Remote
@@ -34,11 +35,25 @@ def edge_id(inventory: Inventory, host: Host) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"homelab:{inventory.name}:{host.name}"))
 
 
+def _environment(access: PortainerAccess, host: Host) -> dict[str, object]:
+    with environments.portainer_api(access) as portainer:
+        return dict(environments.by_name(portainer).get(host.name) or {})
+
+
+def adopted_edge_id(inventory: Inventory, access: PortainerAccess, host: Host) -> str:
+    """The Edge ID the agent must send: the one Portainer holds for the environment, when it holds one (bound by
+    an agent's first poll, or made at creation with the `EnforceEdgeID` setting: Portainer refuses any other
+    with 403, api/http/security/bouncer.go at 2.23.0), else this homelab's own, which the first poll binds."""
+    bound = str(_environment(access, host).get("EdgeID") or "")
+    own = edge_id(inventory, host)
+    if bound and bound != own:
+        print(f"  note     {host.name}: Portainer holds Edge ID {bound} for its environment; the agent uses it")
+    return bound or own
+
+
 def edge_values(access: PortainerAccess, host: Host) -> str | None:
     """The EDGE_KEY Portainer made for the host's Edge environment (a credential: redacted from output)."""
-    with environments.portainer_api(access) as portainer:
-        found = environments.by_name(portainer).get(host.name)
-    key = (found or {}).get("EdgeKey")
+    key = _environment(access, host).get("EdgeKey")
     if not key:
         raise StepFailed(f"Portainer has no Edge environment {host.name} with a key yet")
     REDACTOR.add(str(key))
@@ -62,7 +77,7 @@ def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: 
 
     def own(name: str) -> str | None:
         if name == "EDGE_ID":
-            return edge_id(inventory, host)
+            return adopted_edge_id(inventory, access, host)
         if name == "EDGE_INSECURE_POLL":
             # The agent polls Portainer's own 9443, whose certificate is self-signed and cannot be pinned in the
             # agent; the Edge ID still binds the agent to its environment (docs/gpu-workers.md).
@@ -82,7 +97,7 @@ def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: 
                           lambda: None))
     else:
         found += [files_step(worker), deploy_step(worker)]
-    return [*found, *hostfirewall.steps(remote)]
+    return [*found, *sshd.steps(remote), *hostfirewall.steps(remote)]
 
 
 def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> list[Step]:
@@ -97,4 +112,4 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> list[Step]:
     print(f"  note     gpu-worker: deployed directly with docker compose; Portainer deploys from Git only where "
           f"the platform VM reaches {inventory.git.repository if inventory.git else 'the repository'} "
           "(see docs/gpu-workers.md)")
-    return found
+    return [*found, *proxy.steps(inventory, secrets, pool, phase=3)]  # the workers' names: TLS, HSTS, access list

@@ -108,3 +108,16 @@ def technitium_settings(base_url: str, password: str, timeout: float) -> dict[st
             return technitium.settings()
         finally:
             technitium.call("/api/user/logout")
+
+
+def resolve_a(resolver: Any, name: str) -> list[str] | str:
+    """The A records of `name` through `resolver` (a dnspython Resolver at Technitium), or what went wrong as text."""
+    import dns.exception
+    import dns.resolver
+
+    try:
+        return sorted(r.address for r in resolver.resolve(name, "A", search=False))
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers) as exc:
+        return f"no A record ({type(exc).__name__})"
+    except dns.exception.Timeout:
+        return "no answer from Technitium"

@@ -2,8 +2,9 @@
 
 Each view reaches its service at the platform's address from this machine (LAN), as bootstrap does, and turns
 a failure to ask it into one readable spec failure (expected / found / where / fix). Uptime Kuma: the monitors
-over its Socket.IO API (signed in as `admin` with UPTIME_KUMA_PASSWORD), their state from its /metrics
-(Basic auth with the same user: Kuma 1.23 without API keys).
+over its Socket.IO API (signed in as `admin` with UPTIME_KUMA_PASSWORD), their state from its /metrics: Basic
+auth with the same user while Kuma has never had an API key, else with UPTIME_KUMA_API_KEY as the password (Kuma
+1.23's `apiKeysEnabled`, set by the first key and never cleared, makes /metrics refuse the user's password).
 """
 
 from __future__ import annotations
@@ -141,9 +142,22 @@ class KumaView(_Cached):
             fail(f"Uptime Kuma's monitors, signed in as {monitoring.KUMA_USER}", str(exc), self.url,
                  f"start Uptime Kuma (phase 1), then {PHASE4} (it sets up the user with UPTIME_KUMA_PASSWORD)")
 
+    def _metrics_auth(self) -> tuple[str, str]:
+        """Basic credentials for /metrics: an API key (empty user name) when UPTIME_KUMA_API_KEY is set."""
+        __tracebackhide__ = True
+        if self.secrets.has(KUMA_API_KEY):
+            try:
+                return "", self.secrets.get(KUMA_API_KEY)
+            except SecretError as exc:
+                fail(f"{KUMA_API_KEY} in the env file", str(exc), self.url, "set it to a key from Uptime Kuma's "
+                     "Settings > API Keys, or remove it to use UPTIME_KUMA_PASSWORD")
+        return monitoring.KUMA_USER, self._password()
+
     def _states(self) -> dict[str, str]:
-        answer = httpx.get(f"{self.url}/metrics", auth=basic_auth(monitoring.KUMA_USER, self._password()),
-                           timeout=self.timeout)
+        user, password = self._metrics_auth()
+        answer = httpx.get(f"{self.url}/metrics", auth=basic_auth(user, password), timeout=self.timeout)
+        if answer.status_code == 401:
+            raise KumaMetricsRefused(metrics_refusal(self.url, with_key=bool(not user)))
         if answer.status_code != 200:
             raise UptimeKumaError(f"{self.url}/metrics: HTTP {answer.status_code}")
         return parse_states(answer.text)
@@ -153,8 +167,30 @@ class KumaView(_Cached):
         __tracebackhide__ = True
         try:
             return self.cached("states", self._states)
+        except KumaMetricsRefused as exc:
+            fail("Uptime Kuma's /metrics", str(exc), self.url, METRICS_KEY_FIX)
         except (UptimeKumaError, httpx.HTTPError) as exc:
             fail("Uptime Kuma's /metrics", str(exc), self.url, "start Uptime Kuma; check UPTIME_KUMA_PASSWORD")
+
+
+KUMA_API_KEY = "UPTIME_KUMA_API_KEY"
+METRICS_KEY_FIX = (f"API keys are enabled in Uptime Kuma: set {KUMA_API_KEY} in the env file to a key from Kuma's "
+                   "Settings > API Keys (Add API Key; it is shown once), or check the one set is active and not "
+                   "expired")
+
+
+class KumaMetricsRefused(UptimeKumaError):
+    """/metrics answered 401: the password once API keys exist, or a key Kuma does not accept."""
+
+
+def metrics_refusal(url: str, with_key: bool) -> str:
+    """What a 401 from /metrics means: Kuma 1.23 takes only API keys there once one was ever made
+    (server/auth.js apiAuth, `apiKeysEnabled`), so a refused password almost always means API keys are enabled."""
+    if with_key:
+        return (f"{url}/metrics: HTTP 401: the API key in {KUMA_API_KEY} was refused (deleted, disabled or expired "
+                "in Uptime Kuma, or not a key of this Kuma)")
+    return (f"{url}/metrics: HTTP 401 for the admin password: API keys are enabled in Uptime Kuma (once any key "
+            f"has been added, /metrics takes only an API key), and {KUMA_API_KEY} is not set")
 
 
 def parse_states(text: str) -> dict[str, str]:

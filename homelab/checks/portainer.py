@@ -23,6 +23,22 @@ DIRECT_TYPES = (1, 2)  # Docker (socket) and Agent environments: Portainer snaps
 PHASE1 = "run `python -m bootstrap phase1` (it writes both to the env file)"
 
 
+def snapshot_each(portainer: Portainer, ids: list[int]) -> tuple[dict[int, int], dict[int, PortainerError]]:
+    """Snapshot every environment of `ids` at once, each bounded by the client's own timeout; then their statuses.
+    A snapshot that fails or times out is kept apart with its error, so one hung engine fails only its host."""
+    def one(ident: int) -> PortainerError | None:
+        try:
+            portainer.snapshot(ident)
+        except PortainerError as exc:
+            return exc
+        return None
+
+    with ThreadPoolExecutor(max_workers=max(1, min(16, len(ids)))) as pool:
+        failed = {ident: exc for ident, exc in zip(ids, pool.map(one, ids), strict=True) if exc is not None}
+    statuses = {e["Id"]: int(e.get("Status", 0)) for e in portainer.endpoints() if e["Id"] in ids}
+    return statuses, failed
+
+
 class PortainerView:
     """One run's view of Portainer; every failure to ask it becomes one readable spec failure."""
 
@@ -78,22 +94,29 @@ class PortainerView:
     def status_after_snapshot(self, endpoint: Endpoint, among: set[str]) -> int:
         """Portainer's status of an environment after asking for a snapshot (else it is up to 5 minutes old).
         The first ask snapshots the environments of all hosts `among` (those that answer) at once: one wait,
-        not one each, and none for a host that is down (its specs meet the host-down policy)."""
+        not one each, and none for a host that is down (its specs meet the host-down policy). Each snapshot is
+        bounded on its own by the client's timeout: Portainer waits up to 60 s on a hung dockerd, and that host's
+        spec fails naming it while the others get their status."""
+        __tracebackhide__ = True
         ids = [e["Id"] for e in self.environments().values() if e["Name"] in among and e.get("Type") in DIRECT_TYPES]
+        key = "statuses"
+        if endpoint["Id"] not in ids:  # not among those snapshotted at once: asked alone
+            ids, key = [endpoint["Id"]], f"status-{endpoint['Id']}"
+        statuses, failed = self._ask(key, lambda portainer: snapshot_each(portainer, ids))
+        if endpoint["Id"] in failed:
+            self._snapshot_failed(endpoint, failed[endpoint["Id"]])
+        return int(statuses.get(endpoint["Id"], 0))
 
-        def ask(portainer: Portainer) -> dict[int, int]:
-            with ThreadPoolExecutor(max_workers=max(1, min(16, len(ids)))) as pool:
-                list(pool.map(portainer.snapshot, ids))
-            return {e["Id"]: int(e.get("Status", 0)) for e in portainer.endpoints() if e["Id"] in ids}
-
-        def ask_one(portainer: Portainer) -> int:
-            portainer.snapshot(endpoint["Id"])
-            return int(portainer.endpoint(endpoint["Id"]).get("Status", 0))
-        found: dict[int, int] = self._ask("statuses", ask)
-        if endpoint["Id"] in found:
-            return found[endpoint["Id"]]
-        one: int = self._ask(f"status-{endpoint['Id']}", ask_one)  # not among those snapshotted at once
-        return one
+    def _snapshot_failed(self, endpoint: Endpoint, exc: PortainerError) -> NoReturn:
+        __tracebackhide__ = True
+        if exc.status in (401, 403):
+            self._fail(str(exc), f"{TOKEN_VAR} is refused: {PHASE1}")
+        timeout = self.inventory.settings.connect_timeout * 3
+        pytest.fail(problem(f"Portainer to snapshot environment {endpoint['Name']} within {timeout:g} s",
+                            str(exc), f"{self.where}, environment {endpoint['Name']}",
+                            f"Portainer waits up to 60 s on an engine that does not answer: check Docker on "
+                            f"{endpoint['Name']} (`docker info` there) and its portainer-agent "
+                            "(`docker logs portainer-agent`)"), pytrace=False)
 
     def close(self) -> None:
         if self._client is not None:

@@ -158,3 +158,15 @@ def legacy(address: str, name: str, version: ssl.TLSVersion, timeout: float, por
     with tls:
         cipher = tls.cipher()
         return f"accepted ({tls.version()}, {cipher[0] if cipher else 'no cipher'})"
+
+
+def hsts_max_age(header: str) -> int | None:
+    """The max-age of a Strict-Transport-Security header (RFC 6797 6.1), None when it has none."""
+    for directive in header.split(";"):
+        key, _, value = directive.strip().partition("=")
+        if key.strip().lower() == "max-age":
+            try:
+                return int(value.strip().strip('"'))
+            except ValueError:
+                return None
+    return None

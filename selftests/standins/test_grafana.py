@@ -299,3 +299,61 @@ def test_provisioning_error_stops_startup(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, str(SERVER)], env=env, capture_output=True, timeout=20, check=False)
     assert result.returncode == 1
     assert b"Only one datasource per organization can be marked as default" in result.stdout
+
+
+def fresh(tmp_path: Path, **env: str) -> Grafana:
+    """A Grafana stand-in with no provisioning, configured by `env` (GF_* variables)."""
+    (tmp_path / "provisioning" / "datasources").mkdir(parents=True)
+    (tmp_path / "provisioning" / "dashboards").mkdir()
+    return Grafana(tmp_path, env).start()
+
+
+def test_anonymous_off_by_default(grafana: Grafana) -> None:
+    """As 11.5's defaults: without credentials every API call but /api/health is 401, and the settings say so."""
+    assert grafana.get("/api/search", auth=None).status_code == 401
+    assert grafana.get("/api/org", auth=None).status_code == 401
+    settings = grafana.get("/api/frontend/settings").json()
+    assert (settings["anonymousEnabled"], settings["disableUserSignUp"]) == (False, True)
+
+
+def test_anonymous_admin_role_is_honoured(tmp_path: Path) -> None:
+    """GF_AUTH_ANONYMOUS_ENABLED with org role Admin: a request without credentials reads and writes what an org
+    admin may (datasources), but not what needs the server admin (admin stats: 403) or a real user (/api/user:
+    401); wrong credentials are still refused (anonymous applies only to a request without any)."""
+    server = fresh(tmp_path, GF_AUTH_ANONYMOUS_ENABLED="true", GF_AUTH_ANONYMOUS_ORG_ROLE="Admin")
+    try:
+        assert server.get("/api/datasources", auth=None).status_code == 200
+        created = httpx.post(f"http://{HOST}:{server.port}/api/datasources", timeout=10,
+                             json={"name": "Anon", "type": "prometheus", "url": "http://x:9090", "access": "proxy"})
+        assert created.status_code == 200
+        assert server.get("/api/admin/stats", auth=None).status_code == 403
+        assert server.get("/api/user", auth=None).status_code == 401
+        assert server.get("/api/search", auth=("admin", "wrong-password")).status_code == 401
+        assert server.get("/api/frontend/settings", auth=None).json()["anonymousEnabled"] is True
+    finally:
+        server.stop()
+
+
+def test_anonymous_viewer_reads_but_cannot_write(tmp_path: Path) -> None:
+    """The default anonymous role, Viewer: search answers; saving a dashboard is 403 "Access denied"."""
+    server = fresh(tmp_path, GF_AUTH_ANONYMOUS_ENABLED="true")
+    try:
+        assert server.get("/api/search", auth=None).status_code == 200
+        saved = httpx.post(f"http://{HOST}:{server.port}/api/dashboards/db", timeout=10,
+                           json={"dashboard": {"title": "Nope"}})
+        assert (saved.status_code, saved.json()["title"]) == (403, "Access denied")
+    finally:
+        server.stop()
+
+
+def test_sign_up_refused_unless_allowed(grafana: Grafana, tmp_path: Path) -> None:
+    """POST /api/user/signup is 401 "User signup is disabled" by default (pkg/api/signup.go); allowed, it starts."""
+    body = {"email": "mallory@example.com"}
+    refused = httpx.post(f"http://{HOST}:{grafana.port}/api/user/signup", json=body, timeout=10)
+    assert (refused.status_code, refused.json()) == (401, {"message": "User signup is disabled"})
+    server = fresh(tmp_path, GF_USERS_ALLOW_SIGN_UP="true")
+    try:
+        started = httpx.post(f"http://{HOST}:{server.port}/api/user/signup", json=body, timeout=10)
+        assert (started.status_code, started.json()) == (200, {"status": "SignUpCreated"})
+    finally:
+        server.stop()

@@ -157,12 +157,54 @@ def test_health_has_the_212_shape(npm: Npm) -> None:
     assert body == {"status": "OK", "version": {"major": 2, "minor": 12, "revision": 6}}
 
 
-def test_bad_credentials_are_400_with_error_envelope(npm: Npm) -> None:
-    """A wrong password answers 400 with NPM's `{"error": {code, message}}`."""
-    body = {"identity": "admin@example.com", "secret": "x"}
+@pytest.mark.parametrize("identity", ["admin@example.com", "nobody@example.com"], ids=["wrong-password", "no-user"])
+def test_bad_credentials_are_401_with_error_envelope(npm: Npm, identity: str) -> None:
+    """A wrong password or an unknown email answers 401 with NPM's `{"error": {code, message}}`: 2.12.6's
+    backend/internal/token.js throws error.AuthError, whose status is 401 (backend/lib/error.js)."""
+    body = {"identity": identity, "secret": "wrong-secret"}
     response = httpx.post(npm.url("/api/tokens"), json=body, timeout=TIMEOUT)
-    assert response.status_code == 400
-    assert response.json() == {"error": {"code": 400, "message": "Invalid email or password"}}
+    assert response.status_code == 401
+    assert response.json() == {"error": {"code": 401, "message": "Invalid email or password"}}
+
+
+def test_project_client_reports_bad_credentials_as_auth_error(npm: Npm) -> None:
+    """homelab.npm turns the 401 into NpmAuthError carrying NPM's message."""
+    from homelab.npm import Npm as Client
+    from homelab.npm import NpmAuthError
+
+    with Client(npm.url("")) as client, pytest.raises(NpmAuthError, match="HTTP 401: Invalid email or password"):
+        client.login("admin@example.com", "wrong-secret")
+
+
+def test_flags_need_a_certificate_and_ssl_forced(npm: Npm, auth: dict[str, str]) -> None:
+    """As 2.12.6's cleanSslHstsData (backend/internal/host.js): without a certificate ssl_forced and
+    http2_support are stored false; without ssl_forced hsts_enabled is; without hsts_enabled hsts_subdomains is,
+    on create and on update (the stored row and the body together)."""
+    flags = {"ssl_forced": True, "http2_support": True, "hsts_enabled": True, "hsts_subdomains": True}
+    created = npm.call("POST", "/api/nginx/proxy-hosts", auth,
+                       json=host_body(domain_names=["flags.home.lan"], **flags)).json()
+    assert {k: created[k] for k in flags} == dict.fromkeys(flags, False)
+    path = f"/api/nginx/proxy-hosts/{created['id']}"
+    updated = npm.call("PUT", path, auth, json=flags).json()
+    assert {k: updated[k] for k in flags} == dict.fromkeys(flags, False)
+    assert {k: npm.call("GET", path, auth).json()[k] for k in flags} == dict.fromkeys(flags, False)
+    npm.call("DELETE", path, auth)
+
+
+def test_hsts_needs_ssl_forced_even_with_a_certificate(npm: Npm, auth: dict[str, str], pki: Pki) -> None:
+    """With a certificate, ssl_forced and http2_support stay; hsts_enabled without ssl_forced does not, and
+    turning ssl_forced off later clears HSTS too."""
+    cert = upload(npm, auth, pki)
+    body = host_body(domain_names=["hsts.home.lan"], certificate_id=cert["id"], ssl_forced=False,
+                     http2_support=True, hsts_enabled=True, hsts_subdomains=True)
+    created = npm.call("POST", "/api/nginx/proxy-hosts", auth, json=body).json()
+    assert (created["http2_support"], created["hsts_enabled"], created["hsts_subdomains"]) == (True, False, False)
+    path = f"/api/nginx/proxy-hosts/{created['id']}"
+    on = npm.call("PUT", path, auth, json={"ssl_forced": True, "hsts_enabled": True, "hsts_subdomains": True}).json()
+    assert (on["ssl_forced"], on["hsts_enabled"], on["hsts_subdomains"]) == (True, True, True)
+    off = npm.call("PUT", path, auth, json={"ssl_forced": False}).json()
+    assert (off["ssl_forced"], off["hsts_enabled"], off["hsts_subdomains"]) == (False, False, False)
+    npm.call("DELETE", path, auth)
 
 
 def test_token_is_a_jwt_with_expiry_and_refreshes(npm: Npm, auth: dict[str, str]) -> None:
@@ -251,7 +293,7 @@ def test_state_and_tokens_survive_restart(tmp_path: Path) -> None:
     try:
         refused = httpx.post(server.url("/api/tokens"), json={"identity": "admin@example.com", "secret": "changeme"},
                              timeout=TIMEOUT)
-        assert refused.status_code == 400
+        assert refused.status_code == 401
         auth = server.login("me@home.lan", "s3cret-pass")
         server.call("POST", "/api/nginx/proxy-hosts", auth, json=host_body(domain_names=["keep.home.lan"]))
         server.stop()

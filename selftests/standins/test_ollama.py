@@ -42,6 +42,12 @@ class Ollama:
         models: list[dict[str, object]] = self.get("/api/ps").json()["models"]
         return models
 
+    def load(self, keep_alive: object = None) -> list[dict[str, object]]:
+        """Load llama3.2 as a client would (generate without a prompt); /api/ps afterwards."""
+        body = {"model": "llama3.2"} | ({} if keep_alive is None else {"keep_alive": keep_alive})
+        assert self.post("/api/generate", body).json()["done_reason"] == "load"
+        return self.ps()
+
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, str(CLI), *args], env=self.env, capture_output=True, text=True,
                               timeout=10, check=False)
@@ -104,19 +110,38 @@ def test_tags_lists_the_seeded_model(ollama: Ollama) -> None:
     assert model["details"] == DETAILS
 
 
-def test_preloaded_on_cpu_without_nvidia_smi(ollama: Ollama) -> None:
-    """With no nvidia-smi on PATH the preloaded model is on the CPU: size_vram 0, kept forever."""
-    (model,) = ollama.ps()
+def test_idle_at_start_as_upstream(ollama: Ollama) -> None:
+    """A fresh server has no model loaded (/api/ps lists none), as a real idle Ollama; nothing loads by itself."""
+    assert ollama.ps() == []
+    assert ollama.get("/api/tags").json()["models"]
+    assert ollama.ps() == []
+
+
+def test_loaded_on_cpu_without_nvidia_smi(ollama: Ollama) -> None:
+    """With no nvidia-smi on PATH a loaded model is on the CPU: size_vram 0, kept the default 5 minutes."""
+    (model,) = ollama.load()
     assert list(model) == ["name", "model", "size", "digest", "details", "expires_at", "size_vram"]
     assert (model["name"], model["digest"], model["size_vram"]) == ("llama3.2:latest", DIGEST, 0)
     assert isinstance(model["size"], int)
     assert model["size"] > 2019393189
+    assert str(model["expires_at"]) < "2300"
+
+
+def test_preload_is_opt_in_and_forever(start: Callable[..., Ollama]) -> None:
+    """OLLAMA_STANDIN_PRELOAD (stand-in only, for faults) loads a model at start to stay, as keep_alive -1."""
+    (model,) = start(OLLAMA_STANDIN_PRELOAD="llama3.2:latest").ps()
     assert str(model["expires_at"]) > "2300"
+
+
+def test_keep_alive_expires(ollama: Ollama) -> None:
+    """A model loaded with keep_alive 1 s is gone from /api/ps after it, as upstream's scheduler unloads it."""
+    assert len(ollama.load(keep_alive="1s")) == 1
+    wait_until("llama3.2 unloaded after keep_alive 1s", lambda: ollama.ps() == [], seconds=5)
 
 
 def test_on_gpu_when_nvidia_smi_lists_one(start: Callable[..., Ollama]) -> None:
     """The lab's nvidia-smi on PATH (as CDI mounts it) puts the model on the GPU: size_vram equals size."""
-    (model,) = start(LAB_NVIDIA_SMI).ps()
+    (model,) = start(LAB_NVIDIA_SMI).load()
     assert model["size_vram"] == model["size"]
 
 
@@ -127,13 +152,13 @@ def test_failing_nvidia_smi_means_cpu(start: Callable[..., Ollama], tmp_path: Pa
         fake = tmp_path / name
         fake.write_text(f"#!/bin/sh\n{script}\n")
         fake.chmod(0o755)
-        (model,) = start(fake).ps()
+        (model,) = start(fake).load()
         assert model["size_vram"] == 0, name
 
 
 def test_gpu_is_asked_again_at_each_request(ollama: Ollama) -> None:
     """GPU visibility is not decided at start: an nvidia-smi appearing or leaving changes the next /api/ps."""
-    assert ollama.ps()[0]["size_vram"] == 0
+    assert ollama.load()[0]["size_vram"] == 0
     (ollama.bin_dir / "nvidia-smi").symlink_to(LAB_NVIDIA_SMI)
     assert ollama.ps()[0]["size_vram"] == ollama.ps()[0]["size"]
     (ollama.bin_dir / "nvidia-smi").unlink()
@@ -195,6 +220,7 @@ def test_cli_list_ps_version(start: Callable[..., Ollama]) -> None:
     listed = ollama.cli("list")
     assert listed.returncode == 0
     assert listed.stdout.split()[:8] == ["NAME", "ID", "SIZE", "MODIFIED", "llama3.2:latest", DIGEST[:12], "2.0", "GB"]
+    ollama.load(keep_alive=-1)
     running = ollama.cli("ps").stdout
     assert "100% GPU" in running
     assert "Forever" in running
@@ -207,3 +233,18 @@ def test_cli_fails_when_the_server_is_down() -> None:
     done = subprocess.run([sys.executable, str(CLI), "list"], env=env, capture_output=True, text=True, timeout=10,
                           check=False)
     assert (done.returncode, done.stderr) == (1, "Error: could not connect to ollama app, is it running?\n")
+
+
+def test_gpu_spec_against_the_idle_and_the_loaded_stand_in(start: Callable[..., Ollama]) -> None:
+    """P3-GPU-002's reader over the stand-in: idle is "could not observe", a model on the CPU a failure, a model
+    on the GPU a pass (homelab.checks.gpu, as the spec calls it)."""
+    from homelab.checks.gpu import gpu_finding, running_models
+
+    cpu = start()
+    assert str(gpu_finding(1, "", running_models(cpu.base, 5), "ollama", "gamer1", "fix")).startswith(
+        "could not observe:")
+    cpu.load()
+    assert "VRAM in use 0 bytes" in str(gpu_finding(1, "", running_models(cpu.base, 5), "ollama", "gamer1", "fix"))
+    gpu = start(LAB_NVIDIA_SMI)
+    gpu.load()
+    assert gpu_finding(1, "", running_models(gpu.base, 5), "ollama", "gamer1", "fix") is None

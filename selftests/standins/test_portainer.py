@@ -22,6 +22,7 @@ STANDINS = Path(__file__).resolve().parents[2] / "lab" / "standins"
 SERVER, AGENT = STANDINS / "portainer" / "server.py", STANDINS / "portainer-agent" / "agent.py"
 SECRET, PASSWORD = "portainer-selftest-secret", "correct-horse-battery"
 DOCKER: dict[str, Any] = {
+    "/_ping": "OK",
     "/info": {"NCPU": 8, "MemTotal": 16_000_000_000, "Swarm": {"NodeID": ""}},
     "/version": {"Version": "27.3.1", "Components": [{"Name": "Engine"}]},
     "/containers/json": [{"Id": "a", "State": "running", "Status": "Up (healthy)",
@@ -397,3 +398,69 @@ def test_git_stack_is_recorded_with_normalized_name(api: httpx.Client) -> None:
     assert api.post(path, params={"endpointId": ident}, json=payload).status_code == 409
     assert api.post(path, json=payload).status_code == 400
     assert api.delete(f"/api/stacks/{stack['Id']}").status_code == 204
+
+
+def test_enforce_edge_id_binds_at_creation_and_refuses_another(portainer: Portainer, api: httpx.Client) -> None:
+    """With the EnforceEdgeID setting an Edge environment gets its Edge ID at creation (endpoint_create.go); an
+    agent polling with any other is refused 403 as bouncer.go words it, the bound one is let in."""
+    assert api.put("/api/settings", json={"EnforceEdgeID": True}).json()["EnforceEdgeID"] is True
+    try:
+        created = api.post("/api/endpoints", data={"Name": "edge-enforced", "EndpointCreationType": "4",
+                                                   "URL": portainer.base}).json()
+    finally:
+        api.put("/api/settings", json={"EnforceEdgeID": False})
+    bound, ident = created["EdgeID"], created["Id"]
+    poll = {"Portainer-Agent-Platform": "1"}
+    with portainer.client() as agent:
+        wrong = agent.get(f"/api/endpoints/{ident}/edge/status", headers={**poll, "X-PortainerAgent-EdgeID": "mine"})
+        right = agent.get(f"/api/endpoints/{ident}/edge/status", headers={**poll, "X-PortainerAgent-EdgeID": bound})
+    assert (wrong.status_code, wrong.json()) == (403, {
+        "message": "Permission denied to access environment. The device has not been trusted yet",
+        "details": "Unauthorized Edge endpoint operation: invalid Edge identifier. Environment name: edge-enforced"})
+    assert right.status_code == 200
+    later = api.post("/api/endpoints", data={"Name": "edge-free", "EndpointCreationType": "4", "URL": portainer.base})
+    assert "EdgeID" not in later.json()
+
+
+def test_inspect_returns_the_stored_checkin_interval(portainer: Portainer, api: httpx.Client) -> None:
+    """An Edge environment made without EdgeCheckinInterval shows 0 (the global interval applies), not a default."""
+    created = api.post("/api/endpoints", data={"Name": "edge-default-interval", "EndpointCreationType": "4",
+                                               "URL": portainer.base}).json()
+    assert api.get(f"/api/endpoints/{created['Id']}").json()["EdgeCheckinInterval"] == 0
+
+
+def test_create_saves_before_checking_tags_and_group(portainer: Portainer, api: httpx.Client) -> None:
+    """As 2.23 (no transaction): an unknown tag or group fails the request with 500 after the environment is saved,
+    so it is listed afterwards."""
+    form = {"EndpointCreationType": "4", "URL": portainer.base}
+    bad_tag = api.post("/api/endpoints", data={**form, "Name": "half-tag", "TagIds": "[9999]"})
+    bad_group = api.post("/api/endpoints", data={**form, "Name": "half-group", "GroupID": "9999"})
+    assert (bad_tag.status_code, bad_tag.json()["message"]) == (
+        500, "An error occurred while trying to create the environment")
+    assert (bad_group.status_code, bad_group.json()["message"]) == (
+        500, "Unable to find an environment group inside the database")
+    names = {e["Name"] for e in api.get("/api/endpoints", params={"excludeSnapshots": "true"}).json()}
+    assert {"half-tag", "half-group"} <= names
+
+
+def test_failed_snapshot_part_is_logged_not_down(api: httpx.Client) -> None:
+    """api/docker/snapshot.go: only a failed Ping marks an environment down; an engine whose image list fails
+    (here: 404) stays up with the rest of its snapshot, and one that does not answer /_ping goes down."""
+    folder = tempfile.mkdtemp(prefix="fd-")
+    partial = FakeDocker(os.path.join(folder, "partial.sock"), {k: v for k, v in DOCKER.items() if k != "/images/json"})
+    dead = FakeDocker(os.path.join(folder, "dead.sock"), {k: v for k, v in DOCKER.items() if k != "/_ping"})
+    for server in (partial, dead):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        made = api.post("/api/endpoints", data={"Name": "partial-engine", "EndpointCreationType": "1",
+                                                "URL": f"unix://{partial.server_address}"})
+        assert made.status_code == 200
+        (snapshot,) = made.json()["Snapshots"]
+        assert (made.json()["Status"], snapshot["ImageCount"], snapshot["ContainerCount"]) == (1, 0, 2)
+        refused = api.post("/api/endpoints", data={"Name": "dead-engine", "EndpointCreationType": "1",
+                                                   "URL": f"unix://{dead.server_address}"})
+        assert refused.status_code == 500
+    finally:
+        for server in (partial, dead):
+            server.shutdown()
+            server.server_close()

@@ -148,6 +148,108 @@ def test_create_token_is_a_named_api_token(tdns: Technitium) -> None:
     assert tdns.api("/api/user/session/get", str(body["token"]))["username"] == "admin"
 
 
+def test_session_only_create_token_is_refused_as_13_6_does(tdns: Technitium, token: str) -> None:
+    """/api/user/createToken is a login in 13.6: a call with only a session token (Bearer or `token`) is refused
+    with "Parameter 'user' missing.", as upstream's LoginAsync reads `user` first."""
+    for body in (tdns.api("/api/user/createToken", token, tokenName="t"),
+                 tdns.api("/api/user/createToken", tokenName="t", token=token)):
+        assert body["status"] == "error"
+        assert body["errorMessage"] == "Parameter 'user' missing."
+    body = tdns.api("/api/user/createToken", user="admin", tokenName="t")
+    assert body["errorMessage"] == "Parameter 'pass' missing."
+
+
+def test_admin_sessions_create_token_makes_a_token_for_a_user(tdns: Technitium, token: str) -> None:
+    """/api/admin/sessions/createToken (session + user + tokenName) answers the token in `response`; an unknown
+    user and a missing parameter are errors with upstream's messages; without a session it is invalid-token."""
+    body = tdns.api("/api/admin/sessions/createToken", token, user="admin", tokenName="homelab")
+    assert body["status"] == "ok"
+    created = body["response"]
+    assert created["username"] == "admin"
+    assert created["tokenName"] == "homelab"
+    assert tdns.api("/api/zones/list", str(created["token"]))["status"] == "ok"  # type: ignore[index]
+    assert tdns.api("/api/admin/sessions/createToken", token, user="nobody", tokenName="x")["errorMessage"] == \
+        "No such user exists: nobody"
+    assert tdns.api("/api/admin/sessions/createToken", token, tokenName="x")["errorMessage"] == \
+        "Parameter 'user' missing."
+    assert tdns.api("/api/admin/sessions/createToken", user="admin", tokenName="x")["status"] == "invalid-token"
+
+
+def test_project_client_creates_a_token_through_the_session_call(tdns: Technitium) -> None:
+    """homelab.technitium's create_token works against a server that refuses the session-only call."""
+    from homelab.technitium import Technitium as Client
+
+    with Client(tdns.url("")) as client:
+        client.login("admin", "admin")
+        api_token = client.create_token("homelab-bootstrap")
+    with Client(tdns.url(""), token=api_token) as client:
+        assert client.session()["username"] == "admin"
+
+
+def test_record_update_changes_address_ttl_and_answer(make: Make) -> None:
+    """records/update replaces the record named by the old value with the new one (newIpAddress, ttl,
+    comments), answers `updatedRecord`, bumps the SOA serial, and DNS answers the new address."""
+    server = make()
+    token = server.login()
+    server.api("/api/zones/create", token, zone="up.lan")
+    server.api("/api/zones/records/add", token, domain="a.up.lan", type="A", ipAddress="10.0.0.1", ttl="300")
+    serial = server.api("/api/zones/list", token)["response"]["zones"][0]["soaSerial"]  # type: ignore[index]
+    body = server.api("/api/zones/records/update", token, domain="a.up.lan", type="A", ipAddress="10.0.0.1",
+                      newIpAddress="10.0.0.2", ttl="600", comments="moved")
+    assert body["status"] == "ok", body
+    updated = body["response"]["updatedRecord"]  # type: ignore[index]
+    assert (updated["rData"], updated["ttl"], updated["comments"]) == ({"ipAddress": "10.0.0.2"}, 600, "moved")
+    assert server.api("/api/zones/list", token)["response"]["zones"][0]["soaSerial"] == serial + 1  # type: ignore[index]
+    assert server.query("a.up.lan").answer[0][0].to_text() == "10.0.0.2"
+    missing = server.api("/api/zones/records/update", token, domain="a.up.lan", type="A", ipAddress="10.9.9.9",
+                         newIpAddress="10.0.0.3")
+    assert missing["errorMessage"] == "Cannot update record: the old record does not exists."
+
+
+def test_zone_export_is_a_zone_file(make: Make) -> None:
+    """zones/export answers the zone as a text/plain master file (an attachment) that a zone parser reads
+    back with the same records; an unknown zone is a JSON error, no token is invalid-token."""
+    import dns.zone
+
+    server = make()
+    token = server.login()
+    server.api("/api/zones/create", token, zone="ex.lan")
+    server.api("/api/zones/records/add", token, domain="w.ex.lan", type="A", ipAddress="10.0.0.7", comments="web")
+    server.api("/api/zones/records/add", token, domain="ex.lan", type="TXT", text="v=spf1 -all")
+    response = httpx.get(server.url("/api/zones/export"), params={"token": token, "zone": "ex.lan"}, timeout=TIMEOUT)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/plain"
+    assert response.headers["content-disposition"] == "attachment;filename=ex.lan.zone"
+    parsed = dns.zone.from_text(response.text, origin="ex.lan.", relativize=False)
+    assert parsed.find_rdataset("w.ex.lan.", "A")[0].to_text() == "10.0.0.7"
+    assert parsed.find_rdataset("ex.lan.", "TXT")[0].to_text() == '"v=spf1 -all"'
+    assert parsed.find_rdataset("ex.lan.", "SOA") is not None
+    assert server.api("/api/zones/export", token, zone="none.lan")["errorMessage"] == "No such zone was found: none.lan"
+    assert server.api("/api/zones/export", zone="ex.lan")["status"] == "invalid-token"
+
+
+def test_dashboard_stats_count_the_queries_answered(make: Make) -> None:
+    """dashboard/stats/get counts the DNS queries answered (total, by rcode, authoritative, clients) with
+    13.6's `stats` keys and a 60-point lastHour chart; an unknown type is an error."""
+    server = make()
+    token = server.login()
+    server.api("/api/zones/create", token, zone="st.lan")
+    server.api("/api/zones/records/add", token, domain="a.st.lan", type="A", ipAddress="10.0.0.1")
+    server.query("a.st.lan")
+    server.query("missing.st.lan")
+    body = server.api("/api/dashboard/stats/get", token, type="LastHour")
+    assert body["status"] == "ok", body
+    stats = body["response"]["stats"]  # type: ignore[index]
+    assert (stats["totalQueries"], stats["totalNoError"], stats["totalNxDomain"]) == (2, 1, 1)
+    assert (stats["totalAuthoritative"], stats["totalClients"], stats["zones"]) == (2, 1, 1)
+    chart = body["response"]["mainChartData"]  # type: ignore[index]
+    assert chart["labelFormat"] == "HH:mm"
+    assert len(chart["labels"]) == 60
+    assert sum(chart["datasets"][0]["data"]) == 2
+    assert server.api("/api/dashboard/stats/get", token, type="never")["errorMessage"] == \
+        "Unknown stats type requested: never"
+
+
 def test_unknown_api_path_is_404_with_empty_body(tdns: Technitium) -> None:
     """An unknown /api/ path answers HTTP 404 with no body."""
     response = httpx.get(tdns.url("/api/no/such/call"), timeout=TIMEOUT)
@@ -256,10 +358,24 @@ def test_admin_password_env_and_state_survive_restart(make: Make, tmp_path: Path
     """DNS_SERVER_ADMIN_PASSWORD is honoured; zones, records and API tokens persist across a restart."""
     server = make({"DNS_SERVER_ADMIN_PASSWORD": "s3cret"}, data_dir=tmp_path / "persist")
     assert server.api("/api/user/login", user="admin", **{"pass": "admin"})["status"] == "error"
-    api_token = str(server.api("/api/user/createToken", server.login("s3cret"), tokenName="t")["token"])
+    created = server.api("/api/admin/sessions/createToken", server.login("s3cret"), user="admin", tokenName="t")
+    api_token = str(created["response"]["token"])  # type: ignore[index]
     server.api("/api/zones/create", api_token, zone="keep.lan")
     server.api("/api/zones/records/add", api_token, domain="x.keep.lan", type="A", ipAddress="10.1.1.1")
     server.stop()
     server.start()
     assert server.api("/api/zones/list", api_token)["response"]["zones"][0]["name"] == "keep.lan"  # type: ignore[index]
     assert server.query("x.keep.lan").answer[0][0].to_text() == "10.1.1.1"
+
+
+def test_image_has_upstream_tools_only() -> None:
+    """The stand-in image installs dnsutils (dig) and neither curl nor wget, as technitium/dns-server:13.6.0's
+    upstream Dockerfile, and its own HEALTHCHECK runs a program the static check knows that image has."""
+    from homelab.stackcheck import IMAGE_TOOLS
+
+    dockerfile = (SERVER.parent / "Dockerfile").read_text()
+    install = dockerfile.split("apt-get install", 1)[1].split("&&", 1)[0].split()
+    assert "bind9-dnsutils" in install
+    assert not {"curl", "wget"} & set(install)
+    healthcheck = dockerfile.split("HEALTHCHECK", 1)[1].split("CMD", 1)[1].split()
+    assert healthcheck[0] in IMAGE_TOOLS["technitium/dns-server"][1]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import problem
-from homelab.checks.dns import acl_problem, parse_answer, technitium_settings
+from homelab.checks.dns import acl_problem, parse_answer, resolve_a, technitium_settings
 from homelab.checks.reach import service_host
 from homelab.exposure_matrix import MATRIX, Cell
 from homelab.policy import may_connect
@@ -19,19 +19,6 @@ ACL = ("Technitium > Settings > Recursion: `Use Specified Network ACL` with the 
        "(re-run `python -m bootstrap phase1`)")
 
 
-def resolve_a(resolver, name):
-    """The A records of `name` through Technitium, or the error as text."""
-    import dns.exception
-    import dns.resolver
-
-    try:
-        return sorted(r.address for r in resolver.resolve(name, "A", search=False))
-    except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers) as exc:
-        return f"no A record ({type(exc).__name__})"
-    except dns.exception.Timeout:
-        return "no answer from Technitium"
-
-
 @pytest.mark.spec("P1-DNS-001", severity="high", fix=RECORDS)
 @pytest.mark.each("host")
 def test_host_name_resolves(host, inventory, resolver):
@@ -40,17 +27,6 @@ def test_host_name_resolves(host, inventory, resolver):
     found = resolve_a(resolver, name)
     assert found == [str(host.address)], problem(
         f"{name} A {host.address}", found, f"Technitium at {', '.join(resolver.nameservers)}", RECORDS)
-
-
-@pytest.mark.spec("P1-DNS-002", severity="high", fix=RECORDS)
-@pytest.mark.each("fqdn", phase=1)
-def test_service_fqdn_resolves_to_npm(fqdn, inventory, resolver):
-    """Each phase-1 service name resolves through Technitium to the NPM host, which proxies it."""
-    npm = service_host(inventory, "npm")
-    found = resolve_a(resolver, fqdn.name)
-    assert found == [str(npm.address)], problem(
-        f"{fqdn.name} A {npm.address} (NPM on {npm.name})", found,
-        f"Technitium at {', '.join(resolver.nameservers)}", RECORDS)
 
 
 @pytest.mark.spec("P1-DNS-003", severity="critical", fix=ACL)

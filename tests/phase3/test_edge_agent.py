@@ -9,15 +9,16 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import problem
-from homelab.checks.engine import expect_container, published_ports
+from homelab.checks.engine import compose_service, env_value, expect_container, find_container, published_ports
 from homelab.checks.reach import expect_reach
-from homelab.environments import EDGE, identity_differences, placement_differences, wanted
+from homelab.environments import EDGE, edge_id_mismatch, identity_differences, placement_differences, wanted
 
 pytestmark = pytest.mark.phase3
 
 DEPLOY = "deploy the edge agent: `python -m bootstrap phase3` (the worker on, WSL2 running)"
 CHECKIN_DEFAULT = 5   # Portainer's default Edge check-in interval (seconds), when the environment sets none
 SLACK = 20            # Portainer's own allowance in its Edge heartbeat: 2 x interval + 20 s
+AGENT = "portainer-edge-agent"  # the compose service (and container) of stacks/edge-agent
 
 
 @pytest.mark.spec("P3-EDGE-001", severity="high", fix=DEPLOY)
@@ -53,6 +54,12 @@ def test_worker_agent_port_closed(host, source, reachability, reach):
     expect_reach(reachability, reach, source, host, 9001, "agent port", allowed=False)
 
 
+def agent_edge_id(engine, host) -> str | None:
+    """The EDGE_ID the worker's Edge agent container runs with (None when there is no such container)."""
+    container = find_container(engine(host), compose_service("edge-agent", AGENT), "edge-agent")
+    return env_value(container, "EDGE_ID") if container is not None else None
+
+
 def edge_environment(portainer, inventory, host, reach):
     __tracebackhide__ = True
     reach(host)
@@ -79,7 +86,7 @@ def test_edge_environment_registered(host, inventory, portainer, reach):
 @pytest.mark.spec("P3-EDGE-005", severity="high",
                   fix="start the Edge agent (`docker start portainer-edge-agent`) and let it reach Portainer on 9443")
 @pytest.mark.each("host", stack="edge-agent")
-def test_edge_checkin_recent(host, inventory, portainer, reach):
+def test_edge_checkin_recent(host, inventory, portainer, reach, engine):
     """The worker's Edge agent checked in within twice its check-in interval + 20 s (Portainer's heartbeat)."""
     want, found = edge_environment(portainer, inventory, host, reach)
     assert found["Type"] == EDGE, problem("an Edge environment", f"type {found['Type']}", want.name, "see P3-EDGE-004")
@@ -88,6 +95,11 @@ def test_edge_checkin_recent(host, inventory, portainer, reach):
     limit = 2 * interval + SLACK
     age = now - last if last else None
     fresh = age is not None and age <= limit
+    mismatch = None if fresh else edge_id_mismatch(found, agent_edge_id(engine, host))
+    assert not mismatch, problem(
+        f"the agent's EDGE_ID to be the Edge ID Portainer holds, and a check-in within {limit} s", mismatch,
+        f"{portainer.where}, Edge environment {want.name}; container {AGENT} on {host.name}",
+        "re-run `python -m bootstrap phase3`: it writes the Edge ID Portainer holds into the agent's .env")
     assert fresh, problem(
         f"a check-in within {limit} s (2 x {interval} s + {SLACK} s)",
         "no check-in ever" if age is None else f"the last one {age} s ago",

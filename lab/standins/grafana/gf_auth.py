@@ -1,4 +1,6 @@
-"""Who may call the API: HTTP Basic with the admin user, refused with Grafana 11's error bodies.
+"""Who may call the API: HTTP Basic with the admin user, or, with `[auth.anonymous] enabled`, anyone without
+credentials as an anonymous user of `org_role` (as Grafana 11's anonymous authn client: it applies only to a
+request that carries no credentials; wrong ones are still refused). Refusals carry Grafana 11's error bodies.
 
 Grafana's brute-force protection is kept: after 5 failed logins for one user within 5 minutes, every login
 of that user (even a correct one) fails until the oldest failure is 5 minutes old.
@@ -11,6 +13,7 @@ import binascii
 import threading
 import time
 from collections import defaultdict, deque
+from dataclasses import dataclass
 from typing import Any
 
 from gf_settings import Settings
@@ -26,6 +29,16 @@ def _error(status: int, message_id: str, message: str) -> Refusal:
                     "traceID": ""}
 
 
+@dataclass(frozen=True)
+class Identity:
+    """Who a request is: the admin (org Admin and Grafana server admin), or an anonymous user with a role."""
+
+    login: str
+    role: str
+    server_admin: bool
+    anonymous: bool
+
+
 UNAUTHORIZED = _error(401, "auth.unauthorized", "Unauthorized")
 BAD_PASSWORD = _error(401, "password-auth.failed", "Invalid username or password")
 BAD_HEADER = _error(400, "basic-auth.invalid-header", "Invalid Basic Auth Header")
@@ -37,6 +50,15 @@ class Authenticator:
         self.settings, self.store = settings, store
         self.failures: dict[str, deque[float]] = defaultdict(deque)
         self.lock = threading.Lock()
+
+    def identify(self, header: str) -> Identity | Refusal:
+        """The identity the Authorization header (or its absence) gives, else Grafana's status and body."""
+        if not header.strip() and self.settings.anonymous:
+            return Identity("", self.settings.anonymous_role, server_admin=False, anonymous=True)
+        refused = self.refusal(header)
+        if refused is not None:
+            return refused
+        return Identity(str(self.store.user.get("login", "admin")), "Admin", server_admin=True, anonymous=False)
 
     def refusal(self, header: str) -> Refusal | None:
         """None when the Authorization header signs the admin in, else Grafana's status and body."""

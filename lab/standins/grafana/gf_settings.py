@@ -39,6 +39,14 @@ def _flag(env: dict[str, str], name: str, default: bool) -> bool:
     return default if not value else value in {"true", "1", "yes", "on"}
 
 
+def _role(value: str) -> str:
+    """An org role as Grafana reads it (case-insensitive); anything else is refused at start, as Grafana does."""
+    roles = {role.lower(): role for role in ("Viewer", "Editor", "Admin")}
+    if value.strip() and value.strip().lower() not in roles:
+        raise SettingsError(f"GF_AUTH_ANONYMOUS_ORG_ROLE: invalid role {value!r}; expected Viewer, Editor or Admin")
+    return roles.get(value.strip().lower(), "Viewer")
+
+
 @dataclass(frozen=True)
 class Settings:
     http_addr: str
@@ -51,6 +59,10 @@ class Settings:
     basic_auth: bool
     hide_version: bool
     brute_force_protection: bool
+    anonymous: bool = False  # [auth.anonymous] enabled: off in 11.5's defaults.ini
+    anonymous_role: str = "Viewer"  # [auth.anonymous] org_role
+    anonymous_org: str = "Main Org."  # [auth.anonymous] org_name
+    allow_sign_up: bool = False  # [users] allow_sign_up: off in 11.5's defaults.ini
 
     @classmethod
     def from_env(cls, raw: dict[str, str]) -> Settings:
@@ -69,4 +81,8 @@ class Settings:
             basic_auth=_flag(env, "GF_AUTH_BASIC_ENABLED", True),
             hide_version=_flag(env, "GF_AUTH_ANONYMOUS_HIDE_VERSION", False),
             brute_force_protection=not _flag(env, "GF_SECURITY_DISABLE_BRUTE_FORCE_LOGIN_PROTECTION", False),
+            anonymous=_flag(env, "GF_AUTH_ANONYMOUS_ENABLED", False),
+            anonymous_role=_role(env.get("GF_AUTH_ANONYMOUS_ORG_ROLE", "")),
+            anonymous_org=env.get("GF_AUTH_ANONYMOUS_ORG_NAME") or "Main Org.",
+            allow_sign_up=_flag(env, "GF_USERS_ALLOW_SIGN_UP", False),
         )

@@ -105,6 +105,7 @@ class Store:
         self.folders: dict[str, Folder] = {}
         self.dashboards: dict[str, Dashboard] = {}
         self.datasource_uids: dict[str, str] = {}
+        self.api_datasources: list[Row] = []  # made through POST /api/datasources
         if self.path.exists():
             self._load(json.loads(self.path.read_text()))
 
@@ -113,9 +114,11 @@ class Store:
         self.folders = {f["uid"]: Folder(**f) for f in state["folders"]}
         self.dashboards = {d["uid"]: Dashboard(**d) for d in state["dashboards"]}
         self.datasource_uids = state["datasource_uids"]
+        self.api_datasources = state.get("api_datasources", [])
 
     def save(self) -> None:
         state = {"next_id": self.next_id, "user": self.user, "datasource_uids": self.datasource_uids,
+                 "api_datasources": self.api_datasources,
                  "folders": [asdict(f) for f in self.folders.values()],
                  "dashboards": [asdict(d) for d in self.dashboards.values()]}
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,20 @@ HOST_DEFAULTS: Row = {"certificate_id": 0, "ssl_forced": False, "hsts_enabled": 
                       "meta": {}, "locations": []}
 
 
+def clean_ssl_hsts(data: Row) -> Row:
+    """backend/internal/host.js cleanSslHstsData, applied to the host as it will be stored: no certificate
+    turns off ssl_forced and http2_support, no ssl_forced turns off hsts_enabled, no hsts_enabled turns off
+    hsts_subdomains."""
+    data = dict(data)
+    if not data.get("certificate_id"):
+        data["ssl_forced"] = data["http2_support"] = False
+    if not data.get("ssl_forced"):
+        data["hsts_enabled"] = False
+    if not data.get("hsts_enabled"):
+        data["hsts_subdomains"] = False
+    return data
+
+
 @dataclass
 class Request:
     method: str
@@ -119,8 +133,8 @@ class Api:
         body = request.json()
         schema.validate(body, schema.TOKEN, ("identity", "secret"))
         user = self.store.user_by_login(body["identity"], body["secret"])
-        if user is None:
-            raise ApiError(400, "Invalid email or password")
+        if user is None:  # backend/internal/token.js: error.AuthError, status 401 (backend/lib/error.js)
+            raise ApiError(401, "Invalid email or password")
         return 200, self.tokens.issue(user["id"])
 
     def token_refresh(self, request: Request) -> tuple[int, Any]:
@@ -230,8 +244,8 @@ class Api:
         with self.store.lock:
             self._check_host(body, None)
             extra = {"trust_forwarded_proto": False} if self.version >= (2, 14, 0) else {}
-            host = self.store.insert("proxy_hosts", {"owner_user_id": request.user["id"]} | HOST_DEFAULTS | extra
-                                     | body)
+            host = self.store.insert("proxy_hosts", clean_ssl_hsts({"owner_user_id": request.user["id"]}
+                                                                   | HOST_DEFAULTS | extra | body))
         return 201, self._expand_host(self.apply(host), {"owner", "certificate", "access_list"})
 
     def host_update(self, request: Request) -> tuple[int, Any]:
@@ -240,9 +254,11 @@ class Api:
         if "domain_names" in body:
             body["domain_names"] = [d.lower() for d in body["domain_names"]]
         with self.store.lock:
-            self.store.get("proxy_hosts", request.id())
+            row = self.store.get("proxy_hosts", request.id())
             self._check_host(body, request.id())
-            host = self.store.update("proxy_hosts", request.id(), body)
+            cleaned = clean_ssl_hsts(row | body)  # as upstream's update: the stored row and the body together
+            flags = ("ssl_forced", "http2_support", "hsts_enabled", "hsts_subdomains")
+            host = self.store.update("proxy_hosts", request.id(), body | {k: cleaned[k] for k in flags})
         return 200, self._expand_host(self.apply(host), {"owner", "certificate", "access_list"})
 
     def host_delete(self, request: Request) -> tuple[int, Any]:
@@ -276,7 +292,8 @@ class Api:
         return 200, [self._public_cert(c) for c in rows]
 
     def cert_get(self, request: Request) -> tuple[int, Any]:
-        return 200, self._public_cert(self.store.get("certificates", request.id()))
+        cert = self._public_cert(self.store.get("certificates", request.id()))
+        return 200, cert | {"owner": self._owner(cert)} if "owner" in request.expand() else cert
 
     def cert_create(self, request: Request) -> tuple[int, Any]:
         assert request.user is not None

@@ -25,6 +25,14 @@ from npm_store import Row
 
 TEST_TIMEOUT = 20
 PROTOCOLS = "TLSv1.2 TLSv1.3"  # TLS 1.0 and 1.1 are refused
+# NPM's TLS settings live in a file of its image, not in its database (docker/rootfs/etc/nginx/conf.d/include/
+# ssl-ciphers.conf at v2.12.6): an edit there survives a restart, not a new container. Where the file exists (the
+# image), nginx reads the protocols from it; elsewhere (the selftests on loopback) from PROTOCOLS.
+SSL_CIPHERS = Path(os.environ.get("NPM_SSL_CIPHERS", "/etc/nginx/conf.d/include/ssl-ciphers.conf"))
+
+
+def tls_settings() -> str:
+    return f"include {SSL_CIPHERS};" if SSL_CIPHERS.is_file() else f"ssl_protocols {PROTOCOLS};"
 ITOA64 = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
@@ -154,7 +162,7 @@ http {{
     fastcgi_temp_path {temp}/fastcgi;
     uwsgi_temp_path {temp}/uwsgi;
     scgi_temp_path {temp}/scgi;
-    ssl_protocols {PROTOCOLS};
+    {tls_settings()}
     proxy_http_version 1.1;
     {resolver}
     server {{
@@ -208,7 +216,7 @@ def host_conf(host: Row, cert_dir: Path | None, listen: Listen, access: Access |
              "server {", f"    listen {listen.http()};"]
     if cert_dir is not None:
         lines += [f"    listen {listen.https()};", f"    ssl_certificate {cert_dir}/fullchain.pem;",
-                  f"    ssl_certificate_key {cert_dir}/privkey.pem;", f"    ssl_protocols {PROTOCOLS};"]
+                  f"    ssl_certificate_key {cert_dir}/privkey.pem;"]
     lines.append(f"    server_name {' '.join(host['domain_names'])};")
     if cert_dir is not None and host["ssl_forced"]:
         lines.append('    if ($scheme = "http") { return 301 https://$host$request_uri; }')

@@ -122,7 +122,7 @@ def main(argv: list[str]) -> int:
         elif command == "serve":
             from ollama_server import serve  # the client commands need none of the server
 
-            return serve(os.environ.get("OLLAMA_STANDIN_PRELOAD", "llama3.2:latest"),
+            return serve(os.environ.get("OLLAMA_STANDIN_PRELOAD", ""),
                          float(os.environ.get("OLLAMA_STANDIN_GPU_TTL", "2")))
         elif command in ("list", "ls"):
             print(list_models(args[0] if args else ""))

@@ -1,7 +1,13 @@
-"""The stand-in's one pulled model, llama3.2:latest, with the digest, size and details `ollama pull` gives it."""
+"""The stand-in's one model, llama3.2:latest, with the digest, size and details `ollama pull` gives it.
+
+It is pulled at start; `DELETE /api/delete` removes it and `POST /api/pull` brings it back (the stand-in's
+"registry" is this catalog: any other name is not found there, as the real registry answers 404).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +75,18 @@ LLAMA32 = Model(
 CATALOG = {LLAMA32.name: LLAMA32}
 
 
+def _made_up(kind: str) -> str:
+    return hashlib.sha256(f"ollama-standin:llama3.2:{kind}".encode()).hexdigest()
+
+
+# The manifest's layers as `ollama pull llama3.2` fetches them (media type, bytes): their sizes add up to the
+# model's size. Only the weights' digest is upstream's; the others are the stand-in's own (made up).
+LAYERS = {LLAMA32.name: [(WEIGHTS, 2019377376), (_made_up("template"), 1429), (_made_up("license"), 7711),
+                         (_made_up("license2"), 6016), (_made_up("params"), 96), (_made_up("config"), 561)]}
+_pulled = set(CATALOG)
+_pulled_lock = threading.Lock()
+
+
 def short_name(name: str) -> str:
     """Ollama's short form of a model reference: default registry and namespace dropped, ":latest" added."""
     reference, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", DEFAULT_TAG)
@@ -82,4 +100,29 @@ def short_name(name: str) -> str:
 
 def find(name: object) -> Model | None:
     """The pulled model `name` refers to ("llama3.2", "llama3.2:latest", "library/llama3.2"), or None."""
-    return CATALOG.get(short_name(name)) if isinstance(name, str) and name.strip() else None
+    if not isinstance(name, str) or not name.strip():
+        return None
+    with _pulled_lock:
+        return CATALOG.get(short_name(name)) if short_name(name) in _pulled else None
+
+
+def pulled() -> list[Model]:
+    with _pulled_lock:
+        return [CATALOG[name] for name in sorted(_pulled)]
+
+
+def in_registry(name: str) -> Model | None:
+    """The model a pull of `name` fetches, or None (the registry has no such manifest)."""
+    return CATALOG.get(short_name(name)) if name.strip() else None
+
+
+def set_pulled(model: Model, present: bool) -> None:
+    with _pulled_lock:
+        (_pulled.add if present else _pulled.discard)(model.name)
+
+
+def valid_name(name: str) -> bool:
+    """model.ParseName(...).IsValid(), roughly: a non-empty name of letters, digits and `._-`, `/` and `:`."""
+    short = short_name(name) if name.strip() else ""
+    return bool(short) and all(part and all(c.isalnum() or c in "._-" for c in part)
+                               for part in short.replace(":", "/").split("/"))

@@ -11,24 +11,21 @@ import signal
 import sys
 import time
 import zlib
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import ollama_env
 from ollama_gpu import GpuProbe
-from ollama_models import CATALOG, Model, find
+from ollama_models import Model, find, pulled
+from ollama_more import ANSWER, MoreRoutes
 from ollama_sched import Scheduler
-from ollama_wire import FOREVER, SECOND, go_time, keep_alive
+from ollama_wire import FOREVER, SECOND, BadRequest, go_time, keep_alive
 
 VERSION = "0.5.1"
-ANSWER = ("This", " is", " the", " lab's", " Ollama", " stand-in", ":", " no", " model", " runs", " here", ".")
 _STRING_FIELDS = ("model", "prompt", "suffix", "system", "template")
 _BOOL_FIELDS = ("stream", "raw")
 _JSON_TYPES = {str: "string", int: "number", float: "number", bool: "bool", list: "array", dict: "object"}
-
-
-class BadRequest(Exception):
-    """A request gin would refuse before the handler: 400 {"error": message}."""
 
 
 def log(message: str, **fields: object) -> None:
@@ -68,7 +65,12 @@ def read_request(body: bytes, name: str) -> dict[str, Any]:
     return value
 
 
-class Handler(BaseHTTPRequestHandler):
+REQUEST_TYPES = {"/api/generate": "GenerateRequest", "/api/show": "ShowRequest", "/api/chat": "ChatRequest",
+                 "/api/embed": "EmbedRequest", "/api/embeddings": "EmbeddingRequest", "/api/pull": "PullRequest",
+                 "/api/delete": "DeleteRequest"}
+
+
+class Handler(MoreRoutes):
     protocol_version = "HTTP/1.1"
     server: OllamaServer
 
@@ -79,14 +81,21 @@ class Handler(BaseHTTPRequestHandler):
         self._route(head=True)
 
     def do_POST(self) -> None:
+        self._call({"/api/generate": self._generate, "/api/show": self._show, "/api/chat": self._chat,
+                    "/api/embed": self._embed, "/api/embeddings": self._embeddings, "/api/pull": self._pull})
+
+    def do_DELETE(self) -> None:
+        self._call({"/api/delete": self._delete})
+
+    def _call(self, routes: dict[str, Callable[[dict[str, Any]], None]]) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        routes = {"/api/generate": self._generate, "/api/show": self._show}
-        route = routes.get(self.path.split("?")[0])
+        path = self.path.split("?")[0]
+        route = routes.get(path)
         if route is None:
             self._not_found()
             return
         try:
-            route(read_request(body, "GenerateRequest" if route == self._generate else "ShowRequest"))
+            route(read_request(body, REQUEST_TYPES[path]))
         except BadRequest as error:
             self._json(400, {"error": str(error)})
 
@@ -97,7 +106,7 @@ class Handler(BaseHTTPRequestHandler):
         elif path == "/api/version":
             self._json(200, {"version": VERSION}, head)
         elif path == "/api/tags":
-            models = sorted(CATALOG.values(), key=lambda model: -model.modified_ns)
+            models = sorted(pulled(), key=lambda model: -model.modified_ns)
             self._json(200, {"models": [model.listing() for model in models]}, head)
         elif path == "/api/ps" and not head:
             self._json(200, {"models": self._running()})
@@ -135,22 +144,27 @@ class Handler(BaseHTTPRequestHandler):
             raise BadRequest(str(error)) from None
         reply = {"model": name, "created_at": "", "response": "", "done": True}
         if not prompt and alive is not None and alive < SECOND:
-            self.server.scheduler.unload(model)
-            log("stand-in: model unloaded", model=model.name)
+            self._unload(model)
             self._json(200, {**reply, "created_at": go_time(time.time_ns(), utc=True), "done_reason": "unload"})
             return
         if request.get("raw") and (request.get("template") or request.get("system") or request.get("context")):
             self._json(400, {"error": "raw mode does not support template, system, or context"})
             return
-        if self.server.scheduler.use(model, alive):
-            log("stand-in: model loaded", model=model.name, size_vram=self._running_size(model))
+        self._load(model, alive)
         if not prompt:
             self._json(200, {**reply, "created_at": go_time(time.time_ns(), utc=True), "done_reason": "load"})
             return
         self._answer(model, name, prompt, request.get("stream") is not False, started)
 
-    def _running_size(self, model: Model) -> int:
-        return model.loaded_size if self.server.gpu.visible() else 0
+    def _unload(self, model: Model) -> None:
+        self.server.scheduler.unload(model)
+        log("stand-in: model unloaded", model=model.name)
+
+    def _load(self, model: Model, alive: int | None) -> None:
+        """The scheduler's part of a request: load (or keep) the model for `alive` ns, or its default."""
+        if self.server.scheduler.use(model, alive):
+            log("stand-in: model loaded", model=model.name,
+                size_vram=model.loaded_size if self.server.gpu.visible() else 0)
 
     def _answer(self, model: Model, name: str, prompt: str, stream: bool, started: int) -> None:
         def piece(text: str) -> dict[str, Any]:
@@ -167,14 +181,7 @@ class Handler(BaseHTTPRequestHandler):
         if not stream:
             self._json(200, {**last(), "response": "".join(ANSWER)})
             return
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-ndjson")
-        self.send_header("Transfer-Encoding", "chunked")
-        self.end_headers()
-        for line in [*(piece(token) for token in ANSWER), last()]:
-            data = json.dumps(line, separators=(",", ":")).encode() + b"\n"
-            self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
-        self.wfile.write(b"0\r\n\r\n")
+        self._stream([*(piece(token) for token in ANSWER), last()])
 
     def _json(self, status: int, value: Any, head: bool = False) -> None:
         body = json.dumps(value, separators=(",", ":")).encode()
@@ -204,7 +211,8 @@ class Handler(BaseHTTPRequestHandler):
 
 
 def serve(preload: str, gpu_ttl: float) -> int:
-    """Listen on OLLAMA_HOST until stopped; `preload` (a model name, or empty) is loaded to stay."""
+    """Listen on OLLAMA_HOST until stopped; `preload` (a model name; empty, the default: none, as upstream starts
+    idle) is loaded to stay."""
     address = ollama_env.host()
     scheduler = Scheduler(ollama_env.keep_alive_default())
     gpu = GpuProbe(gpu_ttl)

@@ -11,6 +11,12 @@ FOREVER = 2**63 - 1  # Go's math.MaxInt64 nanoseconds: what a negative keep_aliv
 DEFAULT_KEEP_ALIVE = 5 * 60 * SECOND
 _UNITS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000, "s": SECOND, "m": 60 * SECOND,
           "h": 3600 * SECOND}
+
+
+class BadRequest(Exception):
+    """A request gin would refuse before the handler: 400 {"error": message}."""
+
+
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)")
 
 

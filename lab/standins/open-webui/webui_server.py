@@ -17,6 +17,9 @@ VERSION = "0.6.5"
 INDEX = (b'<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Open WebUI</title></head>'
          b"<body><p>Open WebUI (lab stand-in): no user interface here.</p></body></html>\n")
 API_PATHS = ("/health", "/health/db", "/ready", "/api/version", "/api/config", "/ollama/api/version")
+# Routes behind get_verified_user / get_admin_user (backend/open_webui/utils/auth.py, v0.6.5): without a bearer token
+# or `token` cookie, get_current_user raises HTTPException(403, "Not authenticated"). The stand-in has no users.
+LOGIN_PATHS = ("/api/models", "/api/v1/users/", "/api/v1/chats/", "/api/v1/auths/", "/api/v1/configs/export")
 
 
 class WebUIServer(ThreadingHTTPServer):
@@ -39,6 +42,8 @@ class Handler(BaseHTTPRequestHandler):
             "/ollama/api/version": self._ollama_version}
         if path in routes:
             self._json(*routes[path]())
+        elif path in LOGIN_PATHS:
+            self._json(403, {"detail": "Not authenticated"})
         elif path.startswith("/ollama/api/version/"):
             self._json(*self._ollama_version_at(path.rsplit("/", 1)[1]))
         else:
@@ -47,7 +52,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         """FastAPI's GET routes refuse HEAD; the single-page app's files answer it."""
         path = self.path.split("?")[0]
-        if path in API_PATHS or path.startswith("/ollama/api/version/"):
+        if path in API_PATHS or path in LOGIN_PATHS or path.startswith("/ollama/api/version/"):
             body = b'{"detail":"Method Not Allowed"}'
             self._send(405, body, "application/json", with_body=False)
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
+import logging
 import socket
 import ssl
 import time
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pt_keys import AgentSigner
+
+log = logging.getLogger("portainer.snapshot")
 
 AGENT_TYPES = (2, 6)
 PING_TIMEOUT = 3.0
@@ -116,9 +119,19 @@ def snapshot(endpoint: dict[str, Any], signer: AgentSigner) -> tuple[dict[str, A
     version = ""
     if endpoint["Type"] in AGENT_TYPES:
         version, _ = ping_agent(endpoint["URL"])
-    raw = {name: docker_get(endpoint, signer, path) for name, path in (
-        ("Info", "/info"), ("Version", "/version"), ("Containers", "/containers/json?all=1"),
-        ("Images", "/images/json"), ("Volumes", "/volumes"), ("Networks", "/networks"))}
+    # api/docker/snapshot.go at 2.23.0: a failed Ping fails the snapshot (the environment goes down); a failed
+    # sub-call (info, containers, images, volumes, networks, version) is only logged and leaves its part empty.
+    ping = call(endpoint, signer, "GET", "/_ping")
+    if ping.status != 200:
+        raise TargetError(f"Error response from daemon: status {ping.status} for /_ping")
+    raw: dict[str, Any] = {}
+    for name, path in (("Info", "/info"), ("Containers", "/containers/json?all=1"), ("Images", "/images/json"),
+                       ("Volumes", "/volumes"), ("Networks", "/networks"), ("Version", "/version")):
+        try:
+            raw[name] = docker_get(endpoint, signer, path)
+        except TargetError as exc:
+            log.warning("unable to snapshot %s of environment %s: %s", path, endpoint.get("Name"), exc)
+            raw[name] = None
     return build_snapshot(raw), version
 
 

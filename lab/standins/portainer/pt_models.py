@@ -40,11 +40,10 @@ def render(endpoint: dict[str, Any], snapshot: dict[str, Any] | None, now: int, 
            with_snapshot: bool = True) -> dict[str, Any]:
     """The Endpoint as list/inspect return it (omitempty keys dropped, Edge heartbeat computed)."""
     out = dict(endpoint)
-    out["EdgeCheckinInterval"] = checkin_interval(endpoint, checkin)
-    out["QueryDate"], out["Heartbeat"] = 0, False
+    out["QueryDate"], out["Heartbeat"] = 0, False  # EdgeCheckinInterval stays as stored (0: the global one)
     if endpoint["Type"] in EDGE_TYPES:
         out["QueryDate"] = now
-        out["Heartbeat"] = heartbeat(now, endpoint["LastCheckInDate"], out["EdgeCheckinInterval"], slack)
+        out["Heartbeat"] = heartbeat(now, endpoint["LastCheckInDate"], checkin_interval(endpoint, checkin), slack)
     out["Snapshots"] = [snapshot] if snapshot and with_snapshot else []
     for key in ("EdgeID", "UserTrusted"):
         if not out.get(key):

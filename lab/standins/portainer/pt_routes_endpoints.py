@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import pt_agentclient as agentclient
@@ -53,9 +54,17 @@ def register(app: App) -> None:
         with app.store.tx() as db:
             if any(e["Name"] == endpoint["Name"] for e in db["endpoints"].values()):
                 raise HttpError(409, "Name is not unique")
+            # As 2.23's endpointCreate (no transaction): the environment is saved, then its tags are updated
+            # and its group read; a missing one fails the request and leaves the environment saved.
             db["endpoints"][str(endpoint["Id"])] = endpoint
             for tag_id in endpoint["TagIds"]:
+                if str(tag_id) not in db["tags"]:
+                    raise HttpError(500, "An error occurred while trying to create the environment",
+                                    "Object not found inside the database")
                 db["tags"][str(tag_id)]["Endpoints"][str(endpoint["Id"])] = True
+            if str(endpoint["GroupId"]) not in db["groups"]:
+                raise HttpError(500, "Unable to find an environment group inside the database",
+                                "Object not found inside the database")
         return json_response(rendered(endpoint))
 
     def endpoint_update(req: Request) -> Response:
@@ -122,7 +131,22 @@ def register(app: App) -> None:
         kept = [(k, v) for k, v in reply.headers.items() if k.lower() in ("content-type", "api-version", "ostype")]
         return Response(reply.status, reply.body, kept)
 
+    def settings_update(req: Request) -> Response:
+        """settings_update.go: `EnforceEdgeID` (a bool) is kept; other keys are accepted and ignored."""
+        payload = req.json()
+        if not isinstance(payload, dict):
+            raise HttpError(400, "Invalid request payload", "request body must be a JSON object")
+        enforce = ci_get(payload, "EnforceEdgeID")
+        with app.store.tx() as db:
+            current = db.setdefault("settings", {"EnforceEdgeID": False})
+            if isinstance(enforce, bool):
+                current["EnforceEdgeID"] = enforce
+        return json_response(settings_of(app) | {"EdgeAgentCheckinInterval": app.config.edge_checkin})
+
     add = app.router.add
+    add("GET", "/api/settings", lambda req: json_response(
+        settings_of(app) | {"EdgeAgentCheckinInterval": app.config.edge_checkin}))
+    add("PUT", "/api/settings", settings_update)
     add("GET", "/api/endpoints", endpoint_list, "auth")
     add("POST", "/api/endpoints", endpoint_create)
     add("POST", "/api/endpoints/snapshot", snapshot_all)
@@ -170,12 +194,6 @@ def _new_from_form(app: App, form: dict[str, str]) -> dict[str, Any]:
     if any(e["Name"] == name for e in app.store.all("endpoints")):
         raise HttpError(409, "Name is not unique")
     group_id = int(form.get("GroupID") or 0) or 1
-    if app.store.get("groups", group_id) is None:
-        raise HttpError(500, "Unable to find an environment group inside the database",
-                        "Object not found inside the database")
-    if any(app.store.get("tags", t) is None for t in tag_ids):
-        raise HttpError(500, "An error occurred while trying to create the environment",
-                        "Object not found inside the database")
     if creation == 3:
         raise HttpError(500, "Unable to authenticate against Azure", "Azure is not reachable from the stand-in")
     if creation == 5:
@@ -199,11 +217,19 @@ def _new_from_form(app: App, form: dict[str, str]) -> dict[str, Any]:
                      "TLSConfig": {"TLS": tls, "TLSSkipVerify": skip_verify} if tls else {"TLS": False,
                                                                                              "TLSSkipVerify": False}})
     endpoint["Agent"]["Version"] = version
+    if creation == 4 and settings_of(app)["EnforceEdgeID"]:
+        endpoint["EdgeID"] = str(uuid.uuid4())  # createEdgeAgentEndpoint: bound at creation, not by the first poll
     if creation == 4:
         endpoint.update({"Type": 4, "URL": models.edge_host(url), "UserTrusted": True, "TLSConfig": {
             "TLS": False, "TLSSkipVerify": False}, "EdgeKey": models.edge_key(
             url, app.config.tunnel_port, app.signer.fingerprint, endpoint["Id"])})
     return endpoint
+
+
+def settings_of(app: App) -> dict[str, Any]:
+    """The instance's settings (the part the stand-in keeps): EnforceEdgeID off, as a new 2.23 instance."""
+    with app.store.lock:
+        return dict(app.store.data.get("settings") or {"EnforceEdgeID": False})
 
 
 def _retag(db: dict[str, Any], endpoint: dict[str, Any], tag_ids: list[int]) -> None:
@@ -228,8 +254,9 @@ def edge_status(app: App, req: Request) -> Response:
         problem = ("Invalid environment type" if endpoint["Type"] not in models.EDGE_TYPES else
                    "missing Edge identifier" if not edge_id else
                    "invalid Edge identifier" if endpoint["EdgeID"] and endpoint["EdgeID"] != edge_id else "")
-        if problem:
-            raise HttpError(403, "Permission denied to access environment", problem)
+        if problem:  # bouncer.go AuthorizedEdgeEndpointOperation, as endpointedge_status_inspect.go reports it
+            raise HttpError(403, "Permission denied to access environment. The device has not been trusted yet",
+                            f"unauthorized Edge endpoint operation: {problem}. Environment name: {endpoint['Name']}")
         platform = req.headers.get("Portainer-Agent-Platform", "")
         if platform not in ("1", "2"):
             raise HttpError(400, "agent platform header is not valid", "agent platform header is missing or invalid")

@@ -9,13 +9,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tdns_records import IDENTITY, build_rdata, matches, required
+from tdns_records import IDENTITY, build_rdata, matches, required, to_text
+from tdns_stats import WINDOWS
 from tdns_store import RECURSION_VALUES, VERSION, ApiError, Store, fqdn, in_zone, record, zone_soa_serial
 
 Request = Callable[[str], str | None]
 Result = dict[str, Any]
 PERMISSION_SECTIONS = ("Dashboard", "Zones", "Cache", "Allowed", "Blocked", "Apps", "DnsClient", "Settings",
                        "DhcpServer", "Administration", "Logs")
+EXPORT = "/api/zones/export"
 CONSOLE = b"<!DOCTYPE html><html><head><title>Technitium DNS Server</title></head><body>stand-in</body></html>"
 
 
@@ -42,19 +44,23 @@ class Api:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.public: dict[str, Callable[[Request], Result]] = {
-            "/api/user/login": self.login, "/api/login": self.login, "/api/sso/status": self.sso_status}
+            "/api/user/login": self.login, "/api/login": self.login, "/api/sso/status": self.sso_status,
+            "/api/user/createToken": self.create_token_with_password}
         self.protected: dict[str, Callable[[Request, str], Result]] = {
             "/api/user/session/get": self.session_get, "/api/user/logout": self.logout,
-            "/api/user/createToken": self.create_token, "/api/user/changePassword": self.change_password,
+            "/api/admin/sessions/createToken": self.admin_create_token,
+            "/api/user/changePassword": self.change_password,
+            "/api/dashboard/stats/get": self.dashboard_stats,
             "/api/zones/create": self.zone_create, "/api/zone/create": self.zone_create,
             "/api/zones/list": self.zone_list, "/api/zones/delete": self.zone_delete,
             "/api/zones/enable": self.zone_enable, "/api/zones/disable": self.zone_disable,
             "/api/zones/records/add": self.record_add, "/api/zone/addRecord": self.record_add,
             "/api/zones/records/get": self.record_get, "/api/zones/records/delete": self.record_delete,
+            "/api/zones/records/update": self.record_update,
             "/api/settings/get": self.settings_get, "/api/settings/set": self.settings_set}
 
     def known(self, path: str) -> bool:
-        return path in self.public or path in self.protected or path == "/api/user/createToken"
+        return path in self.public or path in self.protected or path == EXPORT
 
     def envelope(self, body: Result, top_level: bool = False) -> Result:
         server = self.store.settings["dnsServerDomain"]
@@ -93,16 +99,23 @@ class Api:
         self.store.drop_token(str(params("__token")))
         return self.envelope({}, top_level=True)
 
-    def create_token(self, params: Request, user: str) -> Result:
-        name = required(params, "tokenName")
+    def create_token_with_password(self, params: Request) -> Result:
+        """13.6 maps /api/user/createToken to LoginAsync(ApiToken): no session is looked at, `user`, `pass` and
+        `tokenName` are read in that order (a missing one: "Parameter 'user' missing."), as a login."""
+        user, password, name = required(params, "user").lower(), required(params, "pass"), required(params, "tokenName")
+        if not self.store.check_password(user, password):
+            raise ApiError(f"Invalid username or password for user: {user}")
         token = self.store.new_token(user, "api", name)
         return self.envelope({"username": user, "tokenName": name, "token": token}, top_level=True)
 
-    def create_token_with_password(self, params: Request) -> Result:
-        user, password = required(params, "user").lower(), required(params, "pass")
-        if not self.store.check_password(user, password):
-            raise ApiError(f"Invalid username or password for user: {user}")
-        return self.create_token(params, user)
+    def admin_create_token(self, params: Request, user: str) -> Result:
+        """/api/admin/sessions/createToken (WebServiceAuthApi.CreateApiToken): a session with Administration
+        rights makes an API token for `user`, named `tokenName`."""
+        owner, name = required(params, "user").lower(), required(params, "tokenName")
+        if owner not in self.store.data["users"]:
+            raise ApiError(f"No such user exists: {owner}")
+        token = self.store.new_token(owner, "api", name)
+        return self.envelope({"username": owner, "tokenName": name, "token": token})
 
     def change_password(self, params: Request, user: str) -> Result:
         self.store.set_password(user, required(params, "pass"))
@@ -200,6 +213,47 @@ class Api:
             self.store.touch(zone)
         return self.envelope({})
 
+    def record_update(self, params: Request, user: str) -> Result:
+        """WebServiceZonesApi.UpdateRecord: the record named by the old values (`ipAddress`, `text`, ...) gets the
+        `new*` values (`newIpAddress`, `newText`, ...; each defaults to the old), `newDomain`, `ttl` (default:
+        the default TTL, as upstream), `disable` and `comments`."""
+        kind = required(params, "type").upper()
+        if kind not in IDENTITY or kind == "SOA":
+            raise ApiError(f"The record type is not supported by this stand-in: {kind}")
+        with self.store.lock:
+            zone, domain = self._record_zone(params)
+            new_domain = fqdn(params("newDomain") or domain)
+            if not in_zone(new_domain, zone["name"]):
+                raise ApiError(f"The domain name '{new_domain}' does not belong to the zone '{zone['name']}'")
+            old = [r for r in zone["records"]
+                   if r["name"] == domain and r["type"] == kind and matches(kind, r["rData"], params)]
+            if not old:
+                raise ApiError("Cannot update record: the old record does not exists.")
+
+            def new_value(name: str) -> str | None:
+                new_name = "new" + name[0].upper() + name[1:]
+                return params(new_name) or params(name)
+
+            rdata = dict(old[0]["rData"]) | build_rdata(kind, new_value)
+            updated = record(new_domain, kind, int(params("ttl") or self.store.settings["defaultRecordTtl"]), rdata)
+            updated["disabled"] = _bool(params("disable"))
+            if params("comments"):
+                updated["comments"] = params("comments")
+            zone["records"][zone["records"].index(old[0])] = updated
+            self.store.touch(zone)
+            return self.envelope({"zone": zone_info(zone, full=False), "updatedRecord": updated})
+
+    def export_zone(self, params: Request) -> str:
+        """/api/zones/export: the zone file as text/plain (errors are JSON, as every API error)."""
+        with self.store.lock:
+            return zone_file(self.store.zone(required(params, "zone")))
+
+    def dashboard_stats(self, params: Request, user: str) -> Result:
+        kind = params("type") or "lastHour"
+        if kind.lower() not in WINDOWS:
+            raise ApiError(f"Unknown stats type requested: {kind}")  # `custom` (start/end) is not served
+        return self.envelope(self.store.queries.stats(kind, len(self.store.zones)))
+
     # --- settings ---------------------------------------------------------------------------------------------
     def settings_get(self, params: Request, user: str) -> Result:
         return self.envelope(dict(self.store.settings))
@@ -256,6 +310,9 @@ class Handler(BaseHTTPRequestHandler):
             return
         params = self._params(url.query, body)
         try:
+            if url.path == EXPORT and self._user(api, params) is not None:
+                self._export(api, params)
+                return
             result = self._dispatch(api, url.path, params)
         except ApiError as exc:
             result = {"server": api.store.settings["dnsServerDomain"], "status": "error", "errorMessage": str(exc)}
@@ -268,15 +325,30 @@ class Handler(BaseHTTPRequestHandler):
         get = params.get
         if path in api.public:
             return api.public[path](get)
-        if path == "/api/user/createToken" and "user" in params and "pass" in params:
-            return api.create_token_with_password(get)
-        token = self._token(params)
-        user = api.store.token_user(token) if token else None
+        user = self._user(api, params)
         if user is None:
             return {"server": api.store.settings["dnsServerDomain"], "status": "invalid-token",
                     "errorMessage": "Invalid token or session expired."}
-        params["__token"] = str(token)
         return api.protected[path](get, user)
+
+    def _user(self, api: Api, params: dict[str, str]) -> str | None:
+        token = self._token(params)
+        user = api.store.token_user(token) if token else None
+        if user is not None:
+            params["__token"] = str(token)
+        return user
+
+    def _export(self, api: Api, params: dict[str, str]) -> None:
+        """Export answers the zone file itself (text/plain, as an attachment), not a JSON envelope."""
+        text = api.export_zone(params.get)
+        name = fqdn(params.get("zone") or "")
+        self.send_response(200)
+        self.send_header("Content-Disposition", f"attachment;filename={name or 'root'}.zone")
+        payload = text.encode()
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     def _token(self, params: dict[str, str]) -> str | None:
         header = self.headers.get("Authorization", "")
@@ -309,3 +381,15 @@ class ApiServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], api: Api) -> None:
         self.api = api
         super().__init__(address, Handler)
+
+
+def zone_file(zone: dict[str, Any]) -> str:
+    """The zone as an RFC 1035 master file, as Export answers it (text/plain), comments after `;`."""
+    lines = [f"$ORIGIN {zone['name']}.", ""]
+    for rec in zone["records"]:
+        owner = "@" if rec["name"] == zone["name"] else rec["name"] + "."
+        line = f"{owner}\t{rec['ttl']}\tIN\t{rec['type']}\t{to_text(rec['type'], rec['rData'])}"
+        if rec.get("comments"):
+            line += f"\t; {rec['comments']}"
+        lines.append(line if not rec.get("disabled") else ";" + line)
+    return "\n".join(lines) + "\n"

@@ -117,6 +117,8 @@ def resolve(store: Store, private: list[Network], query: dns.message.Message, cl
             _answer_from_zone(response, zone, name, qtype)
         else:
             response.set_rcode(dns.rcode.SERVFAIL if allowed else dns.rcode.REFUSED)
+    how = "totalAuthoritative" if zone is not None else "totalRecursive" if allowed else ""
+    store.queries.add(dns.rcode.to_text(response.rcode()), how, _client(client).compressed, name, qtype)
     return response
 
 

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tdns_stats import QueryLog
+
 VERSION = "13.6"
 SESSION_IDLE_SECONDS = 30 * 60
 RECURSION_VALUES = ("Deny", "Allow", "AllowOnlyForPrivateNetworks", "UseSpecifiedNetworkACL")
@@ -43,6 +45,7 @@ class Store:
     path: Path
     data: dict[str, Any] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
+    queries: QueryLog = field(default_factory=QueryLog)  # the dashboard's statistics, in memory only
 
     @classmethod
     def open(cls, data_dir: Path, env: dict[str, str]) -> Store:

@@ -57,7 +57,10 @@ class KumaEvents:
                 "deleteMonitor": self.delete, "getTags": self.get_tags, "addTag": self.add_tag,
                 "editTag": self.edit_tag, "deleteTag": self.delete_tag, "addMonitorTag": self.monitor_tag("add"),
                 "editMonitorTag": self.monitor_tag("edit"), "deleteMonitorTag": self.monitor_tag("delete"),
-                "addDockerHost": self.save_docker_host, "deleteDockerHost": self.delete_docker_host}
+                "addDockerHost": self.save_docker_host, "deleteDockerHost": self.delete_docker_host,
+                "addAPIKey": self.add_api_key, "getAPIKeyList": self.api_key_list,
+                "deleteAPIKey": self.delete_api_key, "enableAPIKey": self.api_key_active(True),
+                "disableAPIKey": self.api_key_active(False), "getSettings": self.get_settings}
 
     def _connected(self, sock: Socket) -> None:
         self.push.info(sock, with_version=False)
@@ -228,3 +231,36 @@ class KumaEvents:
         self.store.delete_docker_host(_id(_arg(args, 0), "docker host not found"))
         self.push.docker_hosts()
         return _ok("Deleted")
+
+    # --- API keys and settings (api-key-socket-handler.js; server.js getSettings) ------------------------------
+    def add_api_key(self, sock: Socket, args: list[Any]) -> list[Any]:
+        user_id = _logged_in(sock)
+        fields = dict(_arg(args, 0) or {})
+        key, clear = self.store.add_api_key(user_id, fields.get("name"), fields.get("expires"), fields.get("active"))
+        self.push.api_keys(user_id)
+        return _ok("Added Successfully.", key=clear, keyID=key["id"])
+
+    def api_key_list(self, sock: Socket, args: list[Any]) -> list[Any]:
+        self.push.api_keys(_logged_in(sock))
+        return _ok()
+
+    def delete_api_key(self, sock: Socket, args: list[Any]) -> list[Any]:
+        user_id = _logged_in(sock)
+        self.store.delete_api_key(_arg(args, 0), user_id)
+        sock.after_ack.append(lambda: self.push.api_keys(user_id))
+        return _ok("Deleted Successfully.")
+
+    def api_key_active(self, active: bool) -> Handler:
+        def handler(sock: Socket, args: list[Any]) -> list[Any]:
+            user_id = _logged_in(sock)
+            self.store.set_api_key_active(_arg(args, 0), active)
+            sock.after_ack.append(lambda: self.push.api_keys(user_id))
+            return _ok("Enabled Successfully" if active else "Disabled Successfully.")
+
+        return handler
+
+    def get_settings(self, sock: Socket, args: list[Any]) -> list[Any]:
+        """Settings of type `general` as a fresh 1.23.16 holds them (clear-old-data.js writes
+        keepDataPeriodDays at start) with `serverTimezone` filled in; `apiKeysEnabled` is not of that type."""
+        _logged_in(sock)
+        return _ok(data={"keepDataPeriodDays": 180, "serverTimezone": "UTC"})

@@ -152,8 +152,22 @@ class Handler(BaseHTTPRequestHandler):
     def _challenge(self) -> None:
         self._send(401, b"", "text/html; charset=utf-8", (("WWW-Authenticate", "Basic"),))
 
+    def _metrics_authorized(self) -> bool:
+        """server/auth.js apiAuth: once any API key was made (`apiKeysEnabled`), only an API key as the Basic
+        password (any user name) opens /metrics, and the user's password never again."""
+        if not self.server.store.api_keys_enabled():
+            return self._authorized()
+        header = self.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return False
+        try:
+            _, _, password = base64.b64decode(header[6:]).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        return self.server.store.check_api_key(password)
+
     def _metrics(self) -> None:
-        if not self._authorized():
+        if not self._metrics_authorized():
             self._challenge()
             return
         self._send(200, metrics(self.server.store).encode(), "text/plain; version=0.0.4; charset=utf-8")

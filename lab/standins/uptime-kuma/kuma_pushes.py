@@ -46,7 +46,8 @@ class Pushes:
         for event, empty in (("maintenanceList", {}), ("notificationList", []), ("proxyList", [])):
             self.io.emit_to_users(event, empty)
         self.docker_hosts()
-        self.io.emit_to_users("apiKeyList", [])
+        if sock.user_id is not None:
+            self.api_keys(sock.user_id)
         pages = {str(p["id"]): {k: p.get(k) for k in PAGE_KEYS} | {"domainNameList": []}
                  for p in self.store.data["status_pages"]}
         self.io.emit_to_users("statusPageList", pages)
@@ -59,6 +60,9 @@ class Pushes:
             sock.emit("importantHeartbeatList", monitor["id"], [r for r in reversed(rows) if r["important"]], False)
         for monitor in monitors:
             self.stats(monitor["id"])
+
+    def api_keys(self, user_id: int) -> None:
+        self.io.emit_to_users("apiKeyList", self.store.api_keys(user_id))
 
     def after_delete(self, monitor_id: int) -> None:
         self.monitor_list()

@@ -54,8 +54,9 @@ class Store:
             self.data: dict[str, Any] = json.loads(self.path.read_text())
         else:
             self.data = {"users": [], "monitors": [], "beats": {}, "status_pages": [], "next_id": 1}
-        for key in ("tags", "monitor_tags", "docker_hosts"):  # absent from state files of older stand-ins
+        for key in ("tags", "monitor_tags", "docker_hosts", "api_keys"):  # absent from older state files
             self.data.setdefault(key, [])
+        self.data.setdefault("settings", {})
 
     def save(self) -> None:
         with self.lock:
@@ -256,3 +257,63 @@ class Store:
                 if monitor.get("docker_host") == host_id:
                     monitor["docker_host"] = None
             self.save()
+
+    # --- API keys and settings (server/socket-handlers/api-key-socket-handler.js, server/auth.js) --------------
+    def add_api_key(self, user_id: int, name: Any, expires: Any, active: Any) -> tuple[Row, str]:
+        """A new key and its clear text `uk<id>_<40 characters>`; the first one turns `apiKeysEnabled` on for good
+        (Kuma never clears it, even when every key is deleted)."""
+        clear = secrets.token_urlsafe(30)[:40]
+        with self.lock:
+            key = {"id": self._next("api_keys"), "key": hash_password(clear), "name": name, "user_id": user_id,
+                   "active": 1 if active in (1, True, "1", "true") else 0, "expires": expires or None,
+                   "created_date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")}
+            self.data["api_keys"].append(key)
+            self.data["settings"]["apiKeysEnabled"] = True
+            self.save()
+            return dict(key), f"uk{key['id']}_{clear}"
+
+    def api_keys(self, user_id: int) -> list[Row]:
+        """toPublicJSON of the user's keys: no hash, `status` active | inactive | expired."""
+        with self.lock:
+            return [{"id": k["id"], "name": k["name"], "userID": k["user_id"], "createdDate": k["created_date"],
+                     "active": k["active"], "expires": k["expires"], "status": _key_status(k)}
+                    for k in self.data["api_keys"] if k["user_id"] == user_id]
+
+    def set_api_key_active(self, key_id: Any, active: bool) -> None:
+        with self.lock:
+            for key in self.data["api_keys"]:
+                if str(key["id"]) == str(key_id):
+                    key["active"] = int(active)
+            self.save()
+
+    def delete_api_key(self, key_id: Any, user_id: int) -> None:
+        with self.lock:
+            self.data["api_keys"] = [k for k in self.data["api_keys"]
+                                     if not (str(k["id"]) == str(key_id) and k["user_id"] == user_id)]
+            self.save()
+
+    def api_keys_enabled(self) -> bool:
+        return bool(self.data["settings"].get("apiKeysEnabled"))
+
+    def check_api_key(self, presented: str) -> bool:
+        """auth.js verifyAPIKey: `uk<id>_<clear>`, the key active and not expired, the clear text matching."""
+        key_id, sep, clear = presented[2:].partition("_")
+        if not presented.startswith("uk") or not sep:
+            return False
+        with self.lock:
+            key = next((dict(k) for k in self.data["api_keys"] if str(k["id"]) == key_id), None)
+        if key is None or _key_status(key) != "active":
+            return False
+        salt = key["key"].split("$")[1]
+        return secrets.compare_digest(hash_password(clear, salt), key["key"])
+
+
+def _key_status(key: Row) -> str:
+    expires = key.get("expires")
+    if expires:
+        try:
+            if datetime.strptime(str(expires)[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC) < datetime.now(UTC):
+                return "expired"
+        except ValueError:
+            pass  # dayjs of an unparsable date: never expired
+    return "active" if key["active"] else "inactive"

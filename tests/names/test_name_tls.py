@@ -1,7 +1,9 @@
-"""Phase 1: every phase-1 service name is served by NPM over TLS with a valid certificate, TLS 1.2+ only.
+"""Every name the inventory gives is served by NPM over TLS, phase by phase (each name carries its service's phase):
+a certificate valid for the name, TLS 1.2+ only, HTTP redirected to HTTPS, HSTS sent, and the service behind it.
+A new service's name is covered without a new spec.
 
 Connections go to the NPM host's inventory address with the name as SNI, so a DNS fault does not hide a
-TLS one (DNS has its own specs).
+TLS one (DNS has its own spec, NAME-DNS-001).
 """
 
 from __future__ import annotations
@@ -9,24 +11,30 @@ from __future__ import annotations
 import ssl
 import warnings
 
+import httpx
 import pytest
 
 from homelab.checks import could_not_observe, problem
 from homelab.checks.reach import service_host
-from homelab.checks.tls import TlsUnobserved, handshake, leaf, legacy
-
-pytestmark = pytest.mark.phase1
+from homelab.checks.tls import TlsUnobserved, handshake, hsts_max_age, leaf, legacy
 
 CERT = ("upload a certificate for the name to NPM (SSL Certificates > Add > Custom; the lab CA, or Let's Encrypt "
         "by DNS challenge) and select it on the proxy host; re-run `python -m bootstrap phase1`")
+
+
+LEGACY_FIX = ("re-run `python -m bootstrap phase1`: it recreates NPM's container when any name accepts TLS 1.0/1.1, so "
+              "NPM's own nginx files (ssl_protocols TLSv1.2 TLSv1.3) are back; never edit them in the container")
+HSTS_FIX = "turn on HSTS for the proxy host in NPM (SSL tab; re-run bootstrap for the name's phase)"
+PROXY_FIX = "re-run bootstrap for the name's phase (NPM proxy host), and check that the service runs"
+HSTS_MIN_AGE = 15_552_000  # 180 days, the shortest max-age worth the name (NPM sends 63072000, two years)
 
 
 class CertificateExpiresSoon(UserWarning):
     """A certificate is valid, but will expire within settings.cert_warn_days."""
 
 
-@pytest.mark.spec("P1-TLS-001", severity="critical", fix=CERT)
-@pytest.mark.each("fqdn", phase=1)
+@pytest.mark.spec("NAME-TLS-001", severity="critical", fix=CERT)
+@pytest.mark.each("fqdn")
 def test_certificate_verifies(fqdn, inventory):
     """NPM serves the name a certificate valid for that name, chained to the trusted CA, and not expired."""
     npm = service_host(inventory, "npm")
@@ -36,8 +44,8 @@ def test_certificate_verifies(fqdn, inventory):
         error, f"https://{fqdn.name} via NPM at {npm.address}:443", CERT)
 
 
-@pytest.mark.spec("P1-TLS-002", severity="high", fix="renew the certificate in NPM (or re-run bootstrap phase 1)")
-@pytest.mark.each("fqdn", phase=1)
+@pytest.mark.spec("NAME-TLS-002", severity="high", fix="renew the certificate in NPM (or re-run bootstrap phase 1)")
+@pytest.mark.each("fqdn")
 def test_certificate_not_expiring(fqdn, inventory):
     """The certificate is at least settings.cert_min_days from expiry (a warning under cert_warn_days)."""
     npm = service_host(inventory, "npm")
@@ -59,9 +67,9 @@ def test_certificate_not_expiring(fqdn, inventory):
                       f"({inventory.settings.cert_warn_days}); renew it soon", CertificateExpiresSoon, stacklevel=1)
 
 
-@pytest.mark.spec("P1-TLS-003", severity="high",
-                  fix="allow TLS 1.2 and 1.3 only in NPM (ssl_protocols TLSv1.2 TLSv1.3)")
-@pytest.mark.each("fqdn", phase=1)
+@pytest.mark.spec("NAME-TLS-003", severity="high",
+                  fix=LEGACY_FIX)
+@pytest.mark.each("fqdn")
 @pytest.mark.parametrize("version", ["TLSv1", "TLSv1_1"])
 def test_legacy_tls_refused(fqdn, version, inventory):
     """NPM refuses TLS 1.0 and 1.1 handshakes (a TLS alert from the server), while completing TLS 1.2+.
@@ -75,12 +83,12 @@ def test_legacy_tls_refused(fqdn, version, inventory):
                                       f"{fqdn.name}"), pytrace=False)
     assert accepted is None, problem(f"{version} refused", f"{version} {accepted}",
                                      f"https://{fqdn.name} via NPM at {npm.address}:443",
-                                     "ssl_protocols TLSv1.2 TLSv1.3 in NPM's nginx")
+                                     LEGACY_FIX)
 
 
-@pytest.mark.spec("P1-TLS-004", severity="high",
-                  fix="turn on `Force SSL` (ssl_forced) on the NPM proxy host (re-run `python -m bootstrap phase1`)")
-@pytest.mark.each("fqdn", phase=1)
+@pytest.mark.spec("NAME-TLS-004", severity="high",
+                  fix="turn on `Force SSL` (ssl_forced) on the NPM proxy host (re-run bootstrap for the name's phase)")
+@pytest.mark.each("fqdn")
 def test_http_redirects_to_https(fqdn, inventory, http):
     """A plain-HTTP request for the name is redirected to https:// for the same name."""
     npm = service_host(inventory, "npm")
@@ -90,3 +98,44 @@ def test_http_redirects_to_https(fqdn, inventory, http):
     assert redirected, problem(
         f"a redirect to https://{fqdn.name}/", f"HTTP {answer.status_code} {location or '(no Location)'}",
         f"http://{fqdn.name} via NPM at {npm.address}:80", "turn on Force SSL for the proxy host in NPM")
+
+
+@pytest.mark.spec("NAME-TLS-005", severity="medium", fix=HSTS_FIX)
+@pytest.mark.each("fqdn")
+def test_hsts_sent(fqdn, inventory):
+    """Over verified TLS, NPM's answer for the name carries Strict-Transport-Security with a max-age of at least
+    180 days, so a browser never falls back to plain HTTP for it."""
+    npm = service_host(inventory, "npm")
+    answer = _get_by_name(inventory, npm, fqdn.name)
+    header = answer.headers.get("strict-transport-security", "")
+    age = hsts_max_age(header) or 0
+    assert age >= HSTS_MIN_AGE, problem(
+        f"Strict-Transport-Security with max-age >= {HSTS_MIN_AGE}", repr(header) if header else "no such header",
+        f"https://{fqdn.name}/ via NPM at {npm.address}:443 (HTTP {answer.status_code})", HSTS_FIX)
+
+
+@pytest.mark.spec("NAME-PROXY-001", severity="medium", fix=PROXY_FIX)
+@pytest.mark.each("fqdn")
+def test_name_proxied_to_service(fqdn, inventory):
+    """Through NPM (TLS verified), each name reaches its service: no 502/504 from the proxy."""
+    npm = service_host(inventory, "npm")
+    answer = _get_by_name(inventory, npm, fqdn.name)
+    upstream = fqdn.instance.service.upstream
+    assert answer.status_code < 500, problem(
+        f"the service's own answer (below 500) from {fqdn.instance.host.address}:{upstream.port if upstream else '?'}",
+        f"HTTP {answer.status_code}", f"https://{fqdn.name}/ via NPM at {npm.address}:443",
+        f"{PROXY_FIX}: {fqdn.instance.id}")
+
+
+def _get_by_name(inventory, npm, name):
+    """GET https://NAME/ at NPM's address, the name as SNI and Host, TLS verified; a spec that gets no answer fails
+    as could not observe."""
+    bundle = inventory.settings.ca_bundle
+    verify = ssl.create_default_context(cafile=str(bundle)) if bundle else True
+    # A client of its own: a pooled connection would carry another name's TLS session (SNI) to NPM.
+    with httpx.Client(verify=verify, timeout=inventory.settings.connect_timeout * 3) as client:
+        try:
+            return client.get(f"https://{npm.address}/", headers={"Host": name}, extensions={"sni_hostname": name})
+        except httpx.HTTPError as exc:
+            pytest.fail(could_not_observe(f"no HTTPS answer for {name} ({type(exc).__name__}: {exc})", npm.name,
+                                          "this machine, TLS verified"), pytrace=False)

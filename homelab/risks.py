@@ -1,0 +1,46 @@
+"""The risks this homelab accepts today, from the inventory: standing entries of every report (report.html's
+"Accepted risks", results.json's `risks`), so an auditor reads them each night instead of in a doc.
+
+- A service with a name and no login (homelab.checks.logins.NO_LOGIN): its exposure specs are its only guard.
+- An Edge agent that polls Portainer without verifying its certificate (bootstrap writes EDGE_INSECURE_POLL=1:
+  Portainer's 9443 certificate is self-signed; docs/gpu-workers.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from homelab.checks.logins import NO_LOGIN
+from homelab.inventory import Inventory
+
+
+@dataclass(frozen=True)
+class Risk:
+    what: str
+    where: str
+    guard: str    # what stands between the risk and an attacker, checked every run
+    remedy: str   # how to stop accepting it
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def accepted(inventory: Inventory) -> list[Risk]:
+    found = []
+    for service, host in inventory.instances():
+        name = service.fqdn_for(host)
+        if service.name in NO_LOGIN and name:
+            found.append(Risk(NO_LOGIN[service.name], f"{service.name}@{host.name} ({name})",
+                              f"exposure `{service.exposure}`: EXP-SCAN-001, EXP-NAME-001 and the access list "
+                              "of its name (EXP-NAME-002)",
+                              "put an authenticating proxy in front of it (an NPM access list with users)"))
+    for host in inventory.hosts_with_stack("edge-agent"):
+        found.append(Risk("the Edge agent polls Portainer with TLS verification off (EDGE_INSECURE_POLL=1): "
+                          "Portainer's 9443 certificate is self-signed",
+                          f"{host.name} -> {inventory.platform_host.name}:9443",
+                          "the Edge ID and key bind the agent to its environment; the LAN path is firewalled "
+                          "(P1-NET-*, EXP-SCAN-001)",
+                          "serve Portainer with a certificate of the homelab's CA and give the agent that CA "
+                          "(docs/gpu-workers.md)"))
+    return found

@@ -1,0 +1,65 @@
+"""The hardening faults: sshd taking passwords again, root allowed to log in, NPM's nginx accepting TLS 1.0/1.1, a
+name without HSTS. Each names the specs that must catch it; bootstrap repairs each by behaviour (sshd's drop-in,
+NPM's container recreated from its image, the proxy host's HSTS). They share the exposure proof's deployment
+(selftests/proof/test_exposure_proof.py), which breaks them in turn.
+"""
+
+from __future__ import annotations
+
+from lab.faults.base import Fault, Lab
+
+PROOF = "exposure"
+DROP_IN = "/etc/ssh/sshd_config.d/00-homelab.conf"
+CLOUD_INIT = "/etc/ssh/sshd_config.d/50-cloud-init.conf"  # what cloud-init writes on a VM made from a cloud image
+HUP = 'kill -HUP "$(cat /run/sshd.pid)"'
+CIPHERS = "/etc/nginx/conf.d/include/ssl-ciphers.conf"  # NPM's TLS settings, a file of its image
+NGINX_RELOAD = "nginx -p /data/nginx -c /data/nginx/nginx.conf -s reload"
+HSTS_NAME = "grafana.home.example.com"
+NAMES = ("portainer", "npm", "dns", "status", "ollama-gaming-pc-1", "chat-gaming-pc-1", "prometheus", "grafana")
+
+
+def _passwords(lab: Lab, on: bool) -> None:
+    if on:  # the hardening drop-in gone (a reinstalled openssh-server), and cloud-init's file turning passwords on
+        lab.sh("platform", f"rm -f {DROP_IN}; printf 'PasswordAuthentication yes\\nKbdInteractiveAuthentication yes\\n'"
+                           f" > {CLOUD_INIT}; {HUP}")
+    else:
+        lab.sh("platform", f"rm -f {CLOUD_INIT}; {HUP}")
+
+
+def _root_login(lab: Lab, allowed: str) -> None:
+    lab.sh("pve-docker-1", f"sed -i 's/^PermitRootLogin .*/PermitRootLogin {allowed}/' {DROP_IN}; {HUP}")
+
+
+def _legacy_tls(lab: Lab) -> None:
+    """TLS 1.0 and 1.1 turned on in NPM's own nginx file, in the running container, and nginx reloaded."""
+    lab.sh("platform", "docker exec npm sh -c " + repr(
+        f"sed -i -e 's/^ssl_protocols .*/ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;/' "
+        f"-e 's/^ssl_ciphers .*/ssl_ciphers \"DEFAULT:@SECLEVEL=0\";/' {CIPHERS} && {NGINX_RELOAD}"))
+
+
+def _hsts(lab: Lab, on: bool) -> None:
+    with lab.npm() as npm:
+        host = npm.proxy_host_for(HSTS_NAME)
+        assert host is not None, f"NPM has no proxy host {HSTS_NAME}: apply bootstrap phase 4 first"
+        npm.update_proxy_host(host.id, {"hsts_enabled": on})
+
+
+FAULTS = (
+    Fault("sshd-passwords", "sshd on the platform VM takes passwords again (hardening drop-in removed, cloud-init's "
+          "PasswordAuthentication yes), reloaded",
+          ("test_ssh_offers_keys_only[platform]", "test_root_login_only_where_planned[platform]"),
+          lambda lab: _passwords(lab, True), lambda lab: _passwords(lab, False), phase=1, proof=PROOF,
+          why="without the drop-in, Debian's default PermitRootLogin (prohibit-password) is back too"),
+    Fault("sshd-root-login", "PermitRootLogin yes on pve-docker-1, reloaded",
+          ("test_root_login_only_where_planned[pve-docker-1]",), lambda lab: _root_login(lab, "yes"),
+          lambda lab: _root_login(lab, "no"), phase=2, proof=PROOF),
+    Fault("npm-legacy-tls", "TLS 1.0 and 1.1 turned on in NPM's nginx (its ssl-ciphers.conf edited in the container, "
+          "nginx reloaded)",
+          tuple(f"test_legacy_tls_refused[{name}.home.example.com-{version}]" for name in NAMES
+                for version in ("TLSv1", "TLSv1_1")),
+          _legacy_tls, lambda lab: None, phase=1, proof=PROOF,
+          why="undone by bootstrap phase 1 alone: it recreates NPM's container from its image"),
+    Fault("hsts-off", f"HSTS turned off on NPM's proxy host {HSTS_NAME}",
+          (f"test_hsts_sent[{HSTS_NAME}]",), lambda lab: _hsts(lab, False), lambda lab: None, phase=4,
+          proof=PROOF, why="undone by bootstrap phase 4 alone: the proxy host is planned with HSTS on"),
+)

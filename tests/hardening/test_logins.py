@@ -1,0 +1,48 @@
+"""Every management UI requires a login: a request without credentials to each service's API, through NPM by its
+name (TLS verified), is refused as the upstream server refuses it. Services with no login at all (Prometheus,
+Ollama) are the report's accepted risks: their exposure specs are their only guard."""
+
+from __future__ import annotations
+
+import ssl
+
+import httpx
+import pytest
+
+from homelab.checks import could_not_observe, problem
+from homelab.checks.logins import LOGINS, NO_LOGIN
+from homelab.checks.reach import service_host
+
+pytestmark = pytest.mark.hardening
+
+LOGIN_FIX = ("turn the service's authentication back on (Grafana: GF_AUTH_ANONYMOUS_ENABLED=false; Open WebUI: "
+             "WEBUI_AUTH=true; the others cannot turn it off) and redeploy its stack with bootstrap")
+
+
+@pytest.mark.spec("HARD-AUTH-001", severity="critical", fix=LOGIN_FIX)
+@pytest.mark.each("fqdn", service__not=tuple(NO_LOGIN))  # no login to ask for: the report's accepted risks
+def test_api_refuses_anonymous(fqdn, inventory):
+    """The service's API, asked through its name without credentials, refuses (401/403, or Technitium's
+    invalid-token), so that reaching the name is never enough to administer it."""
+    service = fqdn.instance.service.name
+    login = LOGINS.get(service)
+    assert login is not None, (
+        f"{service} ({fqdn.name}) has no known unauthenticated request: add what its API refuses to "
+        "homelab/checks/logins.py (or to NO_LOGIN, as an accepted risk the report lists)")
+    npm = service_host(inventory, "npm")
+    bundle = inventory.settings.ca_bundle
+    verify = ssl.create_default_context(cafile=str(bundle)) if bundle else True
+    where = f"GET https://{fqdn.name}{login.path} without credentials, via NPM at {npm.address}:443"
+    with httpx.Client(verify=verify, timeout=inventory.settings.connect_timeout * 3) as client:
+        try:
+            answer = client.get(f"https://{npm.address}{login.path}", headers={"Host": fqdn.name},
+                                extensions={"sni_hostname": fqdn.name})
+        except httpx.HTTPError as exc:
+            pytest.fail(could_not_observe(f"no answer ({type(exc).__name__}: {exc})", npm.name,
+                                          "this machine, TLS verified"), pytrace=False)
+    if answer.status_code >= 500:
+        pytest.fail(could_not_observe(f"HTTP {answer.status_code} from the proxy, not the service's own answer",
+                                      npm.name, where), pytrace=False)
+    refused = " or ".join(map(str, login.refused)) if not login.json_status else f'{{"status": "{login.json_status}"}}'
+    assert login.refuses(answer.status_code, answer.text), problem(
+        f"a refusal ({refused})", f"HTTP {answer.status_code}: {answer.text[:120]!r}", where, LOGIN_FIX)

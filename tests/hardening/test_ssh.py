@@ -1,0 +1,59 @@
+"""SSH on every host takes keys only: password and keyboard-interactive authentication are refused, and root logs in
+only where the inventory logs in as root (Unraid), with a key.
+
+Asked of the server itself: a fresh connection, its host key verified, sends the `none` method and reads the methods
+sshd offers (what an attacker's client sees). The effective settings (`sshd -T`, as root) are the diagnosis.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from homelab.checks import could_not_observe, problem
+from homelab.checks.engine import as_root
+from homelab.checks.sshd import EFFECTIVE, ROOT_KEY_ONLY, differences, effective, offered_wrongly, root_login
+from homelab.ssh import SSHError, offered_auth
+
+pytestmark = pytest.mark.hardening
+
+SSH_FIX = ("re-run bootstrap for the host's phase: it writes /etc/ssh/sshd_config.d/00-homelab.conf (keys only) and "
+           "reloads sshd; remove any earlier file or line that turns passwords back on")
+
+
+def _settings(host, access):
+    result = access.ssh.run(host, as_root(host.ssh.user, EFFECTIVE))
+    try:
+        return effective(result.stdout)
+    except ValueError as exc:
+        pytest.fail(could_not_observe(f"{exc} (exit status {result.exit_status})", host.name,
+                                      f"`sshd -T` as root over SSH as {host.ssh.user}"), pytrace=False)
+
+
+@pytest.mark.spec("HARD-SSH-001", severity="critical", fix=SSH_FIX)
+@pytest.mark.each("host")
+def test_ssh_offers_keys_only(host, inventory, access, reach):
+    """A fresh SSH connection to the host is offered public-key authentication only: no password, no
+    keyboard-interactive, and never a login without authentication."""
+    reach(host)  # the host-down policy, and the host key recorded where trust_on_first_use is on
+    where = f"sshd on {host.name} ({host.address}:{host.ssh.port}), asked for user {host.ssh.user} from this machine"
+    try:
+        methods = offered_auth(host, inventory.settings, access.ssh.recorded)
+    except SSHError as exc:
+        pytest.fail(could_not_observe(str(exc), host.name, "a fresh SSH connection from this machine"), pytrace=False)
+    wrong = offered_wrongly(methods)
+    if wrong:
+        why = "; ".join(differences(host, _settings(host, access))) or "sshd -T shows the planned settings"
+        pytest.fail(problem("publickey only", f"{', '.join(methods) or 'none'} offered ({why})", where, SSH_FIX),
+                    pytrace=False)
+
+
+@pytest.mark.spec("HARD-SSH-002", severity="high", fix=SSH_FIX)
+@pytest.mark.each("host")
+def test_root_login_only_where_planned(host, access, reach):
+    """sshd permits root to log in only on a host whose inventory SSH user is root, and then with a key only."""
+    reach(host)
+    have = _settings(host, access)["permitrootlogin"]
+    want = root_login(host)
+    ok = have in ROOT_KEY_ONLY if want == "prohibit-password" else have == want
+    assert ok, problem(f"PermitRootLogin {want}", f"PermitRootLogin {have} (sshd -T)",
+                       f"sshd on {host.name} ({host.address})", SSH_FIX)
