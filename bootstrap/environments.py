@@ -18,6 +18,7 @@ from homelab.environments import (
     EDGE,
     UP,
     Wanted,
+    edge_key_url,
     identity_differences,
     kind_name,
     placement_differences,
@@ -96,6 +97,10 @@ def ensure(portainer: Portainer, want: Wanted) -> dict[str, Any]:
     tags = [t for t in tag_ids if t is not None]
     if group is None or len(tags) != len(tag_ids):
         raise StepFailed(f"Portainer did not keep the group or tags created for {want.name}; see its logs")
+    if found is not None and want.kind == EDGE and edge_key_url(str(found.get("EdgeKey") or "")) != want.url:
+        # Portainer never changes an Edge key: the environment is made again, and the agent redeployed with its key
+        portainer.delete_endpoint(found["Id"])
+        found = None
     if found is None:
         return _create(portainer, want, group, tags)
     fields: dict[str, Any] = {"GroupID": group, "TagIDs": tags}

@@ -50,7 +50,32 @@ def wanted(inventory: Inventory, host: Host) -> Wanted:
     if host.role == "agent":
         return Wanted(host, AGENT, f"tcp://{host.address}:{agent_port(inventory)}")
     # An Edge environment's URL is where its agent polls Portainer (the agent dials out; nothing dials in).
-    return Wanted(host, EDGE, f"https://{inventory.platform_host.address}:{PORTAINER_PORT}")
+    return Wanted(host, EDGE, edge_poll_url(inventory))
+
+
+def edge_poll_url(inventory: Inventory) -> str:
+    """Where Edge agents poll Portainer: its name through NPM, whose certificate (the homelab's CA, or Let's
+    Encrypt) the agent verifies; only without a name, Portainer's own 9443, whose self-signed certificate an agent
+    can only accept unverified (EDGE_INSECURE_POLL=1, an accepted risk the report lists)."""
+    portainer = inventory.services.get("portainer")
+    name = portainer.fqdn_for(inventory.platform_host) if portainer else None
+    return f"https://{name}" if name else f"https://{inventory.platform_host.address}:{PORTAINER_PORT}"
+
+
+def edge_poll_verified(inventory: Inventory) -> bool:
+    return not edge_poll_url(inventory).endswith(f":{PORTAINER_PORT}")
+
+
+def edge_key_url(key: str) -> str | None:
+    """The Portainer URL an EDGE_KEY sends its agent to ("URL|tunnel|fingerprint|id", base64), None if unreadable."""
+    import base64
+    import binascii
+
+    try:
+        url = base64.b64decode(key + "=" * (-len(key) % 4), validate=True).decode().split("|")[0].rstrip("/")
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    return url or None
 
 
 def identity_differences(want: Wanted, found: Endpoint) -> list[str]:
@@ -60,6 +85,9 @@ def identity_differences(want: Wanted, found: Endpoint) -> list[str]:
         diffs.append(f"type {kind_name(found['Type'])}, not {kind_name(want.kind)}")
     if want.kind != EDGE and found.get("URL") != want.url:
         diffs.append(f"URL {found.get('URL')}, not {want.url}")
+    if want.kind == EDGE and edge_key_url(str(found.get("EdgeKey") or "")) != want.url:
+        diffs.append(f"its Edge key sends the agent to {edge_key_url(str(found.get('EdgeKey') or ''))}, "
+                     f"not {want.url}")
     return diffs
 
 

@@ -2,8 +2,8 @@
 "Accepted risks", results.json's `risks`), so an auditor reads them each night instead of in a doc.
 
 - A service with a name and no login (homelab.checks.logins.NO_LOGIN): its exposure specs are its only guard.
-- An Edge agent that polls Portainer without verifying its certificate (bootstrap writes EDGE_INSECURE_POLL=1:
-  Portainer's 9443 certificate is self-signed; docs/gpu-workers.md).
+- An Edge agent that polls Portainer without verifying its certificate: only where Portainer has no name (then
+  agents poll its own 9443, self-signed, with EDGE_INSECURE_POLL=1); P3-EDGE-006 fails then too.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from homelab.checks.logins import NO_LOGIN
+from homelab.environments import edge_poll_verified
 from homelab.inventory import Inventory
 
 
@@ -35,12 +36,12 @@ def accepted(inventory: Inventory) -> list[Risk]:
                               f"exposure `{service.exposure}`: EXP-SCAN-001, EXP-NAME-001 and the access list "
                               "of its name (EXP-NAME-002)",
                               "put an authenticating proxy in front of it (an NPM access list with users)"))
-    for host in inventory.hosts_with_stack("edge-agent"):
+    for host in ([] if edge_poll_verified(inventory) else inventory.hosts_with_stack("edge-agent")):
         found.append(Risk("the Edge agent polls Portainer with TLS verification off (EDGE_INSECURE_POLL=1): "
                           "Portainer's 9443 certificate is self-signed",
                           f"{host.name} -> {inventory.platform_host.name}:9443",
                           "the Edge ID and key bind the agent to its environment; the LAN path is firewalled "
                           "(P1-NET-*, EXP-SCAN-001)",
-                          "serve Portainer with a certificate of the homelab's CA and give the agent that CA "
-                          "(docs/gpu-workers.md)"))
+                          "give Portainer a name (services.portainer: fqdn): agents then poll it through NPM, "
+                          "verified"))
     return found

@@ -440,7 +440,7 @@ def offered_auth(target: Reachable, settings: Settings, recorded: Path | None = 
         transport.auth_none(target.ssh.user)
         return []  # in without authentication
     except paramiko.BadAuthenticationType as exc:
-        return sorted(exc.allowed_types)
+        return sorted(method for method in exc.allowed_types if method) or ["(no method listed)"]
     except (paramiko.SSHException, OSError, EOFError) as exc:
         raise HostUnreachable(f"{where}: the SSH handshake failed: {exc or type(exc).__name__}") from None
     finally:

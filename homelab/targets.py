@@ -59,7 +59,8 @@ def _matches(obj: Any, filters: dict[str, Any]) -> bool:
     """`key=value` or `key=(values...)` must match; `key__not=(values...)` must not."""
     for key, wanted in filters.items():
         if key.endswith("__not"):
-            if getattr(obj, key.removesuffix("__not")) in wanted:
+            excluded = wanted if isinstance(wanted, (tuple, list, set, frozenset)) else (wanted,)
+            if getattr(obj, key.removesuffix("__not")) in excluded:
                 return False
             continue
         value = getattr(obj, key)

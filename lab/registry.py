@@ -74,15 +74,25 @@ def push(local: str, name: str) -> None:
         raise LabError(f"pushing {local} as {name} failed: {copied.stderr.decode(errors='replace').strip()}")
 
 
+MANIFEST_TYPES = ("application/vnd.docker.distribution.manifest.v2+json, "
+                  "application/vnd.oci.image.manifest.v1+json")
+
+
 def image_map(timeout: float = 5.0) -> dict[str, str]:
-    """`upstream name:tag` -> `REGISTRY/name:tag` for every image the lab registry holds."""
+    """`upstream name:tag` -> `REGISTRY/name:tag@DIGEST` for every image the lab registry holds."""
     mapping: dict[str, str] = {}
     try:
         with httpx.Client(base_url=f"http://{REGISTRY}", timeout=timeout) as client:
             catalog = client.get("/v2/_catalog", params={"n": 1000}).raise_for_status().json()
             for repo in catalog.get("repositories") or []:
                 tags = client.get(f"/v2/{repo}/tags/list").raise_for_status().json().get("tags") or []
-                mapping.update({f"{repo}:{t}": f"{REGISTRY}/{repo}:{t}" for t in sorted(tags)})
+                for tag in sorted(tags):
+                    answer = client.head(f"/v2/{repo}/manifests/{tag}", headers={"Accept": MANIFEST_TYPES})
+                    digest = answer.headers.get("Docker-Content-Digest", "")
+                    # By digest: a host that holds an older build under the same tag (its engine's volume outlives
+                    # `lab down`) pulls the new one instead of running the old
+                    pin = f"@{digest}" if answer.status_code == 200 and digest.startswith("sha256:") else ""
+                    mapping[f"{repo}:{tag}"] = f"{REGISTRY}/{repo}:{tag}{pin}"
     except httpx.HTTPError as exc:
         raise LabError(f"the lab registry at {REGISTRY} does not answer ({exc}); try `lab reset registry`") from None
     return mapping

@@ -42,12 +42,14 @@ def _recreate(remote: Remote, names: list[str]) -> None:
     stack = Stack(remote, "platform")
     remote.run(f"{stack.compose()} up -d --force-recreate --no-deps npm", timeout=300, what="recreating NPM")
     deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:  # NPM's nginx comes up with its API: wait until every name answers TLS 1.2+
-        try:
-            if not accepting(remote.inventory, names):
-                return
-        except StepFailed:
-            pass
+    health = "docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' npm"
+    while time.monotonic() < deadline:  # healthy, and every name answering TLS 1.2+ only
+        if remote.try_run(health).stdout.strip() in ("healthy", "none"):
+            try:
+                if not accepting(remote.inventory, names):
+                    return
+            except StepFailed:
+                pass
         time.sleep(1)
     still = "; ".join(accepting(remote.inventory, names))
     raise StepFailed(f"NPM was recreated, but {WAIT:g} s later it still accepts {still}: its image itself allows "

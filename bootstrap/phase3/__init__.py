@@ -14,7 +14,9 @@ bootstrap/windows/setup-gpu-worker.ps1 and docs/gpu-workers.md.
 
 from __future__ import annotations
 
+import ssl
 import uuid
+from pathlib import Path
 
 from bootstrap import engine, environments, hostfirewall, sshd
 from bootstrap.phase1 import proxy
@@ -24,6 +26,8 @@ from bootstrap.remote import Remote
 from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Step, StepFailed
 from homelab import gaming
+from homelab.checks.reach import service_host
+from homelab.environments import edge_poll_verified
 from homelab.inventory import Host, Inventory
 from homelab.redact import REDACTOR
 from homelab.secrets import Secrets
@@ -71,6 +75,19 @@ def is_off(pool: SSHPool, host: Host) -> str | None:
     return None
 
 
+TRUSTED_CAS = "homelab-ca.crt"  # the CAs the agent trusts (SSL_CERT_FILE in stacks/edge-agent/compose.yaml)
+
+
+def trusted_cas(inventory: Inventory) -> bytes:
+    """What the Edge agent trusts to verify Portainer's name: the inventory's CA bundle (the homelab's own CA),
+    else this machine's system CAs (a Let's Encrypt certificate)."""
+    path = inventory.settings.ca_bundle or ssl.get_default_verify_paths().cafile
+    if not path or not Path(path).is_file():
+        raise StepFailed("no CA bundle to give the Edge agent: set `settings.ca_bundle` to the CA that signs NPM's "
+                         "certificates")
+    return Path(path).read_bytes()
+
+
 def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: PortainerAccess,
                  host: Host) -> list[Step]:
     remote = Remote(inventory, secrets, pool, host)
@@ -79,12 +96,14 @@ def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: 
         if name == "EDGE_ID":
             return adopted_edge_id(inventory, access, host)
         if name == "EDGE_INSECURE_POLL":
-            # The agent polls Portainer's own 9443, whose certificate is self-signed and cannot be pinned in the
-            # agent; the Edge ID still binds the agent to its environment (docs/gpu-workers.md).
-            return "1"
+            # Verified through NPM by Portainer's name; unverified only where Portainer has no name (its own 9443
+            # is self-signed): an accepted risk the report lists (homelab.risks).
+            return "0" if edge_poll_verified(inventory) else "1"
+        if name == "DNS_SERVER":  # not a secret: Technitium, which resolves Portainer's name for the agent
+            return str(service_host(inventory, "technitium").address)
         return edge_values(access, host) if name == "EDGE_KEY" else None
 
-    agent = Stack(remote, "edge-agent", own)
+    agent = Stack(remote, "edge-agent", own, generated=lambda: {TRUSTED_CAS: trusted_cas(inventory)})
     found = [*engine.steps(remote), *gpu.steps(remote), *environments.steps(access, [host]),
              files_step(agent), deploy_step(agent)]
     worker = Stack(remote, "gpu-worker")

@@ -165,8 +165,6 @@ def hsts_max_age(header: str) -> int | None:
     for directive in header.split(";"):
         key, _, value = directive.strip().partition("=")
         if key.strip().lower() == "max-age":
-            try:
-                return int(value.strip().strip('"'))
-            except ValueError:
-                return None
+            digits = value.strip().strip('"')
+            return int(digits) if digits.isascii() and digits.isdigit() else None  # RFC 6797: 1*DIGIT only
     return None

@@ -1,10 +1,14 @@
 """The hardening faults: sshd taking passwords again, root allowed to log in, NPM's nginx accepting TLS 1.0/1.1, a
-name without HSTS. Each names the specs that must catch it; bootstrap repairs each by behaviour (sshd's drop-in,
-NPM's container recreated from its image, the proxy host's HSTS). They share the exposure proof's deployment
+name without HSTS, Grafana open to anonymous admins, an Edge agent polling unverified. Each names the specs that
+must catch it; bootstrap repairs each by behaviour (sshd's drop-in, NPM's container recreated from its image, the
+proxy host's HSTS, a container whose compose config drifted). They share the exposure proof's deployment
 (selftests/proof/test_exposure_proof.py), which breaks them in turn.
 """
 
 from __future__ import annotations
+
+import json
+import shlex
 
 from lab.faults.base import Fault, Lab
 
@@ -32,7 +36,7 @@ def _root_login(lab: Lab, allowed: str) -> None:
 
 def _legacy_tls(lab: Lab) -> None:
     """TLS 1.0 and 1.1 turned on in NPM's own nginx file, in the running container, and nginx reloaded."""
-    lab.sh("platform", "docker exec npm sh -c " + repr(
+    lab.sh("platform", "docker exec npm sh -c " + shlex.quote(
         f"sed -i -e 's/^ssl_protocols .*/ssl_protocols TLSv1 TLSv1.1 TLSv1.2 TLSv1.3;/' "
         f"-e 's/^ssl_ciphers .*/ssl_ciphers \"DEFAULT:@SECLEVEL=0\";/' {CIPHERS} && {NGINX_RELOAD}"))
 
@@ -42,6 +46,22 @@ def _hsts(lab: Lab, on: bool) -> None:
         host = npm.proxy_host_for(HSTS_NAME)
         assert host is not None, f"NPM has no proxy host {HSTS_NAME}: apply bootstrap phase 4 first"
         npm.update_proxy_host(host.id, {"hsts_enabled": on})
+
+
+OVERRIDE_FILE = "/tmp/homelab-fault-environment.json"  # noqa: S108 - a compose override on the lab host
+EDGE_AGENT = "portainer-edge-agent"
+
+
+def _environment(lab: Lab, host: str, service: str, values: dict[str, str]) -> None:
+    """`service` recreated with `values` added to its environment, as an `environment:` edit made by hand would.
+    Bootstrap recreates it from the stack: its compose config hash no longer matches."""
+    override = json.dumps({"services": {service: {"environment": values}}})
+    lab.sh(host, f"printf %s {shlex.quote(override)} > {OVERRIDE_FILE} && "
+                 f"{lab.compose(service, OVERRIDE_FILE, host=host)} up -d --no-deps {service} 2>&1", timeout=300)
+
+
+def _forget_override(lab: Lab, host: str) -> None:
+    lab.sh(host, f"rm -f {OVERRIDE_FILE}")
 
 
 FAULTS = (
@@ -62,4 +82,15 @@ FAULTS = (
     Fault("hsts-off", f"HSTS turned off on NPM's proxy host {HSTS_NAME}",
           (f"test_hsts_sent[{HSTS_NAME}]",), lambda lab: _hsts(lab, False), lambda lab: None, phase=4,
           proof=PROOF, why="undone by bootstrap phase 4 alone: the proxy host is planned with HSTS on"),
+    Fault("grafana-anonymous", "Grafana recreated with anonymous access as Admin (GF_AUTH_ANONYMOUS_ENABLED=true)",
+          ("test_api_refuses_anonymous[grafana.home.example.com]",),
+          lambda lab: _environment(lab, "platform", "grafana", {"GF_AUTH_ANONYMOUS_ENABLED": "true",
+                                                                "GF_AUTH_ANONYMOUS_ORG_ROLE": "Admin"}),
+          lambda lab: _forget_override(lab, "platform"), phase=4, proof=PROOF, restarts=True,
+          why="bootstrap phase 4 recreates Grafana: its compose config hash no longer matches the stack's"),
+    Fault("edge-insecure-poll", "the Edge agent on gaming-pc-1 recreated with EDGE_INSECURE_POLL=1",
+          ("test_edge_agent_verifies_portainer[gaming-pc-1]",),
+          lambda lab: _environment(lab, "gaming-pc-1", EDGE_AGENT, {"EDGE_INSECURE_POLL": "1"}),
+          lambda lab: _forget_override(lab, "gaming-pc-1"), phase=3, proof=PROOF,
+          why="bootstrap phase 3 recreates the agent: its compose config hash no longer matches the stack's"),
 )

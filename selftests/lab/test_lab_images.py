@@ -28,8 +28,9 @@ def test_override_maps_only_mapped_images() -> None:
 
 
 def test_image_map_lists_pushed_image(tiny_image: Inventory) -> None:
-    """An image pushed to the lab registry appears in the lab inventory's settings.image_map."""
-    assert tiny_image.settings.image_map[TINY] == f"{REGISTRY}/{TINY}"
+    """An image pushed to the lab registry appears in the lab inventory's settings.image_map, pinned by digest."""
+    mapped = tiny_image.settings.image_map[TINY]
+    assert mapped.startswith(f"{REGISTRY}/{TINY}@sha256:"), mapped
 
 
 @pytest.fixture

@@ -25,7 +25,9 @@ def _settings(host, access):
     try:
         return effective(result.stdout)
     except ValueError as exc:
-        pytest.fail(could_not_observe(f"{exc} (exit status {result.exit_status})", host.name,
+        said = f": {result.stderr.strip()[:200]}" if result.stderr.strip() else ""
+        why = f"{exc} (exit status {result.exit_status}{said})"
+        pytest.fail(could_not_observe(why, host.name,
                                       f"`sshd -T` as root over SSH as {host.ssh.user}"), pytrace=False)
 
 

@@ -10,8 +10,18 @@ import pytest
 
 from homelab.checks import problem
 from homelab.checks.engine import compose_service, env_value, expect_container, find_container, published_ports
-from homelab.checks.reach import expect_reach
-from homelab.environments import EDGE, edge_id_mismatch, identity_differences, placement_differences, wanted
+from homelab.checks.reach import expect_reach, service_host
+from homelab.checks.tls import handshake
+from homelab.environments import (
+    EDGE,
+    edge_id_mismatch,
+    edge_key_url,
+    edge_poll_url,
+    edge_poll_verified,
+    identity_differences,
+    placement_differences,
+    wanted,
+)
 
 pytestmark = pytest.mark.phase3
 
@@ -84,7 +94,7 @@ def test_edge_environment_registered(host, inventory, portainer, reach):
 
 
 @pytest.mark.spec("P3-EDGE-005", severity="high",
-                  fix="start the Edge agent (`docker start portainer-edge-agent`) and let it reach Portainer on 9443")
+                  fix="start the Edge agent (`docker start portainer-edge-agent`) and let it reach Portainer")
 @pytest.mark.each("host", stack="edge-agent")
 def test_edge_checkin_recent(host, inventory, portainer, reach, engine):
     """The worker's Edge agent checked in within twice its check-in interval + 20 s (Portainer's heartbeat)."""
@@ -105,4 +115,35 @@ def test_edge_checkin_recent(host, inventory, portainer, reach, engine):
         "no check-in ever" if age is None else f"the last one {age} s ago",
         f"{portainer.where}, Edge environment {want.name}",
         f"on {host.name}: `docker logs portainer-edge-agent`; is it running, and does it reach "
-        f"{inventory.platform_host.address}:9443?")
+        f"{edge_poll_url(inventory)} (and verify its certificate)?")
+
+
+VERIFY_FIX = ("give Portainer a name (services.portainer: fqdn) so agents poll it through NPM with a verified "
+              "certificate, and re-run `python -m bootstrap phase3`: it writes EDGE_INSECURE_POLL=0 and the CAs "
+              "to trust (homelab-ca.crt)")
+
+
+@pytest.mark.spec("P3-EDGE-006", severity="high", fix=VERIFY_FIX)
+@pytest.mark.each("host", stack="edge-agent")
+def test_edge_agent_verifies_portainer(host, inventory, portainer, engine, reach):
+    """The Edge agent polls Portainer with TLS verification on (EDGE_INSECURE_POLL off), at a URL whose certificate
+    verifies against the CAs the agent is given: so nobody on the path can answer its polls as Portainer."""
+    want, found = edge_environment(portainer, inventory, host, reach)
+    container = find_container(engine(host), compose_service("edge-agent", AGENT), "edge-agent")
+    assert container is not None, problem("the Edge agent container", "none", host.name, DEPLOY)
+    insecure = (env_value(container, "EDGE_INSECURE_POLL") or "0").lower() in ("1", "true")
+    where = f"container {AGENT} on {host.name}"
+    assert not insecure, problem("EDGE_INSECURE_POLL off (0)", "EDGE_INSECURE_POLL on: Portainer's certificate is "
+                                 "not verified", where, VERIFY_FIX)
+    url = edge_key_url(str(found.get("EdgeKey") or "")) or "(an unreadable Edge key)"
+    assert edge_poll_verified(inventory), problem(
+        "Portainer polled by its name through NPM", f"no name for Portainer: agents poll {edge_poll_url(inventory)}, "
+        "whose self-signed certificate they cannot verify", "inventory.yaml services.portainer", VERIFY_FIX)
+    assert url == edge_poll_url(inventory), problem(
+        f"polls to {edge_poll_url(inventory)} (Portainer's name through NPM)", f"polls to {url}",
+        f"{portainer.where}, Edge environment {want.name}", VERIFY_FIX)
+    name = url.removeprefix("https://")
+    npm = service_host(inventory, "npm")
+    error = handshake(str(npm.address), name, inventory.settings.ca_bundle, inventory.settings.connect_timeout)
+    assert error is None, problem(f"a certificate for {name} that verifies", error,
+                                  f"https://{name} via NPM at {npm.address}:443, as {where} polls it", VERIFY_FIX)
