@@ -8,14 +8,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bootstrap import phase1, phase2, phase3, phase4
-from bootstrap.steps import Step, StepFailed, run_steps
+from bootstrap.steps import Plan, StepFailed, run_steps
 from homelab.inventory import Inventory, InventoryError, load_inventory
 from homelab.redact import mask_streams, masked_output
 from homelab.secrets import SecretError, Secrets
 from homelab.ssh import SSHError, SSHPool
 
 # Each phase turns the inventory into its steps. Phases land one issue at a time (docs/rollout.md).
-PHASES: dict[str, Callable[[Inventory, Secrets, SSHPool], list[Step]]] = {
+PHASES: dict[str, Callable[[Inventory, Secrets, SSHPool], Plan]] = {
     "phase1": phase1.steps,
     "phase2": phase2.steps,
     "phase3": phase3.steps,

@@ -6,8 +6,10 @@ A second run of a phase changes nothing and says so; a failure names the step, t
 
 from __future__ import annotations
 
+import io
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -38,10 +40,53 @@ class Outcome:
         return f"{len(self.changed)} changed, {len(self.unchanged)} already done"
 
 
-def run_steps(steps: list[Step], dry_run: bool, out: TextIO | None = None) -> Outcome:
+@dataclass(frozen=True)
+class Parallel:
+    """Independent hosts at once: each group (one host's steps) runs in order in its own thread, the groups
+    together. Each group's lines are printed together, in the groups' order, so the output reads per host."""
+
+    groups: tuple[tuple[Step, ...], ...]
+
+
+Plan = list[Step | Parallel]  # what a phase returns
+
+
+def run_parallel(parallel: Parallel, dry_run: bool, out: TextIO) -> Outcome:
+    groups = [list(group) for group in parallel.groups if group]
+    buffers = [io.StringIO() for _ in groups]
+    outcome = Outcome()
+    if not groups:
+        return outcome
+    with ThreadPoolExecutor(max_workers=min(8, len(groups))) as pool:
+        futures = [pool.submit(run_steps, group, dry_run, buffer)
+                   for group, buffer in zip(groups, buffers, strict=True)]
+        wait(futures)
+    failure: StepFailed | None = None
+    for future, buffer in zip(futures, buffers, strict=True):
+        print(buffer.getvalue(), end="", file=out, flush=True)
+        error = future.exception()
+        if error is None:
+            done = future.result()
+            outcome.changed += done.changed
+            outcome.unchanged += done.unchanged
+        elif isinstance(error, StepFailed):
+            failure = failure or error
+        else:
+            raise error
+    if failure is not None:
+        raise failure
+    return outcome
+
+
+def run_steps(steps: Sequence[Step | Parallel], dry_run: bool, out: TextIO | None = None) -> Outcome:
     out = sys.stdout if out is None else out  # looked up now: bootstrap's masked stdout, not the one at import
     outcome = Outcome()
     for step in steps:
+        if isinstance(step, Parallel):
+            together = run_parallel(step, dry_run, out)
+            outcome.changed += together.changed
+            outcome.unchanged += together.unchanged
+            continue
         label = f"{step.target}: {step.name}"
         try:
             done = step.check()

@@ -72,6 +72,11 @@ class Grafana:
         found = self._get("/api/health")
         return found if isinstance(found, dict) else {}
 
+    def frontend_settings(self) -> dict[str, Any]:
+        """GET /api/frontend/settings: what Grafana tells its UI (`anonymousEnabled`, `disableUserSignUp`...)."""
+        found: dict[str, Any] = self._get("/api/frontend/settings")
+        return found
+
     def datasources(self) -> list[dict[str, Any]]:
         """Every datasource of the admin's organisation (needs the login: also proves the password)."""
         found = self._get("/api/datasources")

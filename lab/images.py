@@ -7,6 +7,7 @@ rebuilds exactly the images whose inputs changed. The debootstrap tarball is kep
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -18,7 +19,8 @@ from lab.docker import LABEL, SPEC_LABEL, LabError, docker, inspect_format
 from lab.topology import DOCKERFILES, LAB_DIR
 
 SUITE = "trixie"
-MIRROR = "http://deb.debian.org/debian"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+APT_SOURCES = Path("/etc/apt")
 BASE = f"homelab-lab/base:{SUITE}"
 # name -> parent; the base is made by debootstrap, the rest by `docker build` of lab/dockerfiles/NAME.
 PARENTS = {"hostcore": "base", "host": "hostcore", "unraid": "hostcore", "router": "base",
@@ -39,6 +41,28 @@ def context_hash(directory: Path, parent_hash: str = "") -> str:
         digest.update(f"{path.relative_to(directory)}\0{path.stat().st_mode & 0o777}\0".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def debian_mirror(apt: Path = APT_SOURCES) -> str:
+    """The Debian mirror debootstrap uses: $LAB_DEBIAN_MIRROR, else the one this machine's apt uses for Debian
+    itself (so a local mirror or cache is used), else deb.debian.org."""
+    if os.environ.get("LAB_DEBIAN_MIRROR"):
+        return os.environ["LAB_DEBIAN_MIRROR"].rstrip("/")
+    uris: list[str] = []
+    for sources in sorted((apt / "sources.list.d").glob("*.sources")):  # deb822 stanzas
+        for stanza in sources.read_text(errors="replace").split("\n\n"):
+            fields = dict(line.split(":", 1) for line in stanza.splitlines() if ":" in line and line[:1].isalpha())
+            if "deb" in fields.get("Types", "").split():
+                uris += fields.get("URIs", "").split()
+    for path in [apt / "sources.list", *sorted((apt / "sources.list.d").glob("*.list"))]:
+        if path.is_file():
+            uris += [line.split()[1] for line in path.read_text(errors="replace").splitlines()
+                     if line.startswith("deb ") and len(line.split()) > 2 and "[" not in line.split()[1]]
+    debian = [uri.rstrip("/") for uri in uris if uri.rstrip("/").endswith("/debian")]
+    return debian[0] if debian else DEFAULT_MIRROR
+
+
+MIRROR = debian_mirror()
 
 
 def base_hash() -> str:

@@ -11,13 +11,13 @@ from bootstrap import engine, hostfirewall, sshd
 from bootstrap.phase1 import dns, portainer, proxy
 from bootstrap.remote import Remote
 from bootstrap.stack import Stack, deploy_step, files_step
-from bootstrap.steps import Step
+from bootstrap.steps import Plan
 from homelab.inventory import Inventory
 from homelab.secrets import Secrets
 from homelab.ssh import SSHPool
 
 
-def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> list[Step]:
+def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
     platform = Remote(inventory, secrets, pool, inventory.platform_host)
     access = portainer.PortainerAccess(platform)
     stack = Stack(platform, "platform")

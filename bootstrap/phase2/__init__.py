@@ -14,7 +14,7 @@ from bootstrap import engine, environments, hostfirewall, sshd
 from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.remote import Remote
 from bootstrap.stack import Stack, deploy_step, files_step
-from bootstrap.steps import Step
+from bootstrap.steps import Parallel, Plan, Step
 from homelab.environments import agent_port
 from homelab.inventory import Inventory
 from homelab.secrets import Secrets
@@ -30,20 +30,20 @@ def agent_answers(remote: Remote, port: int) -> bool:
     return code == "204"
 
 
-def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> list[Step]:
+def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
     port = agent_port(inventory)
     agents = inventory.hosts_with_stack(STACK)
-    found: list[Step] = []
-    for host in agents:
+    found: list[tuple[Step, ...]] = []
+    for host in agents:  # each host's steps in order, the hosts at once
         remote = Remote(inventory, secrets, pool, host)
         stack = Stack(remote, STACK)
-        found += [
+        found.append((
             *engine.steps(remote),
             files_step(stack),
             deploy_step(stack, lambda r=remote: agent_answers(r, port),  # type: ignore[misc]
                         f"the agent does not answer https://127.0.0.1:{port}/ping"),
             *sshd.steps(remote),
             *hostfirewall.steps(remote),
-        ]
+        ))
     access = PortainerAccess(Remote(inventory, secrets, pool, inventory.platform_host))
-    return found + environments.steps(access, [inventory.platform_host, *agents])
+    return [Parallel(tuple(found)), *environments.steps(access, [inventory.platform_host, *agents])]

@@ -24,7 +24,7 @@ from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.phase3 import gpu
 from bootstrap.remote import Remote
 from bootstrap.stack import Stack, deploy_step, files_step
-from bootstrap.steps import Step, StepFailed
+from bootstrap.steps import Plan, Step, StepFailed
 from homelab import gaming
 from homelab.checks.reach import service_host
 from homelab.environments import edge_poll_verified
@@ -119,9 +119,9 @@ def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: 
     return [*found, *sshd.steps(remote), *hostfirewall.steps(remote)]
 
 
-def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> list[Step]:
+def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
     access = PortainerAccess(Remote(inventory, secrets, pool, inventory.platform_host))
-    found: list[Step] = []
+    found: Plan = []
     for host in inventory.hosts_with_stack("edge-agent"):
         off = is_off(pool, host)
         if off:

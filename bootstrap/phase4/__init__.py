@@ -19,7 +19,7 @@ from bootstrap.phase4 import kuma
 from bootstrap.phase4.exporters import EXPORTERS, MONITORING, host_steps
 from bootstrap.phase4.grafana import targets_step
 from bootstrap.remote import Remote
-from bootstrap.steps import Step
+from bootstrap.steps import Parallel, Plan, Step
 from homelab.inventory import Inventory
 from homelab.secrets import Secrets
 from homelab.ssh import SSHPool
@@ -27,8 +27,8 @@ from homelab.ssh import SSHPool
 PHASE = 4
 
 
-def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> list[Step]:
-    found: list[Step] = []
+def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
+    found: list[tuple[Step, ...]] = []  # each host's steps in order, the hosts at once
     on = []
     for host in inventory.hosts.values():
         if EXPORTERS not in host.stacks and MONITORING not in host.stacks:
@@ -39,6 +39,6 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> list[Step]:
                   "(until then its Prometheus targets are down and its monitors too)")
             continue
         on.append(host)
-        found += host_steps(Remote(inventory, secrets, pool, host))
-    return [*found, *proxy.steps(inventory, secrets, pool, phase=PHASE), *kuma.steps(inventory, secrets),
-            targets_step(inventory, on)]
+        found.append(tuple(host_steps(Remote(inventory, secrets, pool, host))))
+    return [Parallel(tuple(found)), *proxy.steps(inventory, secrets, pool, phase=PHASE),
+            *kuma.steps(inventory, secrets), targets_step(inventory, on)]

@@ -51,8 +51,9 @@ def test_compose_runs_stack_with_lab_image(tiny_image: Inventory, pool: SSHPool,
     """A host's engine pulls the mapped image from the lab registry and compose runs it, stack file unchanged."""
     platform = tiny_image.hosts["platform"]
     assert sh(pool, platform, f"{proof_files} run --rm -T proof", timeout=120).strip() == "hello from the lab registry"
-    digests = sh(pool, platform, f"docker image inspect --format '{{{{json .RepoDigests}}}}' {REGISTRY}/{TINY}")
-    assert f"{REGISTRY}/lab/tiny@sha256:" in digests
+    mapped = tiny_image.settings.image_map[TINY]  # pulled by digest: the engine holds it under that digest
+    digests = sh(pool, platform, f"docker image inspect --format '{{{{json .RepoDigests}}}}' {mapped}")
+    assert f"{REGISTRY}/{TINY.rsplit(':', 1)[0]}@{mapped.rsplit('@', 1)[1]}" in digests
 
 
 @pytest.fixture

@@ -84,3 +84,19 @@ def test_dashboard_present(uid, inventory, grafana):
         f"dashboard {uid} ({title}) provisioned", state, f"{grafana.url}/api/dashboards/uid/{uid}",
         f"{PHASE4}: it puts stacks/monitoring/grafana/dashboards/*.json in /opt/homelab/stacks/monitoring on "
         f"{host.name}, which Grafana re-reads every minute")
+
+
+LOGIN_ONLY = ("set GF_AUTH_ANONYMOUS_ENABLED=false and GF_USERS_ALLOW_SIGN_UP=false in stacks/monitoring/compose.yaml "
+              f"(as the repo has them) and {PHASE4}, which recreates Grafana")
+
+
+@pytest.mark.spec("P4-GF-005", severity="high", fix=LOGIN_ONLY)
+@pytest.mark.each("instance", service="grafana")
+def test_no_anonymous_access_or_sign_up(instance, grafana):
+    """Grafana itself says anonymous access is off and nobody can sign up (its frontend settings, read as admin):
+    every user is one the admin made."""
+    found = grafana.ask("/api/frontend/settings", lambda g: g.frontend_settings())
+    wanted = {"anonymousEnabled": False, "disableUserSignUp": True}
+    wrong = [f"{key} {found.get(key)!r}" for key, value in wanted.items() if found.get(key) is not value]
+    assert not wrong, problem("anonymousEnabled false, disableUserSignUp true", "; ".join(wrong),
+                              f"{grafana.url}/api/frontend/settings", LOGIN_ONLY)
