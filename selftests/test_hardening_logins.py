@@ -34,7 +34,13 @@ def _spec_module() -> ModuleType:
 
 
 SPECS = _spec_module()
-SPEC = SPECS.test_api_refuses_anonymous
+
+
+def SPEC(fqdn, inventory):
+    return SPECS.test_api_refuses_anonymous(fqdn, inventory, lambda instance: None)
+
+
+SPEC.pytestmark = SPECS.test_api_refuses_anonymous.pytestmark  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")

@@ -130,6 +130,9 @@ def _env_path(lab: Lab) -> str:
     return env or f"{lab.label(CONTAINER, 'com.docker.compose.project.working_dir')}/.env"
 
 
+# Asked through the name with TLS verified: a certificate that does not verify leaves them unable to observe
+UNVERIFIED = (f"test_hsts_sent[{FQDN}]", f"test_name_proxied_to_service[{FQDN}]", f"test_api_refuses_anonymous[{FQDN}]")
+
 FAULTS = (
     Fault("router-dnat-9443", "the router forwards 9443 from its WAN address to Portainer (and masquerades it)",
           ("test_portainer_https[wan]", "test_nothing_unplanned_answers[public<-wan]",
@@ -146,20 +149,23 @@ FAULTS = (
           lambda lab: _record(lab, "add")),
     Fault("cert-expired", f"NPM serves {FQDN} an expired lab-CA certificate (uploaded valid for 20 s)",
           (f"test_certificate_verifies[{FQDN}]", f"test_certificate_not_expiring[{FQDN}]"),
-          _serve_cert(FQDN, dt.timedelta(seconds=20)), _drop_fault_certs),
+          _serve_cert(FQDN, dt.timedelta(seconds=20)), _drop_fault_certs, also=UNVERIFIED,
+          why="the specs that ask through the name with TLS verified cannot observe: could not observe"),
     Fault("cert-expiring", f"NPM serves {FQDN} a lab-CA certificate that expires in 5 days (< cert_min_days)",
           (f"test_certificate_not_expiring[{FQDN}]",), _serve_cert(FQDN, dt.timedelta(days=5)),
           _drop_fault_certs),
     Fault("cert-wrong-name", f"NPM serves {FQDN} a valid lab-CA certificate for another name",
           (f"test_certificate_verifies[{FQDN}]",), _serve_cert("wrong.home.example.com", dt.timedelta(days=90)),
-          _drop_fault_certs, also=(f"test_certificate_not_expiring[{FQDN}]",),
-          why="the certificate is not for the name, so its expiry cannot be judged: could not observe"),
+          _drop_fault_certs, also=(f"test_certificate_not_expiring[{FQDN}]", *UNVERIFIED),
+          why="the certificate is not for the name, so its expiry cannot be judged, nor anything asked through the "
+              "name with TLS verified: could not observe"),
     Fault("recursion-open", "Technitium recursion set to Allow (for everyone)",
           ("test_recursion_limited_to_lan_and_vpn[technitium@platform]",), lambda lab: _recursion(lab, "Allow"),
           lambda lab: None),
     Fault("container-stopped", f"the {CONTAINER} container stopped",
           (f"test_container_running[{CONTAINER}@platform]", f"test_container_healthy[{CONTAINER}@platform]",
-           *(f"test_uptime_kuma[{s}]" for s in ALLOWED_SOURCES)),
+           *(f"test_uptime_kuma[{s}]" for s in ALLOWED_SOURCES), f"test_name_proxied_to_service[{FQDN}]",
+           f"test_api_refuses_anonymous[{FQDN}]"),
           lambda lab: lab.sh("platform", f"docker stop {CONTAINER} >/dev/null"),
           lambda lab: lab.sh("platform", f"docker start {CONTAINER} >/dev/null")),
     Fault("image-drift", f"{CONTAINER} recreated from {DRIFT_TAG} (another tag in the lab registry)",

@@ -123,6 +123,7 @@ VERIFY_FIX = ("give Portainer a name (services.portainer: fqdn) so agents poll i
               "to trust (homelab-ca.crt)")
 
 
+@pytest.mark.hardening
 @pytest.mark.spec("P3-EDGE-006", severity="high", fix=VERIFY_FIX)
 @pytest.mark.each("host", stack="edge-agent")
 def test_edge_agent_verifies_portainer(host, inventory, portainer, engine, reach):
