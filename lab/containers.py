@@ -134,7 +134,25 @@ def remove_all() -> list[str]:
     removed = []
     for kind, rm in (("container", ["rm", "-f"]), ("network", ["network", "rm"]), ("volume", ["volume", "rm", "-f"])):
         names = lab_objects(kind)
-        if names:
+        if names and kind == "network":
+            for name in names:
+                _remove_network(name)
+        elif names:
             docker(*rm, *names, timeout=180)
         removed += [f"{kind} {n}" for n in names]
     return removed
+
+
+def _remove_network(name: str, attempts: int = 5) -> None:
+    """`docker network rm`, tried again: dockerd sometimes fails it with only "exit status 1" (its own iptables
+    cleanup racing the removed containers'), and the next try succeeds."""
+    for attempt in range(1, attempts + 1):
+        try:
+            docker("network", "rm", name, timeout=60)
+            return
+        except LabError:
+            if attempt == attempts or not exists("network", name):
+                if exists("network", name):
+                    raise
+                return
+            time.sleep(attempt)

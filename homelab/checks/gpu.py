@@ -49,10 +49,10 @@ def gpu_finding(code: int, output: str, models: list[dict[str, Any]] | Exception
     smi = f"nvidia-smi -L exit {code} ({said[:160] or 'no output'})"
     if isinstance(models, Exception):
         return could_not_observe(f"{smi}, and Ollama's /api/ps could not be read ({models})", host,
-                                 f"{where} and its /api/ps")
+                                 f"{where} and its /api/ps") + f"; fix: {fix}"
     if not models:
-        return could_not_observe(f"{smi}, and Ollama has no model loaded (/api/ps lists none), so where models "
-                                 f"run cannot be seen; {LOAD_HINT}", host, f"{where} and its /api/ps")
+        why = f"{smi}, and Ollama has no model loaded (/api/ps lists none), so where models run cannot be seen"
+        return could_not_observe(why, host, f"{where} and its /api/ps") + f"; fix: {fix}, or {LOAD_HINT}"
     vram = sum(int(model.get("size_vram") or 0) for model in models)
     if vram > 0:
         return None

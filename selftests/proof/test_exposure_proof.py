@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from proof import INVENTORY, TIMINGS, bootstrap, deploy, expect_caught, failed, not_green, run, specs
+from proof import INVENTORY, TIMINGS, bootstrap, deploy, expect_caught, failed, not_green, run, specs, wait_healthy
 
 from bootstrap.__main__ import PHASES
 from lab import faults
@@ -44,11 +44,15 @@ def test_fault_caught_by_its_specs(name: str, deployed: faults.Lab, tmp_path: Pa
     fault = faults.FAULTS[name]
     try:
         faults.break_(name, deployed)
+        if fault.restarts:
+            wait_healthy()
         done, results = specs(tmp_path / "junit.xml", marker="not static")
         TIMINGS[f"pytest with {name}"] = done.seconds
     finally:
         faults.undo(name, deployed)
         restored = bootstrap(phase=fault.phase)
+        if fault.restarts:
+            wait_healthy()
     assert restored.returncode == 0, f"bootstrap did not restore after {name}:\n{restored.output[-3000:]}"
     expect_caught(fault, results)
 
