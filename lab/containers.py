@@ -137,6 +137,11 @@ def remove_all() -> list[str]:
         if names and kind == "network":
             for name in names:
                 _remove_network(name)
+        elif names and kind == "container":
+            # One at a time: dockerd removing many containers of one network at once can lose an endpoint
+            # ("key modified" in its log), and the network then stays "in use" by nothing until dockerd restarts
+            for name in names:
+                docker("rm", "-f", name, timeout=120)
         elif names:
             docker(*rm, *names, timeout=180)
         removed += [f"{kind} {n}" for n in names]
@@ -150,9 +155,10 @@ def _remove_network(name: str, attempts: int = 5) -> None:
         try:
             docker("network", "rm", name, timeout=60)
             return
-        except LabError:
-            if attempt == attempts or not exists("network", name):
-                if exists("network", name):
-                    raise
+        except LabError as exc:
+            if not exists("network", name):
                 return
+            if attempt == attempts:
+                raise LabError(f"{exc}: dockerd still counts an endpoint on {name} though no container is attached "
+                               "(a stale endpoint); restart dockerd to clear it, then run `lab down` again") from None
             time.sleep(attempt)
