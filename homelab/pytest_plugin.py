@@ -17,8 +17,9 @@ from typing import Any
 
 import pytest
 
-from homelab import redact, report
+from homelab import gaming, redact, report
 from homelab.audit import Audit, WaiverExpired
+from homelab.checks import could_not_observe
 from homelab.hostaccess import HostAccess
 from homelab.inventory import Inventory, InventoryError, load_inventory
 from homelab.redact import REDACTOR
@@ -278,6 +279,63 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         threading.Thread(target=_probes(config).prefetch, name="homelab-sweep", daemon=True).start()
     if "engine" in used:
         threading.Thread(target=config.stash[ACCESS].prefetch_engines, name="homelab-engines", daemon=True).start()
+
+
+# -- a GPU worker's gaming state (homelab.gaming.read), read once per worker and run. A spec of the GPU stack
+# skips with "gaming mode" only when gaming mode is recorded and the GPU stack is verifiably stopped; a record with
+# the stack running is P3-GAMING-001's failure; a state that cannot be read fails as "could not observe". ---------
+@pytest.fixture(scope="session")
+def _gaming_states() -> tuple[dict[str, gaming.GamingState | gaming.GamingUnknown], threading.Lock]:
+    return {}, threading.Lock()
+
+
+@pytest.fixture
+def gaming_state(access: HostAccess, reach: Callable[[Any], Any],
+                 _gaming_states: tuple[dict[str, Any], threading.Lock]) -> Callable[[Any], gaming.GamingState]:
+    """`gaming_state(host)`: the worker's gaming state (the host-down policy first: a worker that is off skips)."""
+    states, lock = _gaming_states
+
+    def read(host: Any) -> gaming.GamingState:
+        __tracebackhide__ = True
+        reach(host)
+        with lock:
+            if host.name not in states:
+                try:
+                    states[host.name] = gaming.read(lambda command: access.ssh.run(host, command))
+                except gaming.GamingUnknown as exc:
+                    states[host.name] = exc
+        found = states[host.name]
+        if isinstance(found, gaming.GamingUnknown):
+            pytest.fail(could_not_observe(str(found), host.name, f"{gaming.MARKER} and `docker ps` over SSH"),
+                        pytrace=False)
+        assert isinstance(found, gaming.GamingState)
+        return found
+    return read
+
+
+@pytest.fixture
+def not_gaming(gaming_state: Callable[[Any], gaming.GamingState]) -> Callable[[Any], None]:
+    """`not_gaming(host)`: skip the spec when the worker is off (host-down policy), or in gaming mode with its GPU
+    stack verifiably stopped."""
+    def check(host: Any) -> None:
+        __tracebackhide__ = True
+        reason = gaming_state(host).skip_reason
+        if reason:
+            pytest.skip(reason)
+    return check
+
+
+@pytest.fixture
+def service_up(reach: Callable[[Any], Any], not_gaming: Callable[[Any], None]) -> Callable[[Any], None]:
+    """`service_up(instance)`: skip a spec that asks a service through its name when the service is off by design:
+    its host is an on-demand host that is off (the host-down policy), or the GPU stack of a worker in gaming mode."""
+    def check(instance: Any) -> None:
+        __tracebackhide__ = True
+        if instance.service.stack == "gpu-worker":
+            not_gaming(instance.host)
+        else:
+            reach(instance.host)
+    return check
 
 
 @pytest.fixture(scope="session")

@@ -388,11 +388,12 @@ def reachability(inventory):
 
 @pytest.fixture
 def phase3(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """The real tests/phase3 (conftest and test_gpu_worker.py) and the real inventory, over fakes of the worker."""
+    """The real tests/phase3 (test_gpu_worker.py; its gaming fixtures come with the plugin) and the real inventory,
+    over fakes of the worker."""
     shutil.copy(ROOT / "pyproject.toml", pytester.path / "pyproject.toml")
     shutil.copy(ROOT / "inventory.yaml", pytester.path / "inventory.yaml")
     (pytester.path / "tests" / "phase3").mkdir(parents=True)
-    for name in ("conftest.py", "test_gpu_worker.py"):
+    for name in ("test_gpu_worker.py",):
         shutil.copy(ROOT / "tests" / "phase3" / name, pytester.path / "tests" / "phase3" / name)
     monkeypatch.setenv("HOMELAB_PLAIN", "1")  # no background sweep or SSH: the fakes answer
     return pytester

@@ -1,21 +1,12 @@
-"""Fixtures the phase specs share beyond the plugin's (homelab/pytest_plugin.py).
-
-A GPU worker's gaming state (homelab.gaming.read) is read once per worker and run. A spec of the GPU stack skips
-with "gaming mode" only when gaming mode is recorded and the GPU stack is verifiably stopped; a record with the
-stack running is P3-GAMING-001's failure (the GPU specs then run as usual); a state that cannot be read fails the
-spec as "could not observe", never skips it.
-"""
+"""Fixtures the phase specs share beyond the plugin's (homelab/pytest_plugin.py, which also holds the gaming-state
+fixtures: `gaming_state`, `not_gaming`, `service_up`)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
-from homelab import gaming
-from homelab.checks import could_not_observe
 from homelab.checks.portainer import PortainerView
 from homelab.npm import Npm, NpmError
 
@@ -50,56 +41,3 @@ def open_npm(inventory, secrets) -> Npm:
         client.close()
         pytest.fail(f"could not observe: NPM's admin API refused the login or did not answer: {exc}", pytrace=False)
     return client
-
-
-# -- a GPU worker's gaming state: read once per worker and run (homelab.gaming.read) --------------------------
-@pytest.fixture(scope="session")
-def _gaming_states() -> tuple[dict[str, gaming.GamingState | gaming.GamingUnknown], threading.Lock]:
-    return {}, threading.Lock()
-
-
-@pytest.fixture
-def gaming_state(access, reach, _gaming_states) -> Callable[[Any], gaming.GamingState]:
-    """`gaming_state(host)`: the worker's gaming state (the host-down policy first: a worker that is off skips)."""
-    states, lock = _gaming_states
-
-    def read(host) -> gaming.GamingState:
-        __tracebackhide__ = True
-        reach(host)
-        with lock:
-            if host.name not in states:
-                try:
-                    states[host.name] = gaming.read(lambda command: access.ssh.run(host, command))
-                except gaming.GamingUnknown as exc:
-                    states[host.name] = exc
-        found = states[host.name]
-        if isinstance(found, gaming.GamingUnknown):
-            pytest.fail(could_not_observe(str(found), host.name, f"{gaming.MARKER} and `docker ps` over SSH"),
-                        pytrace=False)
-        return found
-    return read
-
-
-@pytest.fixture
-def not_gaming(gaming_state) -> Callable[[Any], None]:
-    """`not_gaming(host)`: skip the spec when the worker is off (host-down policy), or in gaming mode with its GPU
-    stack verifiably stopped."""
-    def check(host) -> None:
-        __tracebackhide__ = True
-        reason = gaming_state(host).skip_reason
-        if reason:
-            pytest.skip(reason)
-    return check
-
-
-@pytest.fixture
-def service_up(reach, not_gaming) -> Callable[[Any], None]:
-    """`service_up(instance)`: skip a spec that asks a service through its name when the service is off by design:
-    its host is an on-demand host that is off (the host-down policy), or the GPU stack of a worker in gaming mode."""
-    def check(instance) -> None:
-        __tracebackhide__ = True
-        if instance.service.stack == "gpu-worker":
-            not_gaming(instance.host)
-        else:
-            reach(instance.host)
-    return check

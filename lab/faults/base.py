@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -19,7 +20,7 @@ from homelab.npm import Npm
 from homelab.portainer import FINGERPRINT_VAR, TOKEN_VAR, Portainer
 from homelab.secrets import Secrets
 from homelab.technitium import Technitium
-from lab.docker import docker
+from lab.docker import LabError, docker
 from lab.topology import LAB_DIR, machine
 
 SAVED = LAB_DIR / "faults"           # what a fault saved to undo itself
@@ -66,6 +67,16 @@ class Lab:
         project = self.label(container, "com.docker.compose.project", host)
         args = ["docker", "compose", "-p", project] + [a for f in (*files, *extra_files) for a in ("-f", f)]
         return shlex.join(args + (["--env-file", env.split(",")[0]] if env else []))
+
+    def wait_healthy(self, container: str, host: str = "platform", limit: float = 120) -> None:
+        """Until `container` on `host` is healthy (or has no healthcheck and runs): a recreated container starts."""
+        fmt = "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}"
+        deadline = time.monotonic() + limit
+        while self.sh(host, f"docker inspect --format '{fmt}' {container} 2>&1 || true").strip() not in (
+                "healthy", "running"):
+            if time.monotonic() > deadline:
+                raise LabError(f"{container} on {host} is not healthy {limit:.0f} s after it was recreated")
+            time.sleep(2)
 
     def technitium(self) -> Technitium:
         """Technitium's API on the platform, logged in as admin (the project's own client)."""

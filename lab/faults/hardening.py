@@ -58,6 +58,7 @@ def _environment(lab: Lab, host: str, service: str, values: dict[str, str]) -> N
     override = json.dumps({"services": {service: {"environment": values}}})
     lab.sh(host, f"printf %s {shlex.quote(override)} > {OVERRIDE_FILE} && "
                  f"{lab.compose(service, OVERRIDE_FILE, host=host)} up -d --no-deps {service} 2>&1", timeout=300)
+    lab.wait_healthy(service, host)
 
 
 def _forget_override(lab: Lab, host: str) -> None:

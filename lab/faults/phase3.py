@@ -32,15 +32,6 @@ GPU_NAME_SPECS = (*(f"{spec}[{name}" for name in NAMES for spec in ("test_name_p
 STALE = 2 * 5 + 20 + 3   # Portainer's Edge heartbeat: 2 x the 5 s check-in + 20 s, and a margin
 
 
-def _healthy(lab: Lab, container: str, limit: float = 120) -> None:
-    deadline = time.monotonic() + limit
-    fmt = "{{.State.Health.Status}}"
-    while lab.sh(WORKER, f"docker inspect --format '{fmt}' {container} 2>&1 || true").strip() != "healthy":
-        if time.monotonic() > deadline:
-            raise LabError(f"{container} on {WORKER} is not healthy {limit:.0f} s after it was recreated")
-        time.sleep(2)
-
-
 def _ollama(lab: Lab, without_gpu: bool) -> None:
     files = [f for f in lab.label("ollama", "com.docker.compose.project.config_files", WORKER).split(",")
              if f and f != OVERRIDE]
@@ -50,7 +41,7 @@ def _ollama(lab: Lab, without_gpu: bool) -> None:
     args += ["--env-file", env] if env else []
     write = f"printf %s {shlex.quote(NO_GPU)} > {OVERRIDE} && " if without_gpu else f"rm -f {OVERRIDE}; "
     lab.sh(WORKER, f"{write}{shlex.join(args)} up -d --no-deps ollama 2>&1", timeout=180)
-    _healthy(lab, "ollama")
+    lab.wait_healthy("ollama", WORKER)
 
 
 def _edge_agent_stopped(lab: Lab) -> None:

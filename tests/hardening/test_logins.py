@@ -34,16 +34,18 @@ def test_api_refuses_anonymous(fqdn, inventory, service_up):
     bundle = inventory.settings.ca_bundle
     verify = ssl.create_default_context(cafile=str(bundle)) if bundle else True
     where = f"GET https://{fqdn.name}{login.path} without credentials, via NPM at {npm.address}:443"
+    start = (f"; fix: make {service} answer through its name (is it running on {fqdn.instance.host.name}? does NPM's "
+             "certificate for the name verify? see NAME-TLS-001 and NAME-PROXY-001)")
     with httpx.Client(verify=verify, timeout=inventory.settings.connect_timeout * 3) as client:
         try:
             answer = client.get(f"https://{npm.address}{login.path}", headers={"Host": fqdn.name},
                                 extensions={"sni_hostname": fqdn.name})
         except httpx.HTTPError as exc:
             pytest.fail(could_not_observe(f"no answer ({type(exc).__name__}: {exc})", npm.name,
-                                          "this machine, TLS verified"), pytrace=False)
+                                          "this machine, TLS verified") + start, pytrace=False)
     if answer.status_code >= 500:
         pytest.fail(could_not_observe(f"HTTP {answer.status_code} from the proxy, not the service's own answer",
-                                      npm.name, where), pytrace=False)
+                                      npm.name, where) + start, pytrace=False)
     refused = " or ".join(map(str, login.refused)) if not login.json_status else f'{{"status": "{login.json_status}"}}'
     assert login.refuses(answer.status_code, answer.text), problem(
         f"a refusal ({refused})", f"HTTP {answer.status_code}: {answer.text[:120]!r}", where, LOGIN_FIX)

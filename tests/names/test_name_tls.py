@@ -144,4 +144,5 @@ def _get_by_name(inventory, npm, name):
             return client.get(f"https://{npm.address}/", headers={"Host": name}, extensions={"sni_hostname": name})
         except httpx.HTTPError as exc:
             pytest.fail(could_not_observe(f"no HTTPS answer for {name} ({type(exc).__name__}: {exc})", npm.name,
-                                          "this machine, TLS verified"), pytrace=False)
+                                          "this machine, TLS verified") + f"; fix: {CERT} (NAME-TLS-001 says why)",
+                        pytrace=False)
