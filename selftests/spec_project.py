@@ -3,13 +3,29 @@ closed local ports (so SSH is refused at once), and specs whose faults a test sw
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import socket
 import textwrap
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def spec_module(relative: str) -> ModuleType:
+    """A spec file of the repository (`tests/names/test_name_tls.py`) imported from its path, so a selftest can call
+    its spec functions with fakes."""
+    spec = importlib.util.spec_from_file_location(relative.replace("/", "_").removesuffix(".py"), REPO / relative)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 INI = """\
 [pytest]

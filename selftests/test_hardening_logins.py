@@ -7,15 +7,15 @@ credentials), a refusal passes, an answer that is not a refusal fails, and no an
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+from spec_project import spec_module
 
 from homelab.checks.logins import LOGINS, NO_LOGIN, Login
 from homelab.inventory import Inventory, load_inventory
@@ -24,16 +24,7 @@ from homelab.targets import Fqdn, select
 ROOT = Path(__file__).parents[1]
 
 
-def _spec_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hardening_test_logins", ROOT / "tests/hardening/test_logins.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SPECS = _spec_module()
+SPECS = spec_module("tests/hardening/test_logins.py")
 
 
 def SPEC(fqdn, inventory):

@@ -9,14 +9,14 @@ verdict of HARD-SSH-001.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from spec_project import spec_module
 
 from homelab.checks import sshd
 from homelab.inventory import Host, Inventory, load_inventory
@@ -25,16 +25,7 @@ from homelab.ssh import CommandResult, HostUnreachable, SSHError
 ROOT = Path(__file__).parents[1]
 
 
-def _spec_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("hardening_test_ssh", ROOT / "tests/hardening/test_ssh.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SPECS = _spec_module()
+SPECS = spec_module("tests/hardening/test_ssh.py")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ run (tests/names/test_name_tls.py, imported from its file) with the TLS port poi
 
 from __future__ import annotations
 
-import importlib.util
 import socket
 import ssl
 import struct
@@ -17,13 +16,14 @@ import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from spec_project import spec_module
 
 from homelab.checks import tls
 
@@ -31,16 +31,7 @@ ROOT = Path(__file__).parents[1]
 NAME = "status.home.example.com"
 
 
-def _tls_spec_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("names_test_tls", ROOT / "tests/names/test_name_tls.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-SPECS = _tls_spec_module()
+SPECS = spec_module("tests/names/test_name_tls.py")
 
 
 def _certificate(directory: Path, name: str, days: float) -> tuple[Path, Path]:
