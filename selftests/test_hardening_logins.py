@@ -17,6 +17,7 @@ import httpx
 import pytest
 from spec_project import spec_module
 
+from homelab.checks import tls
 from homelab.checks.logins import LOGINS, NO_LOGIN, Login
 from homelab.inventory import Inventory, load_inventory
 from homelab.targets import Fqdn, select
@@ -109,7 +110,8 @@ def test_the_spec_asks_every_named_service_but_those_without_a_login(inventory: 
 
 
 class Answering:
-    """httpx as the spec module sees it: `Client(...)` answers every request with `handler`; what was asked is kept."""
+    """httpx as homelab.checks.tls (get_by_name) sees it: `Client(...)` answers every request with `handler`;
+    what was asked is kept."""
 
     def __init__(self, handler: Callable[[httpx.Request], httpx.Response]) -> None:
         self.handler = handler
@@ -129,7 +131,7 @@ class Answering:
 
 def _answering(monkeypatch: pytest.MonkeyPatch, status: int, body: str = "") -> Answering:
     fake = Answering(lambda request: httpx.Response(status, text=body))
-    monkeypatch.setattr(SPECS, "httpx", fake)
+    monkeypatch.setattr(tls, "httpx", fake)
     return fake
 
 
@@ -193,7 +195,7 @@ def test_the_spec_could_not_observe_without_an_answer(
     def fail(request: httpx.Request) -> httpx.Response:
         raise error
 
-    monkeypatch.setattr(SPECS, "httpx", Answering(fail))
+    monkeypatch.setattr(tls, "httpx", Answering(fail))
     with pytest.raises(pytest.fail.Exception) as caught:
         SPEC(_name(inventory, "grafana"), inventory)
     message = str(caught.value)

@@ -49,13 +49,13 @@ def effective(output: str) -> dict[str, str]:
 
 def differences(host: Host, settings: dict[str, str]) -> list[str]:
     """Each planned setting that `sshd -T` shows otherwise, as `keyword found (want planned)`."""
-    found = []
-    for key, want in planned(host).items():
-        have = settings.get(key, "?")
-        same = have in ROOT_KEY_ONLY if want == "prohibit-password" else have == want
-        if not same:
-            found.append(f"{key} {have} (want {want})")
-    return found
+    return [f"{key} {settings.get(key, '?')} (want {want})" for key, want in planned(host).items()
+            if not matches(want, settings.get(key, "?"))]
+
+
+def matches(want: str, have: str) -> bool:
+    """Whether `sshd -T`'s value `have` is the planned `want` (prohibit-password under either of its names)."""
+    return have in ROOT_KEY_ONLY if want == "prohibit-password" else have == want
 
 
 def offered_wrongly(methods: list[str]) -> list[str]:

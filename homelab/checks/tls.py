@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 from cryptography import x509
 
 HTTPS_PORT = 443  # where NPM serves TLS (the selftests point it at a local server)
@@ -168,3 +169,12 @@ def hsts_max_age(header: str) -> int | None:
             digits = value.strip().strip('"')
             return int(digits) if digits.isascii() and digits.isdigit() else None  # RFC 6797: 1*DIGIT only
     return None
+
+
+def get_by_name(address: str, name: str, path: str, ca_bundle: Path | None, timeout: float) -> httpx.Response:
+    """GET https://NAME/PATH at `address` (NPM), the name as SNI and Host, TLS verified against `ca_bundle` (else
+    the system CAs); httpx.HTTPError when there is no answer. A client of its own per call: a pooled connection
+    would carry another name's TLS session (SNI) to NPM."""
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca_bundle)) if ca_bundle else True
+    with httpx.Client(verify=verify, timeout=timeout) as client:
+        return client.get(f"https://{address}{path}", headers={"Host": name}, extensions={"sni_hostname": name})

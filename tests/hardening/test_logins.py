@@ -4,14 +4,13 @@ Ollama) are the report's accepted risks: their exposure specs are their only gua
 
 from __future__ import annotations
 
-import ssl
-
 import httpx
 import pytest
 
 from homelab.checks import could_not_observe, problem
 from homelab.checks.logins import LOGINS, NO_LOGIN
 from homelab.checks.reach import service_host
+from homelab.checks.tls import get_by_name
 
 pytestmark = pytest.mark.hardening
 
@@ -31,18 +30,15 @@ def test_api_refuses_anonymous(fqdn, inventory, service_up):
         f"{service} ({fqdn.name}) has no known unauthenticated request: add what its API refuses to "
         "homelab/checks/logins.py (or to NO_LOGIN, as an accepted risk the report lists)")
     npm = service_host(inventory, "npm")
-    bundle = inventory.settings.ca_bundle
-    verify = ssl.create_default_context(cafile=str(bundle)) if bundle else True
     where = f"GET https://{fqdn.name}{login.path} without credentials, via NPM at {npm.address}:443"
     start = (f"; fix: make {service} answer through its name (is it running on {fqdn.instance.host.name}? does NPM's "
              "certificate for the name verify? see NAME-TLS-001 and NAME-PROXY-001)")
-    with httpx.Client(verify=verify, timeout=inventory.settings.connect_timeout * 3) as client:
-        try:
-            answer = client.get(f"https://{npm.address}{login.path}", headers={"Host": fqdn.name},
-                                extensions={"sni_hostname": fqdn.name})
-        except httpx.HTTPError as exc:
-            pytest.fail(could_not_observe(f"no answer ({type(exc).__name__}: {exc})", npm.name,
-                                          "this machine, TLS verified") + start, pytrace=False)
+    try:
+        answer = get_by_name(str(npm.address), fqdn.name, login.path, inventory.settings.ca_bundle,
+                             inventory.settings.connect_timeout * 3)
+    except httpx.HTTPError as exc:
+        pytest.fail(could_not_observe(f"no answer ({type(exc).__name__}: {exc})", npm.name,
+                                      "this machine, TLS verified") + start, pytrace=False)
     if answer.status_code >= 500:
         pytest.fail(could_not_observe(f"HTTP {answer.status_code} from the proxy, not the service's own answer",
                                       npm.name, where) + start, pytrace=False)

@@ -16,7 +16,7 @@ import pytest
 
 from homelab.checks import could_not_observe, problem
 from homelab.checks.reach import service_host
-from homelab.checks.tls import TlsUnobserved, handshake, hsts_max_age, leaf, legacy
+from homelab.checks.tls import TlsUnobserved, get_by_name, handshake, hsts_max_age, leaf, legacy
 
 pytestmark = pytest.mark.hardening  # and each name's phase (the plugin's _phased)
 
@@ -136,13 +136,10 @@ def test_name_proxied_to_service(fqdn, inventory, service_up):
 def _get_by_name(inventory, npm, name):
     """GET https://NAME/ at NPM's address, the name as SNI and Host, TLS verified; a spec that gets no answer fails
     as could not observe."""
-    bundle = inventory.settings.ca_bundle
-    verify = ssl.create_default_context(cafile=str(bundle)) if bundle else True
-    # A client of its own: a pooled connection would carry another name's TLS session (SNI) to NPM.
-    with httpx.Client(verify=verify, timeout=inventory.settings.connect_timeout * 3) as client:
-        try:
-            return client.get(f"https://{npm.address}/", headers={"Host": name}, extensions={"sni_hostname": name})
-        except httpx.HTTPError as exc:
-            pytest.fail(could_not_observe(f"no HTTPS answer for {name} ({type(exc).__name__}: {exc})", npm.name,
-                                          "this machine, TLS verified") + f"; fix: {CERT} (NAME-TLS-001 says why)",
-                        pytrace=False)
+    try:
+        return get_by_name(str(npm.address), name, "/", inventory.settings.ca_bundle,
+                           inventory.settings.connect_timeout * 3)
+    except httpx.HTTPError as exc:
+        pytest.fail(could_not_observe(f"no HTTPS answer for {name} ({type(exc).__name__}: {exc})", npm.name,
+                                      "this machine, TLS verified") + f"; fix: {CERT} (NAME-TLS-001 says why)",
+                    pytrace=False)
