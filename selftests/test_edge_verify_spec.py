@@ -5,6 +5,7 @@ failed handshake never passes)."""
 from __future__ import annotations
 
 import base64
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -59,7 +60,7 @@ def test_insecure_poll_fails(inventory: Inventory, monkeypatch: pytest.MonkeyPat
 
 
 def test_key_to_another_url_fails(inventory: Inventory, monkeypatch: pytest.MonkeyPatch) -> None:
-    with pytest.raises(AssertionError, match="polls to https://198.51.100.10:9443"):
+    with pytest.raises(AssertionError, match=re.escape("polls to https://198.51.100.10:9443")):
         _run(inventory, _key("https://198.51.100.10:9443"), {"EDGE_INSECURE_POLL": "0"}, monkeypatch)
 
 
