@@ -8,7 +8,7 @@ from lab.topology import INTERNAL, NETWORKS, PUBLIC_ADDRESS
 def ruleset(forwards: list[tuple[str, int, str]]) -> str:
     """Forward freely between LAN, VPN and guest (a home router has no ACLs there); from WAN, only DNAT-ed ports."""
     internal = [NETWORKS[n].cidr for n in INTERNAL]
-    wan = NETWORKS["wan"].cidr
+    wan, guest = NETWORKS["wan"].cidr, NETWORKS["guest"].cidr
     nat = [f"-A PREROUTING -d {PUBLIC_ADDRESS}/32 -p {proto} --dport {port} -j DNAT --to-destination {addr}:{port}"
            for proto, port, addr in forwards]
     forward = [f"-A FORWARD -s {src} -d {dst} -j ACCEPT" for src in internal for dst in internal if src != dst]
@@ -20,7 +20,8 @@ def ruleset(forwards: list[tuple[str, int, str]]) -> str:
         "*filter", ":INPUT ACCEPT [0:0]", ":FORWARD DROP [0:0]", ":OUTPUT ACCEPT [0:0]",
         "-A INPUT -i lo -j ACCEPT",
         "-A INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
-        f"-A INPUT -s {wan} -j DROP",  # the router itself answers nothing from the internet
+        f"-A INPUT -s {wan} -j DROP",  # the router itself answers nothing from the internet ...
+        f"-A INPUT -s {guest} -j DROP",  # ... nor from the guest network: its SSH (management) is for LAN and VPN
         "-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
         *forward, "COMMIT", "",
     ])
