@@ -162,9 +162,52 @@ def test_the_spec_asks_npm_by_the_name_without_credentials(
 ])
 def test_the_spec_passes_on_each_services_refusal(
         monkeypatch: pytest.MonkeyPatch, inventory: Inventory, service: str, status: int, body: str) -> None:
-    fake = _answering(monkeypatch, status, body)
+    fake = Answering(lambda request: httpx.Response(200, json=WEBUI_CONFIG) if request.url.path == "/api/config"
+                     else httpx.Response(status, text=body))
+    monkeypatch.setattr(tls, "httpx", fake)
     assert SPEC(_name(inventory, service), inventory) is None
     assert fake.requests[0].url.path == LOGINS[service].path
+    assert [r.url.path for r in fake.requests[1:]] == (["/api/config"] if service == "open-webui" else [])
+
+
+# Open WebUI 0.6.5's /api/config to a visitor without a session (lab/standins/open-webui/README.md)
+WEBUI_CONFIG = {"status": True, "name": "Open WebUI", "version": "0.6.5", "onboarding": False,
+                "features": {"auth": True, "auth_trusted_header": False, "enable_signup": False}}
+
+
+def _webui(monkeypatch: pytest.MonkeyPatch, config: httpx.Response) -> None:
+    monkeypatch.setattr(tls, "httpx", Answering(
+        lambda request: config if request.url.path == "/api/config"
+        else httpx.Response(401, json={"detail": "Not authenticated"})))
+
+
+def test_open_webui_with_its_login_off_fails(monkeypatch: pytest.MonkeyPatch, inventory: Inventory) -> None:
+    """WEBUI_AUTH=false: /api/v1/users/ still refuses a visitor without a token, but signin makes anyone its admin;
+    the server says so in /api/config."""
+    off = {**WEBUI_CONFIG, "features": {**WEBUI_CONFIG["features"], "auth": False}}  # type: ignore[dict-item]
+    _webui(monkeypatch, httpx.Response(200, json=off))
+    name = _name(inventory, "open-webui")
+    with pytest.raises(AssertionError) as caught:
+        SPEC(name, inventory)
+    message = str(caught.value)
+    assert message.startswith("expected features.auth true (a login required); found features.auth false: anyone "
+                              "who reaches the name signs in as its admin")
+    assert f"GET https://{name.name}/api/config via NPM" in message
+    assert "WEBUI_AUTH=true" in message
+
+
+@pytest.mark.parametrize("config", [httpx.Response(200, text="<html>Open WebUI</html>"),
+                                    httpx.Response(200, json={"status": True}),
+                                    httpx.Response(200, json={"features": {"auth": "false"}}),
+                                    httpx.Response(404, json={"detail": "Not Found"})])
+def test_open_webui_config_that_does_not_say_is_could_not_observe(
+        monkeypatch: pytest.MonkeyPatch, inventory: Inventory, config: httpx.Response) -> None:
+    _webui(monkeypatch, config)
+    with pytest.raises(pytest.fail.Exception) as caught:
+        SPEC(_name(inventory, "open-webui"), inventory)
+    message = str(caught.value)
+    assert message.startswith(f"could not observe: /api/config does not say features.auth (HTTP {config.status_code}")
+    assert "; fix: make open-webui answer through its name" in message
 
 
 @pytest.mark.parametrize(("service", "status", "body", "wanted"), [

@@ -247,3 +247,47 @@ def test_wildcard_and_exact_names() -> None:
     assert leaf.covers("HOME.example.com.")
     assert not leaf.covers("a.b.home.example.com")
     assert not leaf.covers("status.example.org")
+
+
+# -- NAME-TLS-001: a certificate that verifies for the name -------------------------------------------------------
+
+def certificate_spec(ca_bundle: Path | None) -> str:
+    inventory = SimpleNamespace(**{**vars(INVENTORY), "settings": SimpleNamespace(
+        **{**vars(INVENTORY.settings), "ca_bundle": ca_bundle})})
+    return verdict(lambda: SPECS.test_certificate_verifies(FQDN, inventory))
+
+
+def test_certificate_that_verifies_passes(serve, certs) -> None:
+    """The self-signed leaf is its own CA here: trusted, for the right name, it verifies."""
+    serve(tls_handler(certs["good"], ssl.TLSVersion.TLSv1_2))
+    assert certificate_spec(certs["good"][0]) == "pass"
+
+
+@pytest.mark.parametrize(("served", "why"), [("other", "Hostname mismatch"), ("good", "self-signed certificate")],
+                         ids=["another-name", "untrusted"])
+def test_certificate_that_does_not_verify_is_a_finding(serve, certs, served: str, why: str) -> None:
+    """A certificate for another name, or one no trusted CA signed: the fault NAME-TLS-001 guards against."""
+    serve(tls_handler(certs[served], ssl.TLSVersion.TLSv1_2))
+    found = certificate_spec(certs["other"][0] if served == "other" else None)
+    assert found.startswith(f"FAIL: expected a certificate for {NAME} that verifies"), found
+    assert why in found, found
+
+
+@pytest.mark.parametrize("handle", [reset, close_at_once, plain_http], ids=["reset", "closed-at-once", "not-tls"])
+def test_no_handshake_is_could_not_observe_for_the_certificate(serve, certs,
+                                                               handle: Callable[[socket.socket, int], None]) -> None:
+    """No certificate seen at all (it failed as a certificate that does not verify before): could not observe."""
+    serve(handle)
+    found = certificate_spec(certs["good"][0])
+    assert found.startswith(f"UNOBSERVED: could not observe: no TLS handshake with 127.0.0.1:{tls.HTTPS_PORT} for "
+                            f"{NAME}"), found
+    assert "fix: make NPM answer TLS" in found, found
+
+
+def test_connection_refused_is_could_not_observe_for_the_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        monkeypatch.setattr(tls, "HTTPS_PORT", unused.getsockname()[1])
+        found = certificate_spec(None)
+    assert found.startswith("UNOBSERVED: could not observe: no TLS handshake"), found
+    assert "ConnectionRefusedError" in found, found

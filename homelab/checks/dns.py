@@ -110,8 +110,14 @@ def technitium_settings(base_url: str, password: str, timeout: float) -> dict[st
             technitium.call("/api/user/logout")
 
 
+class DnsUnobserved(Exception):
+    """No DNS answer came back at all (a timeout): the server was never seen to answer, so nothing is known of
+    its records."""
+
+
 def resolve_a(resolver: Any, name: str) -> list[str] | str:
-    """The A records of `name` through `resolver` (a dnspython Resolver at Technitium), or what went wrong as text."""
+    """The A records of `name` through `resolver` (a dnspython Resolver at Technitium), or the server's answer that
+    has none as text (NXDOMAIN, no A record, SERVFAIL/REFUSED). DnsUnobserved when no answer came back."""
     import dns.exception
     import dns.resolver
 
@@ -120,4 +126,19 @@ def resolve_a(resolver: Any, name: str) -> list[str] | str:
     except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer, dns.resolver.NoNameservers) as exc:
         return f"no A record ({type(exc).__name__})"
     except dns.exception.Timeout:
-        return "no answer from Technitium"
+        raise DnsUnobserved(f"no answer from {', '.join(resolver.nameservers)} for {name} A within "
+                            f"{resolver.lifetime:g} s") from None
+
+
+def a_records(resolver: Any, name: str) -> list[str] | str:
+    """`resolve_a` for a spec: no answer at all fails it as could not observe, naming the fix."""
+    import pytest
+
+    from homelab.checks import could_not_observe
+
+    try:
+        return resolve_a(resolver, name)
+    except DnsUnobserved as exc:
+        pytest.fail(f"{could_not_observe(str(exc), ', '.join(resolver.nameservers), 'this machine')}; fix: make "
+                    "Technitium answer on 53/udp (is its container running? does the host's firewall admit this "
+                    "network? P1-NET-* and the exposure specs say more)", pytrace=False)

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from homelab import gaming, monitoring
-from homelab.checks import problem
+from homelab.checks import could_not_observe, problem
 from homelab.grafana import Grafana, GrafanaAuthError, GrafanaError
 from homelab.hostaccess import HostAccess
 from homelab.inventory import Host, Inventory
@@ -35,6 +35,12 @@ KUMA_STATES = {"0": "down", "1": "up", "2": "pending (failing, retrying)", "3": 
 def fail(expected: str, found: str, where: str, fix: str) -> NoReturn:
     __tracebackhide__ = True
     pytest.fail(problem(expected, found, where, fix), pytrace=False)
+
+
+def unobserved(why: str, url: str, fix: str) -> NoReturn:
+    """A service that could not be asked: the spec fails as could not observe, with the fix."""
+    __tracebackhide__ = True
+    pytest.fail(f"{could_not_observe(why, url, 'this machine')}; fix: {fix}", pytrace=False)
 
 
 class _Cached:
@@ -99,12 +105,14 @@ class GrafanaView:
         try:
             return call(self.client())
         except GrafanaAuthError as exc:
-            fail(f"Grafana signing in {monitoring.GRAFANA_USER} with GRAFANA_ADMIN_PASSWORD", str(exc), self.url,
-                 "set GRAFANA_ADMIN_PASSWORD to Grafana's admin password (Grafana reads "
-                 "GF_SECURITY_ADMIN_PASSWORD only when it creates its database), or reset it: `docker exec grafana "
-                 "grafana cli admin reset-admin-password NEW`")
+            unobserved(f"Grafana refused {monitoring.GRAFANA_USER} with GRAFANA_ADMIN_PASSWORD, so {what} was not "
+                       f"read ({exc})", self.url,
+                       "set GRAFANA_ADMIN_PASSWORD to Grafana's admin password (Grafana reads "
+                       "GF_SECURITY_ADMIN_PASSWORD only when it creates its database), or reset it: `docker exec "
+                       "grafana grafana cli admin reset-admin-password NEW`")
         except GrafanaError as exc:
-            fail(f"Grafana answering {what}", str(exc), self.url, f"start Grafana: {PHASE4}; `docker logs grafana`")
+            unobserved(f"Grafana did not answer {what} ({exc})", self.url,
+                       f"start Grafana: {PHASE4}; `docker logs grafana`")
 
     def close(self) -> None:
         if self._client is not None:

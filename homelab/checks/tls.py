@@ -68,15 +68,22 @@ def _connect(address: str, name: str, context: ssl.SSLContext, timeout: float, p
         raise
 
 
-def handshake(address: str, name: str, ca_bundle: Path | None, timeout: float) -> str | None:
-    """None when a fully verified handshake succeeds for `name`; else the reason it does not."""
+def handshake(address: str, name: str, ca_bundle: Path | None, timeout: float, port: int | None = None) -> str | None:
+    """None when a fully verified handshake succeeds for `name`; else why the certificate is refused (it does not
+    verify, or the server has none for the name). TlsUnobserved when no certificate was seen at all: no connection,
+    a reset, a timeout, an answer that is not TLS."""
+    port = port or HTTPS_PORT
     context = ssl.create_default_context(cafile=str(ca_bundle) if ca_bundle else None)
     try:
-        _connect(address, name, context, timeout).close()
+        _connect(address, name, context, timeout, port).close()
     except ssl.SSLCertVerificationError as exc:
         return str(exc.verify_message or exc)
-    except (ssl.SSLError, OSError) as exc:
-        return f"could not observe a certificate: no TLS handshake ({_why(exc)})"
+    except ssl.SSLError as exc:
+        if exc.reason == "TLSV1_ALERT_UNRECOGNIZED_NAME":  # the server's own answer: no certificate for the name
+            return f"the server has no certificate for {name} (TLS alert unrecognized_name)"
+        raise TlsUnobserved(f"no TLS handshake with {address}:{port} for {name}: {_why(exc)}") from None
+    except OSError as exc:
+        raise TlsUnobserved(f"no TLS handshake with {address}:{port} for {name}: {_why(exc)}") from None
     return None
 
 

@@ -1,5 +1,6 @@
 """The hardening faults: sshd taking passwords again, root allowed to log in, NPM's nginx accepting TLS 1.0/1.1, a
-name without HSTS, Grafana open to anonymous admins, an Edge agent polling unverified. Each names the specs that
+name without HSTS or served over plain HTTP, Grafana open to anonymous admins, Open WebUI with its login off, an Edge
+agent polling unverified. Each names the specs that
 must catch it; bootstrap repairs each by behaviour (sshd's drop-in, NPM's container recreated from its image, the
 proxy host's HSTS, a container whose compose config drifted). They share the exposure proof's deployment
 (selftests/proof/test_exposure_proof.py), which breaks them in turn.
@@ -41,11 +42,12 @@ def _legacy_tls(lab: Lab) -> None:
         f"-e 's/^ssl_ciphers .*/ssl_ciphers \"DEFAULT:@SECLEVEL=0\";/' {CIPHERS} && {NGINX_RELOAD}"))
 
 
-def _hsts(lab: Lab, on: bool) -> None:
+def _proxy_host(lab: Lab, changes: dict[str, bool]) -> None:
+    """One of NPM's proxy hosts edited through its API, as a click in its UI would."""
     with lab.npm() as npm:
         host = npm.proxy_host_for(HSTS_NAME)
         assert host is not None, f"NPM has no proxy host {HSTS_NAME}: apply bootstrap phase 4 first"
-        npm.update_proxy_host(host.id, {"hsts_enabled": on})
+        npm.update_proxy_host(host.id, changes)
 
 
 OVERRIDE_FILE = "/tmp/homelab-fault-environment.json"  # noqa: S108 - a compose override on the lab host
@@ -81,8 +83,14 @@ FAULTS = (
           _legacy_tls, lambda lab: None, phase=1, proof=PROOF,
           why="undone by bootstrap phase 1 alone: it recreates NPM's container from its image"),
     Fault("hsts-off", f"HSTS turned off on NPM's proxy host {HSTS_NAME}",
-          (f"test_hsts_sent[{HSTS_NAME}]",), lambda lab: _hsts(lab, False), lambda lab: None, phase=4,
-          proof=PROOF, why="undone by bootstrap phase 4 alone: the proxy host is planned with HSTS on"),
+          (f"test_hsts_sent[{HSTS_NAME}]",), lambda lab: _proxy_host(lab, {"hsts_enabled": False}), lambda lab: None,
+          phase=4, proof=PROOF, why="undone by bootstrap phase 4 alone: the proxy host is planned with HSTS on"),
+    Fault("force-ssl-off", f"Force SSL turned off on NPM's proxy host {HSTS_NAME}: it is served over plain HTTP "
+          "(NPM turns HSTS off with it)",
+          (f"test_http_redirects_to_https[{HSTS_NAME}]", f"test_hsts_sent[{HSTS_NAME}]"),
+          lambda lab: _proxy_host(lab, {"ssl_forced": False}), lambda lab: None, phase=4, proof=PROOF,
+          why="NPM clears hsts_enabled with ssl_forced (upstream's proxy host rules), so NAME-TLS-005 fails too; "
+              "undone by bootstrap phase 4 alone: the proxy host is planned with Force SSL and HSTS on"),
     Fault("grafana-anonymous", "Grafana recreated with anonymous access as Admin (GF_AUTH_ANONYMOUS_ENABLED=true)",
           ("test_api_refuses_anonymous[grafana.home.example.com]",
            "test_no_anonymous_access_or_sign_up[grafana@platform]"),
@@ -90,6 +98,12 @@ FAULTS = (
                                                                 "GF_AUTH_ANONYMOUS_ORG_ROLE": "Admin"}),
           lambda lab: _forget_override(lab, "platform"), phase=4, proof=PROOF, restarts=True,
           why="bootstrap phase 4 recreates Grafana: its compose config hash no longer matches the stack's"),
+    Fault("webui-auth-off", "Open WebUI on gaming-pc-1 recreated with WEBUI_AUTH=false (anyone signs in as its "
+          "admin; /api/v1/users/ still refuses a visitor without a token)",
+          ("test_api_refuses_anonymous[chat-gaming-pc-1.home.example.com]",),
+          lambda lab: _environment(lab, "gaming-pc-1", "open-webui", {"WEBUI_AUTH": "false"}),
+          lambda lab: _forget_override(lab, "gaming-pc-1"), phase=3, proof=PROOF, restarts=True,
+          why="bootstrap phase 3 recreates Open WebUI: its compose config hash no longer matches the stack's"),
     Fault("edge-insecure-poll", "the Edge agent on gaming-pc-1 recreated with EDGE_INSECURE_POLL=1",
           ("test_edge_agent_verifies_portainer[gaming-pc-1]",),
           lambda lab: _environment(lab, "gaming-pc-1", EDGE_AGENT, {"EDGE_INSECURE_POLL": "1"}),

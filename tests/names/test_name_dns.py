@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import problem
-from homelab.checks.dns import resolve_a
+from homelab.checks.dns import a_records
 from homelab.checks.reach import service_host
 
 RECORDS = "re-run `python -m bootstrap phase1` (Technitium zone and A records), or add the A record in Technitium"
@@ -17,7 +17,7 @@ RECORDS = "re-run `python -m bootstrap phase1` (Technitium zone and A records), 
 def test_service_fqdn_resolves_to_npm(fqdn, inventory, resolver):
     """Each service name resolves through Technitium to the NPM host, which proxies it."""
     npm = service_host(inventory, "npm")
-    found = resolve_a(resolver, fqdn.name)
+    found = a_records(resolver, fqdn.name)
     assert found == [str(npm.address)], problem(
         f"{fqdn.name} A {npm.address} (NPM on {npm.name})", found,
         f"Technitium at {', '.join(resolver.nameservers)}", RECORDS)

@@ -40,7 +40,12 @@ class CertificateExpiresSoon(UserWarning):
 def test_certificate_verifies(fqdn, inventory):
     """NPM serves the name a certificate valid for that name, chained to the trusted CA, and not expired."""
     npm = service_host(inventory, "npm")
-    error = handshake(str(npm.address), fqdn.name, inventory.settings.ca_bundle, inventory.settings.connect_timeout)
+    try:
+        error = handshake(str(npm.address), fqdn.name, inventory.settings.ca_bundle, inventory.settings.connect_timeout)
+    except TlsUnobserved as exc:
+        pytest.fail(f"{could_not_observe(str(exc), npm.name, 'this machine, TLS verified')}; fix: make NPM answer "
+                    f"TLS on {npm.address}:443 (is its container running on {npm.name}? P1-NPM-* and the exposure "
+                    "specs say more)", pytrace=False)
     assert error is None, problem(
         f"a certificate for {fqdn.name} that verifies against {inventory.settings.ca_bundle or 'the system CAs'}",
         error, f"https://{fqdn.name} via NPM at {npm.address}:443", CERT)
@@ -94,7 +99,13 @@ def test_legacy_tls_refused(fqdn, version, inventory):
 def test_http_redirects_to_https(fqdn, inventory, http):
     """A plain-HTTP request for the name is redirected to https:// for the same name."""
     npm = service_host(inventory, "npm")
-    answer = http.get(f"http://{npm.address}/", headers={"Host": fqdn.name})
+    try:
+        answer = http.get(f"http://{npm.address}/", headers={"Host": fqdn.name})
+    except httpx.HTTPError as exc:
+        why = f"no HTTP answer for {fqdn.name} ({type(exc).__name__}: {exc})"
+        pytest.fail(f"{could_not_observe(why, npm.name, f'this machine, plain HTTP to {npm.address}:80')}; fix: make "
+                    f"NPM answer on {npm.address}:80 (is its container running on {npm.name}? does its firewall admit "
+                    "this network?)", pytrace=False)
     location = answer.headers.get("location", "")
     redirected = answer.status_code in (301, 302, 307, 308) and location.startswith(f"https://{fqdn.name}")
     assert redirected, problem(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import problem
-from homelab.checks.dns import acl_problem, parse_answer, resolve_a, technitium_settings
+from homelab.checks.dns import a_records, acl_problem, parse_answer, technitium_settings
 from homelab.checks.reach import service_host
 from homelab.exposure_matrix import MATRIX, Cell
 from homelab.policy import may_connect
@@ -24,7 +24,7 @@ ACL = ("Technitium > Settings > Recursion: `Use Specified Network ACL` with the 
 def test_host_name_resolves(host, inventory, resolver):
     """Each host's hostname in the homelab domain resolves through Technitium to its inventory address."""
     name = f"{host.hostname}.{inventory.domain}"
-    found = resolve_a(resolver, name)
+    found = a_records(resolver, name)
     assert found == [str(host.address)], problem(
         f"{name} A {host.address}", found, f"Technitium at {', '.join(resolver.nameservers)}", RECORDS)
 
