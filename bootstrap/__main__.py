@@ -14,7 +14,7 @@ from homelab.redact import mask_streams, masked_output
 from homelab.secrets import SecretError, Secrets
 from homelab.ssh import SSHError, SSHPool
 
-# Each phase turns the inventory into its steps. Phases land one issue at a time (docs/rollout.md).
+# Each phase turns the inventory into its steps; the rollout, phase by phase: README.md, "Point it at your homelab".
 PHASES: dict[str, Callable[[Inventory, Secrets, SSHPool], Plan]] = {
     "phase1": phase1.steps,
     "phase2": phase2.steps,
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     plan = PHASES.get(args.phase)
     if plan is None:
-        print(f"error: {args.phase} has no bootstrap steps in this version; see docs/rollout.md", file=sys.stderr)
+        print(f"error: {args.phase} has no bootstrap steps in this version; see README.md", file=sys.stderr)
         return 2
     access = SSHPool(inventory)
     print(f"{args.phase} on {inventory.name}{' (dry run)' if args.dry_run else ''}:")

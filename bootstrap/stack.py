@@ -28,10 +28,11 @@ import yaml
 
 from bootstrap.remote import Remote
 from bootstrap.steps import Step, StepFailed
+from homelab.compose import COMPOSE_FILE, ComposeError, load_stack
 from homelab.images import override_for
+from homelab.paths import stack_dir
 from homelab.portainer import PortainerError
 
-STACKS = Path(__file__).resolve().parents[1] / "stacks"
 OVERRIDE = "compose.override.yaml"
 CONFIG_LABEL = "homelab.config-sha256"
 WAIT = 120.0
@@ -71,7 +72,7 @@ class Stack:
 
     @property
     def source(self) -> Path:
-        return STACKS / self.name
+        return stack_dir(self.name)
 
     @property
     def directory(self) -> str:
@@ -132,7 +133,10 @@ class Stack:
     def override(self) -> str | None:
         """compose.override.yaml from settings.image_map (and the mounted configuration's digests), or None when
         there is nothing to override."""
-        compose = yaml.safe_load((self.source / "compose.yaml").read_bytes()) or {}
+        try:
+            compose = load_stack(self.name).data
+        except ComposeError as exc:
+            raise StepFailed(str(exc)) from None
         override = override_for(compose, self.remote.inventory.settings.image_map) or {"services": {}}
         digests = self.config_digests(compose)
         for service, digest in digests.items():
@@ -147,7 +151,7 @@ class Stack:
     def compose(self) -> str:
         """The `docker compose` command line for this stack, run in its directory."""
         override = f" -f {OVERRIDE}" if self.override() is not None else ""
-        return f"cd {self.directory} && docker compose -p {self.name} -f compose.yaml{override}"
+        return f"cd {self.directory} && docker compose -p {self.name} -f {COMPOSE_FILE}{override}"
 
     # -- state on the host ---------------------------------------------------------------------------------
     def files_in_place(self) -> bool:

@@ -5,18 +5,22 @@
 last one silently). Validation covers what breaks a deployment or hides a policy violation: keys the compose
 spec does not know, a service without an image, malformed ports and volumes, undeclared named volumes, bad
 interpolation. It does not resolve variables: callers see the references, never the values.
+`load_stack(name)` is the one reader of the repository's stacks/NAME/compose.yaml, read once per process.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from homelab.paths import stack_dir
 from homelab.yamlfile import YamlError, load_yaml
 
+COMPOSE_FILE = "compose.yaml"  # a stack's compose file, in stacks/NAME/ and where bootstrap deploys it
 TOP_LEVEL_KEYS = frozenset({"version", "name", "include", "services", "networks", "volumes", "configs", "secrets",
                             "models"})
 SERVICE_KEYS = frozenset({
@@ -421,6 +425,17 @@ def load_compose(path: str | Path) -> ComposeFile:
     except YamlError as exc:
         raise ComposeError(str(exc)) from None
     return parse_compose(data, path, lines)
+
+
+def stack_compose(stack: str) -> Path:
+    """stacks/STACK/compose.yaml of this repository."""
+    return stack_dir(stack) / COMPOSE_FILE
+
+
+@functools.cache  # a run reads each stack's compose file once, not once per spec and host
+def load_stack(stack: str) -> ComposeFile:
+    """stacks/STACK/compose.yaml, read strictly and validated: what bootstrap deploys as compose project STACK."""
+    return load_compose(stack_compose(stack))
 
 
 def image_tag(image: str) -> tuple[str | None, str | None]:

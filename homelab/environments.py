@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from homelab.inventory import Host, Inventory
+from homelab.portainer import PORT as PORTAINER_PORT
 
 DOCKER, AGENT, EDGE = 1, 2, 4
 KIND_NAMES = {DOCKER: "Docker (socket)", AGENT: "Agent", 3: "Azure", EDGE: "Edge Agent", 5: "Kubernetes"}
 SOCKET_URL = "unix:///var/run/docker.sock"
-PORTAINER_PORT = 9443
 UP = 1
 Endpoint = dict[str, Any]
 
@@ -59,11 +59,12 @@ def edge_poll_url(inventory: Inventory) -> str:
     can only accept unverified (EDGE_INSECURE_POLL=1, an accepted risk the report lists)."""
     portainer = inventory.services.get("portainer")
     name = portainer.fqdn_for(inventory.platform_host) if portainer else None
-    return f"https://{name}" if name else f"https://{inventory.platform_host.address}:{PORTAINER_PORT}"
+    port = inventory.upstream_port("portainer", PORTAINER_PORT)
+    return f"https://{name}" if name else f"https://{inventory.platform_host.address}:{port}"
 
 
 def edge_poll_verified(inventory: Inventory) -> bool:
-    return not edge_poll_url(inventory).endswith(f":{PORTAINER_PORT}")
+    return not edge_poll_url(inventory).endswith(f":{inventory.upstream_port('portainer', PORTAINER_PORT)}")
 
 
 def edge_key_url(key: str) -> str | None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from homelab.ssh import CommandResult
 
@@ -23,7 +22,6 @@ MARKER = "/opt/homelab/gaming-mode"
 STACK = "gpu-worker"
 SKIP_REASON = "gaming mode"
 PROJECT_LABEL = "com.docker.compose.project"
-COMPOSE_FILE = Path(__file__).resolve().parents[1] / "stacks" / STACK / "compose.yaml"
 # The record, and (only while it exists) every running or paused container with its compose project.
 COMMAND = (f"if [ -e {MARKER} ]; then echo '@@ marker'; cat {MARKER} || exit 3; echo '@@ running'; "
            f"docker ps --format '{{{{.Names}}}}\t{{{{.Label \"{PROJECT_LABEL}\"}}}}' || exit 4; "
@@ -37,9 +35,9 @@ class GamingUnknown(Exception):
 @functools.cache
 def stack_containers() -> frozenset[str]:
     """The container names of the GPU stack's services (stacks/gpu-worker/compose.yaml)."""
-    from homelab.compose import load_compose
+    from homelab.compose import load_stack
 
-    services = load_compose(COMPOSE_FILE).services.values()
+    services = load_stack(STACK).services.values()
     return frozenset(s.container_name or s.name for s in services)
 
 

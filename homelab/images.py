@@ -8,10 +8,7 @@ two files; every other key of the stack is left as written.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 
 def override_for(compose: dict[str, Any], image_map: dict[str, str]) -> dict[str, Any] | None:
@@ -20,15 +17,3 @@ def override_for(compose: dict[str, Any], image_map: dict[str, str]) -> dict[str
     mapped = {name: {"image": image_map[spec["image"]]} for name, spec in services.items()
               if isinstance(spec, dict) and spec.get("image") in image_map}
     return {"services": mapped} if mapped else None
-
-
-def override_file(compose_path: Path, image_map: dict[str, str], out_dir: Path) -> Path | None:
-    """Write the override for the compose file at `compose_path` into `out_dir`; None when nothing maps."""
-    compose = yaml.safe_load(compose_path.read_text()) or {}
-    override = override_for(compose, image_map)
-    if override is None:
-        return None
-    out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / f"{compose_path.stem}.images.override.yml"
-    path.write_text("# Generated from settings.image_map; do not edit.\n" + yaml.safe_dump(override, sort_keys=True))
-    return path

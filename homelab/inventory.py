@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlparse
 
 from homelab.schema import Reader, SchemaError
 from homelab.yamlfile import YamlError, load_yaml
@@ -173,10 +174,29 @@ class TlsIssuer:
     ca_key: Path | None = None
 
 
+GIT_DEPLOY = ("portainer", "direct")
+GO_DURATION = re.compile(r"^(?:[1-9][0-9]*(?:h|m|s))+$")  # Portainer's AutoUpdate.Interval: Go's time.ParseDuration
+
+
 @dataclass(frozen=True)
 class GitSource:
+    """Where Portainer pulls the stacks from, and how (docs/gitops.md)."""
+
     repository: str
     ref: str = "refs/heads/main"
+    deploy: str = "portainer"           # portainer: Git stacks in Portainer; direct: bootstrap runs docker compose
+    poll: str | None = "5m"             # GitOps: how often Portainer compares the ref with what it deployed
+    address: IPv4Address | None = None  # the repository host's address, for Technitium (a name in the domain)
+    username: str | None = None         # credentials for a private repository: the user name...
+    password_secret: str | None = None  # ... and the secret (a token) that holds its password
+
+    @property
+    def host_name(self) -> str:
+        return urlparse(self.repository).hostname or ""
+
+    def compose_path(self, stack: str) -> str:
+        """The stack's compose file in the repository, as Portainer's ComposeFile."""
+        return f"stacks/{stack}/compose.yaml"
 
 
 @dataclass(frozen=True)
@@ -216,6 +236,12 @@ class Inventory:
             if phase is None or service.phase == phase:
                 for host in self.hosts_of(service):
                     yield service, host
+
+    def upstream_port(self, service: str, default: int) -> int:
+        """The port of `service`'s own web UI or API (its `upstream`: what NPM forwards its name to); `default`
+        where the inventory has no such service or it names no upstream."""
+        found = self.services.get(service)
+        return found.upstream.port if found is not None and found.upstream is not None else default
 
     def network_of(self, address: IPv4Address) -> Network | None:
         return next((n for n in self.networks.values() if address in n.cidr), None)
@@ -452,10 +478,21 @@ def _secrets(root: Reader) -> dict[str, str]:
 def _git(r: Reader | None) -> GitSource | None:
     if r is None:
         return None
-    r.only("repository", "ref")
+    r.only("repository", "ref", "deploy", "poll", "address", "username", "password_secret")
     repository = r.string("repository", required=True, expected="the URL of this repository")
     assert repository is not None
-    return GitSource(repository, r.string("ref") or "refs/heads/main")
+    url = urlparse(repository)
+    if url.scheme not in ("https", "http") or not url.hostname or not url.path.strip("/"):
+        r.child("repository").fail(f"{repository!r} is not an HTTPS URL of a repository; expected one like "
+                                   "https://git.home.example.com/homelab/homelab.git (Portainer clones over HTTP(S))")
+    ref = r.string("ref") or "refs/heads/main"
+    if not ref.startswith(("refs/heads/", "refs/tags/")):
+        r.child("ref").fail(f"{ref!r} is not a full reference; expected refs/heads/BRANCH or refs/tags/TAG")
+    poll = r.string("poll") if isinstance(r.data, dict) and "poll" in r.data else "5m"  # null: no polling
+    if poll is not None and not GO_DURATION.match(poll):
+        r.child("poll").fail(f"{poll!r} is not a duration; expected one like 5m, 1h or 90s (or null: no polling)")
+    return GitSource(repository, ref, r.choice("deploy", GIT_DEPLOY) or "portainer", poll, r.address("address"),
+                     r.string("username"), r.string("password_secret"))
 
 
 def _tls(r: Reader | None, base: Path) -> TlsIssuer | None:
@@ -481,6 +518,10 @@ def _cross_check(root: Reader, inv: Inventory) -> None:
         _check_placement(root.child("services").child(service.name), inv, service)
     _check_collisions(root.child("services"), inv)
     _check_public_names(root.child("services"), inv)
+    if inv.git is not None and inv.git.password_secret and inv.git.password_secret not in inv.secrets:
+        root.child("git").child("password_secret").fail(
+            f"{inv.git.password_secret!r} is not named under `secrets:`; expected one of its names (the value lives in "
+            "the env file)")
     if inv.public_address is None:
         for service in inv.services.values():
             for index, port in enumerate(service.ports):

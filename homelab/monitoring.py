@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from homelab.inventory import Host, Inventory, Service
+from homelab.paths import stack_dir
 from homelab.uptimekuma import MonitorSpec
 
-STACKS_DIR = Path(__file__).resolve().parents[1] / "stacks"
-MONITORING = STACKS_DIR / "monitoring"
+MONITORING = stack_dir("monitoring")
 DASHBOARDS_DIR = MONITORING / "grafana" / "dashboards"
 TARGETS_DIR = "prometheus/targets"          # inside the monitoring stack's directory
 JOBS = {"node": "node-exporter", "cadvisor": "cadvisor"}   # Prometheus job -> the inventory's service

@@ -3,7 +3,7 @@
 Every call is bounded by a timeout. NPM answers errors as `{"error": {"code", "message"}}` with a 4xx/5xx
 status; those become `NpmError` carrying NPM's message (`NpmAuthError` for bad credentials and refused
 tokens). Its schemas reject unknown keys, so requests carry only the fields of the version in use: see
-`letsencrypt_request`. Reference: SERVICE_APIS.md §2.
+`letsencrypt_request`. Reference: upstream backend/schema/paths/ and backend/lib/error.js.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 DEFAULT_TIMEOUT = 15.0
+PORT = 81  # the admin API, where the inventory names no upstream for `npm`
 # What NPM compares when it decides whether a proxy host is as planned (the fields we send).
 PROXY_FIELDS = ("domain_names", "forward_scheme", "forward_host", "forward_port", "certificate_id", "ssl_forced",
                 "http2_support", "block_exploits", "hsts_enabled", "hsts_subdomains", "allow_websocket_upgrade",

@@ -25,7 +25,11 @@ import httpx
 FINGERPRINT_VAR = "PORTAINER_TLS_FINGERPRINT"
 TOKEN_VAR = "PORTAINER_API_TOKEN"  # noqa: S105 - the name of the secret, not its value
 ADMIN = "admin"
+PORT = 9443  # its own HTTPS (API and UI), where the inventory names no upstream for `portainer`
 Json = dict[str, Any]
+
+
+DEPLOY_TIMEOUT = 300.0  # a Git stack's create or redeploy answers after the clone and `docker compose up`
 
 
 class PortainerError(Exception):
@@ -142,7 +146,7 @@ class Portainer:
         self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout, verify=verify)
 
     @classmethod
-    def pinned(cls, host: str, fingerprint: str, port: int = 9443, **kwargs: Any) -> Portainer:
+    def pinned(cls, host: str, fingerprint: str, port: int = PORT, **kwargs: Any) -> Portainer:
         return cls(f"https://{host}:{port}", transport=pinned_transport(fingerprint), **kwargs)
 
     def __enter__(self) -> Portainer:
@@ -215,8 +219,6 @@ class Portainer:
         self.jwt = str(body["jwt"])
         return self.jwt
 
-
-
     def create_token(self, user_id: int, password: str, description: str) -> str:
         """POST /api/users/{id}/tokens (JWT only): the raw `ptr_...` key, shown once."""
         headers_key, self.api_key = self.api_key, None  # an API key is refused here: use the JWT
@@ -287,6 +289,40 @@ class Portainer:
         result: Json = self._json("POST", "/api/endpoint_groups",
                                   json={"Name": name, "Description": description, "TagIDs": list(tag_ids)})
         return result
+
+    # -- stacks from Git (api/http/handler/stacks at 2.23.0) ---------------------------------------------------
+    def stacks(self, endpoint_id: int | None = None) -> list[Json]:
+        """GET /api/stacks, optionally of one environment (`filters={"EndpointID": N}`)."""
+        params = {"filters": json.dumps({"EndpointID": endpoint_id})} if endpoint_id else {}
+        result: list[Json] = self._json("GET", "/api/stacks", params=params)
+        return result
+
+    def create_git_stack(self, endpoint_id: int, payload: Json) -> Json:
+        """POST /api/stacks/create/standalone/repository: clone, deploy and record a compose stack
+        (composeStackFromGitRepositoryPayload). Slow: the clone and `docker compose up` happen before it answers."""
+        result: Json = self._json("POST", "/api/stacks/create/standalone/repository", ok=(200,),
+                                  params={"endpointId": endpoint_id}, json=payload, timeout=DEPLOY_TIMEOUT)
+        return result
+
+    def update_git_stack(self, stack_id: int, endpoint_id: int, payload: Json) -> Json:
+        """PUT /api/stacks/{id}/git: the reference, credentials, Env and AutoUpdate (no redeploy)."""
+        result: Json = self._json("PUT", f"/api/stacks/{stack_id}/git", params={"endpointId": endpoint_id},
+                                  json=payload)
+        return result
+
+    def redeploy_git_stack(self, stack_id: int, endpoint_id: int, payload: Json) -> Json:
+        """PUT /api/stacks/{id}/git/redeploy: pull the reference and deploy it again."""
+        result: Json = self._json("PUT", f"/api/stacks/{stack_id}/git/redeploy", params={"endpointId": endpoint_id},
+                                  json=payload, timeout=DEPLOY_TIMEOUT)
+        return result
+
+    def stack_file(self, stack_id: int) -> str:
+        """GET /api/stacks/{id}/file: the compose file Portainer deploys."""
+        return str(self._json("GET", f"/api/stacks/{stack_id}/file").get("StackFileContent", ""))
+
+    def delete_stack(self, stack_id: int, endpoint_id: int) -> None:
+        self.request("DELETE", f"/api/stacks/{stack_id}", params={"endpointId": endpoint_id}, ok=(200, 204),
+                     timeout=DEPLOY_TIMEOUT)
 
 
 def _message(response: httpx.Response) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from homelab.checks.logins import NO_LOGIN
 from homelab.environments import edge_poll_verified
 from homelab.inventory import Inventory
+from homelab.portainer import PORT as PORTAINER_PORT
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,11 @@ def accepted(inventory: Inventory) -> list[Risk]:
                               f"exposure `{service.exposure}`: EXP-SCAN-001, EXP-NAME-001 and the access list "
                               "of its name (EXP-NAME-002)",
                               "put an authenticating proxy in front of it (an NPM access list with users)"))
+    port = inventory.upstream_port("portainer", PORTAINER_PORT)
     for host in ([] if edge_poll_verified(inventory) else inventory.hosts_with_stack("edge-agent")):
         found.append(Risk("the Edge agent polls Portainer with TLS verification off (EDGE_INSECURE_POLL=1): "
-                          "Portainer's 9443 certificate is self-signed",
-                          f"{host.name} -> {inventory.platform_host.name}:9443",
+                          f"Portainer's {port} certificate is self-signed",
+                          f"{host.name} -> {inventory.platform_host.name}:{port}",
                           "the Edge ID and key bind the agent to its environment; the LAN path is firewalled "
                           "(P1-NET-*, EXP-SCAN-001)",
                           "give Portainer a name (services.portainer: fqdn): agents then poll it through NPM, "

@@ -18,11 +18,10 @@ from pathlib import Path
 import pytest
 
 from homelab.checks.containers import HOST_ACCESS_TEXT, host_access_items, is_root_mount
-from homelab.compose import ComposeError, ComposeFile, ComposeService, image_tag, load_compose
+from homelab.compose import COMPOSE_FILE, ComposeError, ComposeFile, ComposeService, image_tag, load_compose
 from homelab.inventory import STACK_PHASES, Inventory, InventoryError, load_inventory
 from homelab.yamlfile import YamlError, load_yaml
 
-COMPOSE_FILE = "compose.yaml"
 ENV_EXAMPLE = ".env.example"
 STACK_FILES = (COMPOSE_FILE, ENV_EXAMPLE, "README.md")
 UNPARSED = "(unparsed)"   # the service id used when a stack's compose file cannot be read

@@ -3,7 +3,7 @@
 Every call is a form POST bounded by a timeout. The token travels both as `Authorization: Bearer` (v15) and
 as the `token` form field (before v15), so one client speaks to 13.x and 15.x. Technitium answers HTTP 200
 even for failures and says what happened in `status`; any status but `ok` raises `TechnitiumError` carrying
-Technitium's own `errorMessage` (`TechnitiumAuthError` for `invalid-token`). Reference: SERVICE_APIS.md §3.
+Technitium's own `errorMessage` (`TechnitiumAuthError` for `invalid-token`). Reference: upstream APIDOCS.md.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 DEFAULT_TIMEOUT = 10.0
+PORT = 5380  # the HTTP API, where the inventory names no upstream for `technitium`
 # The 4th recursion policy (v13+; before it was `UseSpecifiedNetworks`): only the networks of the ACL recurse.
 RECURSION_ACL = "UseSpecifiedNetworkACL"
 

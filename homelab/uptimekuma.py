@@ -1,4 +1,4 @@
-"""A typed client for Uptime Kuma 1.23's management API, which is Socket.IO (SERVICE_APIS.md §4): first-user
+"""A typed client for Uptime Kuma 1.23's management API, which is Socket.IO (upstream server/server.js): first-user
 setup, login, and monitors kept as specified, by name.
 
 It drives the kept `uptime-kuma-api` library (1.2, for Kuma 1.21-1.23, over python-socketio). The library is

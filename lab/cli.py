@@ -92,6 +92,14 @@ def _unbreak(args: argparse.Namespace) -> int:
     return 0
 
 
+def _git_push(args: argparse.Namespace) -> int:
+    from lab import gitserver
+
+    commit = gitserver.push(args.ref)
+    print(f"{gitserver.repository_url()}: {args.ref} ({commit[:12]}) pushed")
+    return 0
+
+
 def _faults(_: argparse.Namespace) -> int:
     from lab import faults
 
@@ -121,6 +129,10 @@ def parser() -> argparse.ArgumentParser:
     reset.set_defaults(func=_reset)
     sub.add_parser("inventory", help="print the lab inventory's path").set_defaults(func=_inventory)
     sub.add_parser("faults", help="list the named faults `lab break` knows").set_defaults(func=_faults)
+    push = sub.add_parser("git-push", help="put a ref of this checkout (HEAD) on the lab Git server's branch, "
+                                           "where Portainer deploys from")
+    push.add_argument("ref", nargs="?", default="HEAD")
+    push.set_defaults(func=_git_push)
     for name, func, text in (("break", _break, "break one constraint in the lab (see `lab faults`)"),
                              ("unbreak", _unbreak, "undo a fault (then re-apply bootstrap phase 1)")):
         cmd = sub.add_parser(name, help=text)

@@ -10,18 +10,19 @@ from concurrent.futures import ThreadPoolExecutor
 
 from lab.docker import LABEL, SPEC_LABEL, LabError, docker, exists, inspect_format, lab_objects, run
 from lab.images import tag
-from lab.topology import NETWORKS, PREFIX, Machine
+from lab.topology import GIT_TLS, NETWORKS, PREFIX, Machine
 
 READY_TIMEOUT = 90.0
-# A lab host: its own network namespace, iptables and a real dockerd (LAB_NOTES: --privileged is refused).
+# A lab host: its own network namespace, iptables and a real dockerd (--privileged is refused here: docs/lab.md).
 HOST_FLAGS = ("--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE", "--security-opt", "seccomp=unconfined",
               "--security-opt", "apparmor=unconfined", "--security-opt", "systempaths=unconfined",
               "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", "--tmpfs", "/run")
 
 
 def ensure_networks() -> None:
-    """Plain bridges (not --internal: LAB_NOTES), with no masquerading: traffic between segments keeps its
-    source address (the router forwards it; the machine's NAT never rewrites it) and never leaves the lab."""
+    """Plain bridges (not --internal, which drops what the router forwards in: docs/lab.md), with no
+    masquerading: traffic between segments keeps its source address (the router forwards it; the machine's NAT
+    never rewrites it) and never leaves the lab."""
     for net in NETWORKS.values():
         name = PREFIX + net.name
         options = ["--subnet", net.cidr, "--gateway", net.at(1), "-o", f"com.docker.network.bridge.name={name}",
@@ -44,6 +45,8 @@ def run_args(m: Machine, env: dict[str, str]) -> list[str]:
         args += [*HOST_FLAGS, "-v", f"{m.volume}:/var/lib/docker"]
     elif m.kind == "registry":
         args += ["-v", f"{m.volume}:/var/lib/docker-registry"]
+    elif m.kind == "git":
+        args += ["-v", f"{m.volume}:/srv/git", "-v", f"{GIT_TLS}:/etc/lab-git:ro"]
     elif m.kind == "router":
         args += ["--cap-add", "NET_ADMIN", "--sysctl", "net.ipv4.ip_forward=1"]
     else:
@@ -98,6 +101,8 @@ def wait_ready(m: Machine, deadline: float) -> None:
 def _ready(m: Machine) -> bool:
     if m.kind == "registry":
         return _tcp_open(m.address, 5000)
+    if m.kind == "git":
+        return _exec_ok(m, "test", "-e", "/run/lab-ready") and _tcp_open(m.address, 443)
     if not _exec_ok(m, "test", "-e", "/run/lab-ready"):
         return False
     if m.user and not _tcp_open(m.address, 22):

@@ -24,8 +24,8 @@ APT_SOURCES = Path("/etc/apt")
 BASE = f"homelab-lab/base:{SUITE}"
 # name -> parent; the base is made by debootstrap, the rest by `docker build` of lab/dockerfiles/NAME.
 PARENTS = {"hostcore": "base", "host": "hostcore", "unraid": "hostcore", "router": "base",
-           "vantage": "base", "registry": "base"}
-LAB_IMAGES = ("host", "unraid", "router", "vantage", "registry")  # what `lab up` needs
+           "vantage": "base", "registry": "base", "git": "base"}
+LAB_IMAGES = ("host", "unraid", "router", "vantage", "registry", "git")  # what `lab up` needs
 BUILD_TIMEOUT = 600
 Log = Callable[[str], None]
 

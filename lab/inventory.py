@@ -12,9 +12,20 @@ import yaml
 
 from homelab.inventory import Inventory, load_inventory
 from lab.keys import CA_CERT, CA_KEY, ENV_FILE, SSH_KEY, ensure_env
-from lab.topology import LAB_DIR, NETWORKS, PUBLIC_ADDRESS, SEED_INVENTORY, VANTAGES, Machine, hosts, machine
+from lab.topology import (
+    GIT_ADDRESS,
+    LAB_DIR,
+    NETWORKS,
+    PUBLIC_ADDRESS,
+    SEED_INVENTORY,
+    VANTAGES,
+    Machine,
+    hosts,
+    machine,
+)
 
 LAB_INVENTORY = LAB_DIR / "inventory.yaml"
+GIT_POLL = "1m"  # Portainer's shortest GitOps interval: the drift proof waits for one poll
 HEADER = """\
 # The LAB's inventory, written by `lab up` (do not edit: the next `lab up` rewrites it).
 # Same schema and services as inventory.yaml; addresses, keys and host keys are the lab's own.
@@ -68,7 +79,8 @@ def build(host_keys: dict[str, str], image_map: dict[str, str]) -> dict[str, Any
         "domain": data["domain"],
         "public_address": PUBLIC_ADDRESS,
         "settings": settings,
-        **({"git": data["git"]} if "git" in data else {}),
+        # The lab's Git server (lab.gitserver) serves the seed's repository URL; Technitium resolves its name.
+        **({"git": {**data["git"], "address": GIT_ADDRESS, "poll": GIT_POLL}} if "git" in data else {}),
         # The lab cannot reach Let's Encrypt: bootstrap issues NPM's certificates from the lab CA.
         "tls": {"issuer": "ca", "ca_cert": _rel(CA_CERT), "ca_key": _rel(CA_KEY)},
         "networks": {n.name: {"cidr": n.cidr, "kind": n.kind, "description": n.description}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from homelab.paths import REPO as REPO  # re-exported: lab.faults and the proofs import it from here
 from lab.docker import LabError
 
-REPO = Path(__file__).resolve().parent.parent
 LAB_DIR = REPO / ".lab"
 SEED_INVENTORY = REPO / "inventory.yaml"
 DOCKERFILES = Path(__file__).resolve().parent / "dockerfiles"
@@ -37,11 +37,14 @@ ROUTER = {"lan": NETWORKS["lan"].at(254), "vpn": NETWORKS["vpn"].at(254),
 PUBLIC_ADDRESS = ROUTER["wan"]
 REGISTRY_ADDRESS = NETWORKS["lan"].at(5)
 REGISTRY = f"{REGISTRY_ADDRESS}:5000"
+GIT_ADDRESS = NETWORKS["lan"].at(6)  # the Git server the inventory's git.repository names (lab.gitserver)
+GIT_TLS = LAB_DIR / "git-tls"        # its certificate and key, from the lab CA (mounted read-only)
+
 
 
 @dataclass(frozen=True)
 class Machine:
-    """One lab container. kind: host (sshd + dockerd + firewall), vantage, router or registry."""
+    """One lab container. kind: host (sshd + dockerd + firewall), vantage, router, registry or git."""
 
     name: str
     kind: str
@@ -57,7 +60,8 @@ class Machine:
 
     @property
     def volume(self) -> str | None:
-        return {"host": f"{self.container}-docker", "registry": f"{self.container}-data"}.get(self.kind)
+        return {"host": f"{self.container}-docker", "registry": f"{self.container}-data",
+                "git": f"{self.container}-data"}.get(self.kind)
 
     @property
     def network(self) -> str:
@@ -98,6 +102,7 @@ VANTAGES = (
 )
 INFRA = (
     Machine("registry", "registry", "registry", {"lan": REGISTRY_ADDRESS}),
+    Machine("git", "git", "git", {"lan": GIT_ADDRESS}),
     Machine("router", "router", "router", dict(ROUTER), "root"),
 )
 MACHINES = {m.name: m for m in (*INFRA, *HOSTS, *VANTAGES)}  # the lab without extra agents

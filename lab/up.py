@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from homelab.inventory import Inventory
-from lab import containers, images, inventory, registry, stackimages
+from lab import containers, gitserver, images, inventory, registry, stackimages
 from lab.docker import docker, ensure_engine, inspect_format, lab_objects
 from lab.images import Log
 from lab.keys import ensure_ca, forget_env, ssh_client_key
@@ -25,6 +25,8 @@ KMSG = "[ -e /dev/kmsg ] || mknod -m 600 /dev/kmsg c 1 11"
 def _env(m: Machine, public_key: str, rules: str) -> dict[str, str]:
     if m.kind == "router":
         return {"LAB_RULES": rules, "LAB_AUTHORIZED_KEY": public_key, "LAB_SSH_ADDRESS": m.address}
+    if m.kind == "git":
+        return {"LAB_GIT_REPOSITORY": gitserver.repository_path()}
     if m.user:
         return {"LAB_USER": m.user, "LAB_AUTHORIZED_KEY": public_key}
     return {}
@@ -65,9 +67,11 @@ def up(log: Log = print, extra_agents: int | None = None) -> Inventory:
     _remove_stale(log)
     hashes = images.ensure_images(log=log)
     ensure_ca()
+    gitserver.ensure_cert()
     containers.ensure_networks()
     _start(list(machines().values()), hashes, log)
     stackimages.ensure_standins(hashes["base"], log)
+    log(f"git: {gitserver.repository_url()} holds HEAD ({gitserver.push()[:12]})")
     result = write_inventory()
     log(f"lab up in {time.monotonic() - started:.0f} s")
     return result
@@ -98,10 +102,14 @@ def reset(name: str, log: Log = print) -> Inventory:
     containers.remove_machine(m, volume=True)
     forget_env(PINNED.get(name, ()))
     hashes = images.ensure_images(log=log)
+    if m.kind == "git":
+        gitserver.ensure_cert()
     containers.ensure_networks()
     _start([m], hashes, log)
     if m.kind == "registry":
         stackimages.ensure_standins(hashes["base"], log)
+    if m.kind == "git":
+        gitserver.push()
     return write_inventory()
 
 

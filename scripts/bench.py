@@ -25,13 +25,13 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: homelab and lab import from here
 
-from homelab.inventory import load_inventory  # noqa: E402 -- after the path is set
-from lab import up as lab_up  # noqa: E402
-from lab.docker import docker  # noqa: E402
-from lab.topology import machine  # noqa: E402
+from homelab.inventory import load_inventory
+from homelab.paths import REPO
+from lab import up as lab_up
+from lab.docker import docker
+from lab.topology import machine
 
 INVENTORY = REPO / ".lab" / "inventory.yaml"
 PHASES = ("phase1", "phase2", "phase3", "phase4")
@@ -100,13 +100,14 @@ def scale_to(extra: int) -> None:
 
 def forget_removed_environments() -> None:
     """Portainer still lists the extra agents removed by scaling back: delete those the inventory lost."""
-    from homelab.portainer import FINGERPRINT_VAR, TOKEN_VAR, Portainer
+    from homelab.portainer import FINGERPRINT_VAR, PORT, TOKEN_VAR, Portainer
     from homelab.secrets import Secrets
 
     inventory = load_inventory(INVENTORY)
     secrets = Secrets(inventory.secrets, inventory.settings.env_file)
-    portainer = Portainer.pinned(str(inventory.platform_host.address), secrets.get(FINGERPRINT_VAR), port=9443,
-                                 api_key=secrets.get(TOKEN_VAR), timeout=10)
+    portainer = Portainer.pinned(str(inventory.platform_host.address), secrets.get(FINGERPRINT_VAR),
+                                 port=inventory.upstream_port("portainer", PORT), api_key=secrets.get(TOKEN_VAR),
+                                 timeout=10)
     try:
         for endpoint in portainer.endpoints():
             if endpoint["Name"] not in inventory.hosts:

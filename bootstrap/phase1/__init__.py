@@ -24,7 +24,7 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
     return [
         *engine.steps(platform),
         files_step(stack),
-        deploy_step(stack, access.answers, "Portainer does not answer GET /api/system/status on 9443"),
+        deploy_step(stack, access.answers, f"Portainer does not answer GET /api/system/status on {access.port}"),
         *portainer.steps(platform),
         *dns.steps(inventory, secrets, pool),
         *proxy.steps(inventory, secrets, pool),

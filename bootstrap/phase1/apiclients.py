@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from bootstrap.steps import StepFailed
+from homelab import npm, technitium
 from homelab.inventory import Inventory
 from homelab.npm import Npm, NpmError, NpmUnreachable
 from homelab.secrets import SecretError, Secrets
@@ -20,9 +21,7 @@ from homelab.technitium import Technitium, TechnitiumError, TechnitiumUnreachabl
 
 READY_WAIT = 90.0
 RETRY_EVERY = 2.0
-TECHNITIUM_PORT = 5380
 TECHNITIUM_USER = "admin"
-NPM_PORT = 81
 
 T = TypeVar("T")
 Unreachable = (TechnitiumUnreachable, NpmUnreachable)
@@ -43,7 +42,7 @@ class TechnitiumSession:
     """Technitium on the platform host, logged in as admin with TECHNITIUM_ADMIN_PASSWORD."""
 
     def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
-        self.url = f"http://{inventory.platform_host.address}:{TECHNITIUM_PORT}"
+        self.url = f"http://{inventory.platform_host.address}:{inventory.upstream_port('technitium', technitium.PORT)}"
         self.timeout = max(inventory.settings.connect_timeout, 10.0)
         self.secrets = secrets
         self._client: Technitium | None = None
@@ -69,7 +68,7 @@ class NpmSession:
     """NPM's admin API on the platform host, logged in with NPM_ADMIN_EMAIL / NPM_ADMIN_PASSWORD."""
 
     def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
-        self.url = f"http://{inventory.platform_host.address}:{NPM_PORT}"
+        self.url = f"http://{inventory.platform_host.address}:{inventory.upstream_port('npm', npm.PORT)}"
         self.timeout = max(inventory.settings.connect_timeout, 15.0)
         self.secrets = secrets
         self._client: Npm | None = None

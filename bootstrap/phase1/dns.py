@@ -4,7 +4,8 @@ Steps, in order, each checked against the live API (settings/get, zones/list, re
 1. recursion `UseSpecifiedNetworkACL` with the inventory's LAN and VPN networks (guest and WAN are refused);
 2. the primary zone `inventory.domain`;
 3. one A record per host (`<hostname>.<domain>` → its address) and per service name (`fqdn_for(host)` → the
-   host that runs NPM, which serves every name); written with `overwrite` and the comment `MANAGED`;
+   host that runs NPM, which serves every name), and the Git server's name when the inventory gives its
+   `git.address`; written with `overwrite` and the comment `MANAGED`;
 4. A records the inventory no longer has: removed when they carry `MANAGED` (bootstrap wrote them),
    reported and left alone otherwise (someone added them by hand).
 The API is Technitium's plain HTTP on 5380, reached from the LAN, logged in as admin for each run.
@@ -58,6 +59,9 @@ def record_plan(inventory: Inventory) -> list[ARecord]:
         fqdn = service.fqdn_for(host)
         if fqdn:
             candidates.append(ARecord(fqdn.lower(), npm, f"service {service.name} on {host.name}"))
+    git = inventory.git
+    if git is not None and git.address is not None and in_zone(git.host_name, inventory.domain):
+        candidates.append(ARecord(git.host_name.lower(), str(git.address), "the Git server (git.address)"))
     for record in candidates:
         other = wanted.setdefault(record.name, record)
         if other.address != record.address:

@@ -16,6 +16,7 @@ from bootstrap.steps import Step, StepFailed
 from homelab.envfile import set_values
 from homelab.portainer import (
     FINGERPRINT_VAR,
+    PORT,
     TOKEN_VAR,
     AdminInitTimeout,
     Portainer,
@@ -25,7 +26,6 @@ from homelab.portainer import (
 )
 from homelab.secrets import read_env_file
 
-PORT = 9443
 PASSWORD_VAR = "PORTAINER_ADMIN_PASSWORD"  # noqa: S105 - the secret's name
 TOKEN_DESCRIPTION = "homelab-bootstrap"  # noqa: S105 - a label
 
@@ -36,6 +36,7 @@ class PortainerAccess:
     def __init__(self, platform: Remote) -> None:
         self.platform = platform
         self.address = str(platform.host.address)
+        self.port = platform.inventory.upstream_port("portainer", PORT)
 
     def stored(self, name: str) -> str | None:
         return os.environ.get(name) or read_env_file(self.platform.secrets.env_file).get(name) or None
@@ -45,13 +46,13 @@ class PortainerAccess:
         (recorded, and announced, when `record`: before any secret is sent)."""
         pin = self.stored(FINGERPRINT_VAR)
         if pin is None:
-            pin = server_fingerprint(self.address, PORT)
+            pin = server_fingerprint(self.address, self.port)
             if not record:
-                return Portainer.pinned(self.address, pin, port=PORT, api_key=api_key)
+                return Portainer.pinned(self.address, pin, port=self.port, api_key=api_key)
             print(f"    trusting Portainer's certificate on first use: SHA-256 {pin}; recorded as {FINGERPRINT_VAR} "
                   f"in {self.platform.secrets.env_file}", flush=True)
             set_values(self.platform.secrets.env_file, {FINGERPRINT_VAR: pin})
-        return Portainer.pinned(self.address, pin, port=PORT, api_key=api_key)
+        return Portainer.pinned(self.address, pin, port=self.port, api_key=api_key)
 
     def answers(self) -> bool:
         """Portainer answers GET /api/system/status (public: nothing secret is sent)."""

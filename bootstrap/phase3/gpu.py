@@ -1,8 +1,9 @@
 """Phase 3: what a GPU worker's WSL2 needs before its stacks: Docker with CDI on, and NVIDIA's CDI spec.
 
-On WSL2 the NVIDIA container toolkit writes one CDI device, `nvidia.com/gpu=all` (../shared reference §8.5);
-the gpu-worker stack requests exactly that device. The step only checks: installing a GPU toolkit is the
-operator's call, so a missing piece is a failure that says exactly what to install and run.
+On WSL2 the NVIDIA container toolkit writes one CDI device, `nvidia.com/gpu=all` (upstream
+NVIDIA/nvidia-container-toolkit, pkg/nvcdi in WSL mode); the gpu-worker stack requests exactly that device.
+The step only checks: installing a GPU toolkit is the operator's call, so a missing piece is a failure that
+says exactly what to install and run.
 """
 
 from __future__ import annotations

@@ -13,14 +13,12 @@ of that name under S; a container of no stack has none, so nothing is planned fo
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import Any
 
-from homelab.checks.engine import STACKS_DIR
-from homelab.compose import Mount, load_compose
+from homelab.compose import Mount, load_stack
 from homelab.inventory import HOST_ACCESS, STACK_PHASES, Host, Inventory, Service
 from homelab.policy import published
 
@@ -39,10 +37,9 @@ assert tuple(HOST_ACCESS_TEXT) == HOST_ACCESS
 ServicesOf = Callable[[str], Collection[str]]
 
 
-@functools.cache  # a run reads each stack's compose file once
 def stack_services(stack: str) -> frozenset[str]:
     """The services of stacks/STACK/compose.yaml: what bootstrap deploys as compose project STACK."""
-    return frozenset(load_compose(STACKS_DIR / stack / "compose.yaml").services)
+    return frozenset(load_stack(stack).services)
 
 
 @dataclass(frozen=True)

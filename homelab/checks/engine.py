@@ -7,30 +7,28 @@ compose's service and project labels. The pinned image is the compose file's, ma
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import shlex
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
-from pathlib import Path
 from typing import Any
 
 from homelab.checks import could_not_observe
-from homelab.compose import ComposeService, load_compose
+from homelab.compose import ComposeService, load_stack
 from homelab.inventory import Inventory
+from homelab.paths import STACKS
 from homelab.ssh import CommandResult
 
-STACKS_DIR = Path(__file__).resolve().parents[2] / "stacks"
+STACKS_DIR = STACKS  # stacks/, under the name the selftests import from here
 EXEMPTION_LABEL = "homelab.healthcheck"
 RESTART_OK = ("unless-stopped", "always")
 DAEMON_JSON = "/etc/docker/daemon.json"
 ENV_MODES_OK = (0o600, 0o640, 0o400, 0o440)
 
 
-@functools.cache  # a run reads each stack's compose file once, not once per spec and host
 def compose_service(stack: str, service: str) -> ComposeService:
-    return load_compose(STACKS_DIR / stack / "compose.yaml").services[service]
+    return load_stack(stack).services[service]
 
 
 def pinned_image(inventory: Inventory, svc: ComposeService) -> str:

@@ -15,10 +15,9 @@ import pytest
 from homelab.checks import problem
 from homelab.environments import Endpoint
 from homelab.inventory import Inventory
-from homelab.portainer import FINGERPRINT_VAR, TOKEN_VAR, Portainer, PortainerError
+from homelab.portainer import FINGERPRINT_VAR, PORT, TOKEN_VAR, Portainer, PortainerError
 from homelab.secrets import SecretError, Secrets
 
-PORT = 9443
 DIRECT_TYPES = (1, 2)  # Docker (socket) and Agent environments: Portainer snapshots them; Edge ones check in
 PHASE1 = "run `python -m bootstrap phase1` (it writes both to the env file)"
 
@@ -45,7 +44,8 @@ class PortainerView:
     def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
         self.inventory = inventory
         self.secrets = secrets
-        self.where = f"Portainer at https://{inventory.platform_host.address}:{PORT}"
+        self.port = inventory.upstream_port("portainer", PORT)
+        self.where = f"Portainer at https://{inventory.platform_host.address}:{self.port}"
         self._client: Portainer | None = None
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -62,7 +62,7 @@ class PortainerView:
             except SecretError as exc:
                 self._fail(str(exc), PHASE1)
             timeout = self.inventory.settings.connect_timeout * 3
-            self._client = Portainer.pinned(str(self.inventory.platform_host.address), pin, port=PORT,
+            self._client = Portainer.pinned(str(self.inventory.platform_host.address), pin, port=self.port,
                                             api_key=token, timeout=timeout)
         return self._client
 

@@ -1,6 +1,6 @@
 """The host firewall's own view (`ufw status verbose`), parsed just enough to say whether it admits a source.
 
-The specs do not trust this view: published Docker ports bypass ufw (LAB_NOTES). They read it to explain a
+The specs do not trust this view: published Docker ports bypass ufw (docs/architecture.md). They read it to explain a
 probe that disagrees with it.
 """
 

@@ -3,7 +3,7 @@
 Each spec is parametrized by source: this machine (`runner`, on the LAN), every host, and every vantage
 (`vpn-client`, `guest`, `wan`; `wan` probes the homelab's public address). All probes of the run go out in
 one concurrent sweep per source, so the expected-closed ones cost about one probe timeout in total.
-A source that disagrees with ufw is explained: a published Docker port bypasses ufw (LAB_NOTES).
+A source that disagrees with ufw is explained: a published Docker port bypasses ufw (docs/architecture.md).
 """
 
 from __future__ import annotations

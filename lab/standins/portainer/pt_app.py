@@ -14,6 +14,8 @@ from typing import Any
 import pt_routes_auth as routes_auth
 import pt_routes_endpoints as routes_endpoints
 import pt_routes_misc as routes_misc
+import pt_routes_stacks as routes_stacks
+from pt_gitops import Scheduler
 from pt_keys import AgentSigner, api_key_digest, ensure_tls, jwt_decode
 from pt_store import Store
 from pt_web import HttpError, Request, Response, Router, json_response
@@ -49,7 +51,8 @@ class App:
         self.jwt_secret = secret
         self.csrf_token = base64.b64encode(hmac.new(secret, b"csrf", hashlib.sha256).digest()).decode()
         self.router = Router()
-        for module in (routes_auth, routes_endpoints, routes_misc):
+        self.gitops = Scheduler(self)
+        for module in (routes_auth, routes_endpoints, routes_misc, routes_stacks):
             module.register(self)
 
     def handle(self, req: Request) -> Response:

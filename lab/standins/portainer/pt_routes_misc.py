@@ -1,10 +1,7 @@
-"""Tags, environment groups and Git stacks (api/http/handler/{tags,endpointgroups,stacks})."""
+"""Tags and environment groups (api/http/handler/{tags,endpointgroups}); stacks are in pt_routes_stacks."""
 
 from __future__ import annotations
 
-import json
-import re
-import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from pt_web import HttpError, Request, Response, ci_get, int_param, json_response, no_content
@@ -113,40 +110,6 @@ def register(app: App) -> None:
             db["endpoints"][str(endpoint_id)]["GroupId"] = ident if req.method == "PUT" else 1
         return no_content()
 
-    def stack_create(req: Request) -> Response:
-        if (req.params["type"], req.params["method"]) != ("standalone", "repository"):
-            raise HttpError(400, "Invalid value for query parameter: method",
-                            "the stand-in implements only standalone stacks from a Git repository")
-        try:
-            endpoint_id = int(req.arg("endpointId"))
-        except ValueError as exc:
-            raise HttpError(400, "Invalid query parameter: endpointId", str(exc)) from exc
-        app.endpoint_or_404(endpoint_id)
-        payload = payload_of(req)
-        stack = _git_stack(app, payload, endpoint_id, (req.user or {}).get("Username", ""))
-        with store.tx() as db:
-            if any(s["Name"] == stack["Name"] and s["EndpointId"] == endpoint_id for s in db["stacks"].values()):
-                raise HttpError(409, f"A stack with the normalized name '{stack['Name']}' already exists",
-                                "A stack already exists with this name")
-            stack["Id"] = store.next_id("stacks")
-            stack["ProjectPath"] = f"/data/compose/{stack['Id']}"
-            stack["ResourceControl"]["Id"] = stack["Id"]
-            db["stacks"][str(stack["Id"])] = stack
-        return json_response(stack)
-
-    def stack_list(req: Request) -> Response:
-        try:
-            wanted = json.loads(req.arg("filters") or "{}").get("EndpointID")
-        except (ValueError, AttributeError) as exc:
-            raise HttpError(400, "Invalid query parameter: filters", str(exc)) from exc
-        return json_response([s for s in store.all("stacks") if wanted in (None, s["EndpointId"])])
-
-    def stack_delete(req: Request) -> Response:
-        ident = int_param(req, "id", "stack identifier")
-        must("stacks", ident, "a stack")
-        store.delete("stacks", ident)
-        return no_content()
-
     add = app.router.add
     add("GET", "/api/tags", lambda req: json_response(store.all("tags")), "auth")
     add("POST", "/api/tags", tag_create)
@@ -160,45 +123,4 @@ def register(app: App) -> None:
     add("DELETE", "/api/endpoint_groups/{id}", group_delete)
     add("PUT", "/api/endpoint_groups/{id}/endpoints/{endpointId}", group_member)
     add("DELETE", "/api/endpoint_groups/{id}/endpoints/{endpointId}", group_member)
-    add("POST", "/api/stacks/create/{type}/{method}", stack_create, "auth")
-    add("GET", "/api/stacks", stack_list, "auth")
-    add("GET", "/api/stacks/{id}",
-        lambda req: json_response(must("stacks", int_param(req, "id", "stack identifier"), "a stack")), "auth")
-    add("DELETE", "/api/stacks/{id}", stack_delete, "auth")
 
-
-def normalize_stack_name(name: str) -> str:
-    """api/exec/common.go: lowercase, then drop every run of characters outside [-_a-z0-9]."""
-    return re.sub(r"[^-_a-z0-9]+", "", name.lower())
-
-
-def _git_stack(app: App, payload: dict[str, Any], endpoint_id: int, username: str) -> dict[str, Any]:
-    """Validate composeStackFromGitRepositoryPayload and build the Stack (recorded, never cloned)."""
-    name = str(ci_get(payload, "Name") or "")
-    repo_url = str(ci_get(payload, "RepositoryURL") or "")
-    parsed = urllib.parse.urlsplit(repo_url)
-    problem = ("Invalid stack name" if not name else
-               "Invalid repository URL. Must correspond to a valid URL format"
-               if parsed.scheme not in ("http", "https", "git", "ssh") or not parsed.hostname else
-               "Invalid repository credentials. Password must be specified when authentication is enabled"
-               if ci_get(payload, "RepositoryAuthentication") and not ci_get(payload, "RepositoryPassword") else "")
-    if problem:
-        raise HttpError(400, "Invalid request payload", problem)
-    compose_file = str(ci_get(payload, "ComposeFile") or "docker-compose.yml")
-    normalized = normalize_stack_name(name)
-    auth = {"Username": ci_get(payload, "RepositoryUsername") or "", "Password": "", "GitCredentialID": 0} \
-        if ci_get(payload, "RepositoryAuthentication") else None
-    return {
-        "Id": 0, "Name": normalized, "Type": 2, "EndpointId": endpoint_id, "SwarmId": "", "EntryPoint": compose_file,
-        "Env": ci_get(payload, "Env") or [],
-        "ResourceControl": {"Id": 0, "ResourceId": f"{endpoint_id}_{normalized}", "SubResourceIds": [], "Type": 6,
-                            "UserAccesses": [], "TeamAccesses": [], "Public": False, "AdministratorsOnly": True,
-                            "System": False},
-        "Status": 1, "ProjectPath": "", "CreationDate": app.now(), "CreatedBy": username, "UpdateDate": 0,
-        "UpdatedBy": "", "AdditionalFiles": ci_get(payload, "AdditionalFiles") or [],
-        "AutoUpdate": ci_get(payload, "AutoUpdate"), "Option": None,
-        "GitConfig": {"URL": repo_url, "ReferenceName": ci_get(payload, "RepositoryReferenceName") or "",
-                      "ConfigFilePath": compose_file, "Authentication": auth, "ConfigHash": "",
-                      "TLSSkipVerify": bool(ci_get(payload, "TLSSkipVerify"))},
-        "FromAppTemplate": bool(ci_get(payload, "FromAppTemplate")), "Namespace": "",
-    }

@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         serve(app, split_address(args.bind, args.host_ip), tls=False)
     tunnel_listener((args.tunnel_addr or args.host_ip, int(args.tunnel_port)))
     SnapshotLoop(app).start()
+    app.gitops.resume_all()
     log.info("Portainer CE 2.23.0 stand-in ready (instance %s)", app.store.data["instance_id"])
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
