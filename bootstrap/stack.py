@@ -224,7 +224,7 @@ class Stack:
                         what="docker compose up")
 
 
-def _ready(ready: Ready) -> bool:
+def is_ready(ready: Ready) -> bool:
     try:
         return ready()
     except PortainerError as exc:
@@ -242,14 +242,14 @@ def files_step(stack: Stack) -> Step:
 def deploy_step(stack: Stack, ready: Ready = lambda: True, not_ready: str = "") -> Step:
     """`docker compose up`, then wait (bounded) for the containers and for `ready` (`not_ready` says what failed)."""
     def check() -> bool:
-        return not stack.problems() and _ready(ready)
+        return not stack.problems() and is_ready(ready)
 
     def apply() -> None:
         stack.up()
         deadline = time.monotonic() + WAIT
         while True:
             problems = stack.problems()
-            if not problems and _ready(ready):
+            if not problems and is_ready(ready):
                 return
             if time.monotonic() > deadline:
                 problems = problems or [not_ready or "not ready"]

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from homelab.inventory import Inventory
-from lab import containers, gitserver, images, inventory, registry, stackimages
+from lab import containers, gitserver, images, inventory, preload, registry, stackimages
 from lab.docker import docker, ensure_engine, inspect_format, lab_objects
 from lab.images import Log
 from lab.keys import ensure_ca, forget_env, ssh_client_key
@@ -20,6 +20,10 @@ PINNED = {"platform": ("PORTAINER_TLS_FINGERPRINT",)}
 # cAdvisor (stacks/exporters) asks for the device /dev/kmsg, which a real host has and a host container lacks:
 # make the node in each running host (idempotent; nothing is rebuilt or recreated, unlike a change to lab-init).
 KMSG = "[ -e /dev/kmsg ] || mknod -m 600 /dev/kmsg c 1 11"
+# The platform VM resolves through the Technitium it runs (127.0.0.1, as its admin would set it): Portainer clones
+# the stacks from the Git server by name. A loopback resolver makes the engine's embedded DNS forward from the
+# host's namespace, past the host firewall. Docker rewrites the file when the container starts: written each time.
+RESOLVER = "printf 'nameserver 127.0.0.1\\noptions ndots:0\\n' > /etc/resolv.conf"
 
 
 def _env(m: Machine, public_key: str, rules: str) -> dict[str, str]:
@@ -48,6 +52,8 @@ def _start(machines: list[Machine], hashes: dict[str, str], log: Log) -> None:
     for m in machines:
         if m.kind == "host":
             docker("exec", m.container, "sh", "-c", KMSG, timeout=30)
+        if m.name == "platform":
+            docker("exec", m.container, "sh", "-c", RESOLVER, timeout=30)
 
 
 def write_inventory() -> Inventory:
@@ -73,6 +79,7 @@ def up(log: Log = print, extra_agents: int | None = None) -> Inventory:
     stackimages.ensure_standins(hashes["base"], log)
     log(f"git: {gitserver.repository_url()} holds HEAD ({gitserver.push()[:12]})")
     result = write_inventory()
+    preload.preload(result, log)
     log(f"lab up in {time.monotonic() - started:.0f} s")
     return result
 
@@ -110,7 +117,10 @@ def reset(name: str, log: Log = print) -> Inventory:
         stackimages.ensure_standins(hashes["base"], log)
     if m.kind == "git":
         gitserver.push()
-    return write_inventory()
+    result = write_inventory()
+    if m.kind == "host":
+        preload.preload(result, log)
+    return result
 
 
 def status() -> list[tuple[str, str, str, str]]:

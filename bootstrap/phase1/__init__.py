@@ -12,6 +12,7 @@ from bootstrap.phase1 import dns, portainer, proxy
 from bootstrap.remote import Remote
 from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Plan
+from bootstrap.trust import TRUSTED_CAS, trusted_cas
 from homelab.inventory import Inventory
 from homelab.secrets import Secrets
 from homelab.ssh import SSHPool
@@ -20,7 +21,8 @@ from homelab.ssh import SSHPool
 def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
     platform = Remote(inventory, secrets, pool, inventory.platform_host)
     access = portainer.PortainerAccess(platform)
-    stack = Stack(platform, "platform")
+    # Portainer trusts the homelab's CAs to verify the Git server it clones the stacks from (SSL_CERT_FILE)
+    stack = Stack(platform, "platform", generated=lambda: {TRUSTED_CAS: trusted_cas(inventory)})
     return [
         *engine.steps(platform),
         files_step(stack),

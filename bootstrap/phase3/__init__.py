@@ -14,9 +14,7 @@ bootstrap/windows/setup-gpu-worker.ps1 and docs/gpu-workers.md.
 
 from __future__ import annotations
 
-import ssl
 import uuid
-from pathlib import Path
 
 from bootstrap import engine, environments, hostfirewall, sshd
 from bootstrap.phase1 import proxy
@@ -25,6 +23,7 @@ from bootstrap.phase3 import gpu
 from bootstrap.remote import Remote
 from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Plan, Step, StepFailed
+from bootstrap.trust import TRUSTED_CAS, trusted_cas
 from homelab import gaming
 from homelab.checks.reach import service_host
 from homelab.environments import edge_poll_verified
@@ -73,19 +72,6 @@ def is_off(pool: SSHPool, host: Host) -> str | None:
             return str(exc)
         raise
     return None
-
-
-TRUSTED_CAS = "homelab-ca.crt"  # the CAs the agent trusts (SSL_CERT_FILE in stacks/edge-agent/compose.yaml)
-
-
-def trusted_cas(inventory: Inventory) -> bytes:
-    """What the Edge agent trusts to verify Portainer's name: the inventory's CA bundle (the homelab's own CA),
-    else this machine's system CAs (a Let's Encrypt certificate)."""
-    path = inventory.settings.ca_bundle or ssl.get_default_verify_paths().cafile
-    if not path or not Path(path).is_file():
-        raise StepFailed("no CA bundle to give the Edge agent: set `settings.ca_bundle` to the CA that signs NPM's "
-                         "certificates")
-    return Path(path).read_bytes()
 
 
 def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: PortainerAccess,

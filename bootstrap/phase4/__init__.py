@@ -14,6 +14,7 @@ every exporter of the hosts that are on. docs/observability.md says what and why
 from __future__ import annotations
 
 from bootstrap.phase1 import proxy
+from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.phase3 import is_off
 from bootstrap.phase4 import kuma
 from bootstrap.phase4.exporters import EXPORTERS, MONITORING, host_steps
@@ -30,6 +31,7 @@ PHASE = 4
 def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
     found: list[tuple[Step, ...]] = []  # each host's steps in order, the hosts at once
     on = []
+    access = PortainerAccess(Remote(inventory, secrets, pool, inventory.platform_host))
     for host in inventory.hosts.values():
         if EXPORTERS not in host.stacks and MONITORING not in host.stacks:
             continue
@@ -39,6 +41,6 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
                   "(until then its Prometheus targets are down and its monitors too)")
             continue
         on.append(host)
-        found.append(tuple(host_steps(Remote(inventory, secrets, pool, host))))
+        found.append(tuple(host_steps(Remote(inventory, secrets, pool, host), access)))
     return [Parallel(tuple(found)), *proxy.steps(inventory, secrets, pool, phase=PHASE),
             *kuma.steps(inventory, secrets), targets_step(inventory, on)]

@@ -8,9 +8,11 @@ it here agrees with phases 1 to 3; it already admits 9100, 8080, 9090 and 3000 f
 from __future__ import annotations
 
 from bootstrap import engine, hostfirewall
+from bootstrap.gitstacks import from_git, git_stack_step
+from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.phase4.grafana import grafana_steps
 from bootstrap.remote import Remote
-from bootstrap.stack import Stack, deploy_step, files_step
+from bootstrap.stack import Ready, Stack, deploy_step, files_step
 from bootstrap.steps import Step
 from homelab import monitoring
 from homelab.grafana import Grafana, GrafanaError
@@ -54,16 +56,22 @@ def monitoring_stack(remote: Remote) -> Stack:
                  exclusive=(monitoring.TARGETS_DIR,))
 
 
-def host_steps(remote: Remote) -> list[Step]:
-    """Docker, the host's phase-4 stacks, and its firewall last."""
+def host_steps(remote: Remote, access: PortainerAccess) -> list[Step]:
+    """Docker, the host's phase-4 stacks (deployed by Portainer from Git, or directly: bootstrap.gitstacks), and
+    its firewall last."""
+    def deploy(stack: Stack, ready: Ready, not_ready: str) -> Step:
+        if from_git(remote.inventory, remote.host, stack.name):
+            return git_stack_step(stack, access, ready, not_ready)
+        return deploy_step(stack, ready, not_ready)
+
     found = [*engine.steps(remote)]
     if EXPORTERS in remote.host.stacks:
         stack = Stack(remote, EXPORTERS)
-        found += [files_step(stack), deploy_step(stack, lambda: exporters_answer(remote),
-                                                 "node-exporter (/metrics) or cAdvisor (/healthz) does not answer")]
+        found += [files_step(stack), deploy(stack, lambda: exporters_answer(remote),
+                                            "node-exporter (/metrics) or cAdvisor (/healthz) does not answer")]
     if MONITORING in remote.host.stacks:
         stack = monitoring_stack(remote)
-        found += [files_step(stack), deploy_step(stack, lambda: monitoring_answers(remote),
-                                                 "Prometheus is not ready (/-/ready) or Grafana not healthy"),
+        found += [files_step(stack), deploy(stack, lambda: monitoring_answers(remote),
+                                            "Prometheus is not ready (/-/ready) or Grafana not healthy"),
                   *grafana_steps(remote)]
     return [*found, *hostfirewall.steps(remote)]

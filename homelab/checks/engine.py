@@ -36,6 +36,19 @@ def pinned_image(inventory: Inventory, svc: ComposeService) -> str:
     return inventory.settings.image_map.get(svc.image, svc.image)
 
 
+def runs_image(engine: Any, container: Any, wanted: str) -> bool:
+    """The container runs `wanted`: by name, or by image ID where a stack deployed from Git names the upstream image
+    and the engine holds the pinned one (the same image under the mirror's name: lab.preload, settings.image_map)."""
+    import docker.errors
+
+    if container.attrs["Config"]["Image"] == wanted:
+        return True
+    try:
+        return bool(engine.images.get(wanted).id == container.attrs["Image"])
+    except docker.errors.ImageNotFound:
+        return False
+
+
 def find_container(engine: Any, svc: ComposeService, project: str) -> Any | None:
     """The container of compose service `svc` (by container_name, else by compose labels), or None."""
     import docker.errors

@@ -1,0 +1,70 @@
+"""What the Git server says a reference points at: Git's smart HTTP discovery (`GET
+REPO/info/refs?service=git-upload-pack`, the pkt-lines `git ls-remote` reads), TLS verified against the inventory's
+CA bundle. When the inventory gives the server's address (`git.address`), the connection goes there with the
+repository's host name as SNI and Host, so the answer does not depend on this machine's resolver.
+"""
+
+from __future__ import annotations
+
+import ssl
+from urllib.parse import urlparse
+
+import httpx
+
+from homelab.inventory import GitSource, Inventory
+
+
+class GitRemoteError(Exception):
+    """The server gave no usable answer: unreachable, refused, or not Git's smart HTTP."""
+
+
+def advertised_refs(body: bytes) -> dict[str, str]:
+    """ref name -> commit, from a smart HTTP discovery answer (pkt-line format, gitprotocol-http(5))."""
+    refs: dict[str, str] = {}
+    at = 0
+    while at + 4 <= len(body):
+        try:
+            size = int(body[at:at + 4], 16)
+        except ValueError:
+            raise GitRemoteError("the answer is not in Git's pkt-line format") from None
+        if size == 0:  # a flush-pkt
+            at += 4
+            continue
+        line = body[at + 4:at + size].rstrip(b"\n").split(b"\0", 1)[0].decode(errors="replace")
+        at += size
+        if line.startswith("#") or " " not in line:
+            continue
+        commit, name = line.split(" ", 1)
+        refs[name] = commit
+    return refs
+
+
+def ref_commit(inventory: Inventory, git: GitSource | None = None, password: str | None = None) -> str:
+    """The commit `git.ref` points at on the Git server; GitRemoteError naming the URL when it cannot tell."""
+    git = git or inventory.git
+    if git is None:
+        raise GitRemoteError("the inventory has no `git:` section")
+    url = urlparse(git.repository)
+    path = f"{url.path.rstrip('/')}/info/refs"
+    bundle = inventory.settings.ca_bundle
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(bundle)) if bundle else True
+    target = f"{url.scheme}://{git.address}{':' + str(url.port) if url.port else ''}" if git.address else \
+        f"{url.scheme}://{url.netloc}"
+    auth = httpx.BasicAuth(git.username, password or "") if git.username else None
+    where = f"{git.repository}" + (f" (at {git.address})" if git.address else "")
+    try:
+        with httpx.Client(verify=verify, timeout=inventory.settings.connect_timeout * 3, auth=auth) as client:
+            answer = client.get(f"{target}{path}", params={"service": "git-upload-pack"},
+                                headers={"Host": url.netloc, "Git-Protocol": "version=0"},
+                                extensions={"sni_hostname": url.hostname or ""})
+    except httpx.HTTPError as exc:
+        raise GitRemoteError(f"{where}: no answer ({type(exc).__name__}: {exc})") from None
+    if answer.status_code != 200:
+        raise GitRemoteError(f"{where}: HTTP {answer.status_code} to the ref discovery (a private repository needs "
+                             "git.username and git.password_secret)")
+    refs = advertised_refs(answer.content)
+    if not refs:
+        raise GitRemoteError(f"{where}: the answer advertises no references (not Git's smart HTTP, or empty)")
+    if git.ref not in refs:
+        raise GitRemoteError(f"{where}: no {git.ref} (it has {', '.join(sorted(refs)[:5])})")
+    return refs[git.ref]
