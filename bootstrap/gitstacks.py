@@ -1,11 +1,6 @@
-"""Stacks Portainer deploys from Git (docs/gitops.md): each managed stack is a Portainer Git stack in its host's
-environment, of the inventory's repository, reference and `stacks/NAME/compose.yaml`, with the stack's variables
-as its Env and GitOps polling (`git.poll`), and it runs the reference's current commit.
-
-Portainer manages `monitoring` and `exporters`. It cannot deploy `platform` (which holds Portainer itself), nor
-`agent` and `edge-agent` (it reaches a host through them); `gpu-worker` runs on Edge hosts, which Portainer CE
-reaches only through the tunnel their agent opens on demand, so bootstrap deploys it directly and the report
-lists that as an accepted risk (homelab.risks). `git.deploy: direct` deploys every stack directly.
+"""Stacks Portainer deploys from Git (docs/gitops.md; which ones: homelab.gitops): each is a Portainer Git stack in
+its host's environment, of the inventory's repository, reference and `stacks/NAME/compose.yaml`, with the stack's
+variables as its Env and GitOps polling (`git.poll`), and it runs the reference's current commit.
 
 Idempotent: a missing stack is created (Portainer clones and deploys it), one whose Git settings or Env differ
 is updated and redeployed, one behind the reference is redeployed; never duplicated. The stack's files stay on
@@ -24,17 +19,8 @@ from bootstrap.stack import WAIT, Ready, Stack, env_names, is_ready
 from bootstrap.steps import Step, StepFailed
 from homelab.compose import ComposeError, load_stack
 from homelab.gitremote import GitRemoteError, ref_commit
-from homelab.inventory import GitSource, Host, Inventory
+from homelab.inventory import GitSource
 from homelab.portainer import Portainer, PortainerError
-
-MANAGED = ("monitoring", "exporters")
-EDGE_ROLE = "edge"
-
-
-def from_git(inventory: Inventory, host: Host, stack: str) -> bool:
-    """Portainer deploys `stack` on `host` from Git (else bootstrap runs docker compose there itself)."""
-    git = inventory.git
-    return git is not None and git.deploy == "portainer" and stack in MANAGED and host.role != EDGE_ROLE
 
 
 def unreachable_fix(git: GitSource) -> str:
@@ -144,12 +130,16 @@ class GitStack:
             endpoint = self.endpoint_id(portainer)
             found = self.found(portainer, endpoint)
             try:
+                if found is not None and not found.get("GitConfig"):
+                    # Made or edited in Portainer's editor (which detaches it from Git): Git is the source of
+                    # truth, so it is replaced (compose down, then made again from the repository).
+                    print(f"    replacing {self.where}: Portainer holds it detached from Git (edited in its editor)",
+                          flush=True)
+                    portainer.delete_stack(int(found["Id"]), endpoint)
+                    found = None
                 if found is None:
                     portainer.create_git_stack(endpoint, self.create_payload())
                     return
-                if not found.get("GitConfig"):
-                    raise StepFailed(f"{self.where}: Portainer holds a stack {self.stack.name} that is not from Git "
-                                     "(made in its editor); delete it in Portainer (Stacks), then re-run bootstrap")
                 settings = {"AutoUpdate": self.auto_update(), "Env": self.env(), "Prune": True,
                             "RepositoryReferenceName": self.git.ref, **self.credentials(), "TLSSkipVerify": False}
                 portainer.update_git_stack(int(found["Id"]), endpoint, settings)

@@ -4,6 +4,8 @@
 - A service with a name and no login (homelab.checks.logins.NO_LOGIN): its exposure specs are its only guard.
 - An Edge agent that polls Portainer without verifying its certificate: only where Portainer has no name (then
   agents poll its own 9443, self-signed, with EDGE_INSECURE_POLL=1); P3-EDGE-006 fails then too.
+- A stack bootstrap deploys itself rather than Portainer from Git (homelab.gitops): on Edge hosts always (the
+  gpu-worker stack), everywhere with `git.deploy: direct`. No spec compares what it runs with a Git commit.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from homelab.checks.logins import NO_LOGIN
 from homelab.environments import edge_poll_verified
+from homelab.gitops import EDGE_ROLE, MANAGED, portainer_deploys
 from homelab.inventory import Inventory
 from homelab.portainer import PORT as PORTAINER_PORT
 
@@ -46,4 +49,29 @@ def accepted(inventory: Inventory) -> list[Risk]:
                           "(P1-NET-*, EXP-SCAN-001)",
                           "give Portainer a name (services.portainer: fqdn): agents then poll it through NPM, "
                           "verified"))
+    for host in inventory.hosts.values():
+        for stack in host.stacks:
+            if host.role == EDGE_ROLE and stack in (*MANAGED, *DIRECT_ON_EDGE):
+                found.append(Risk(f"the {stack} stack is deployed by bootstrap, not by Portainer from Git: Portainer "
+                                  "CE reaches an Edge host only through the tunnel its agent opens on demand",
+                                  f"{stack}@{host.name}", DIRECT_GUARD,
+                                  "none in Portainer CE; re-run `python -m bootstrap phase3` (phase 4 for the "
+                                  "exporters) after a change"))
+            elif stack in MANAGED and not portainer_deploys(inventory, host, stack):
+                found.append(Risk(f"the {stack} stack is deployed by bootstrap, not by Portainer from Git: an edit "
+                                  "on the host or in Portainer is not compared with a commit",
+                                  f"{stack}@{host.name}", DIRECT_GUARD, _direct_remedy(inventory)))
     return found
+
+
+DIRECT_ON_EDGE = ("gpu-worker",)
+
+
+DIRECT_GUARD = ("the container specs (image pinned, ports, privileges, mounts) each run, and bootstrap's compose "
+                "config hash each time it runs")
+
+
+def _direct_remedy(inventory: Inventory) -> str:
+    if inventory.git is None:
+        return "add a `git:` section (the repository Portainer clones), then `python -m bootstrap phase4`"
+    return "set `git.deploy: portainer` (a Git server the platform VM reaches), then `python -m bootstrap phase4`"

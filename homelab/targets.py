@@ -3,7 +3,8 @@
 KIND is `host`, `instance` (a service on one host), `vantage`, `fqdn` or `source` (every place connections
 are tested from: this machine as `runner`, each host, each vantage; `homelab.policy.sources`) or `surface`
 (what an attacker at the runner or a vantage can open on each host, or from the internet on the public
-address: `homelab.checks.exposure.Surface`, ids `HOST<-SOURCE`). Filters match:
+address: `homelab.checks.exposure.Surface`, ids `HOST<-SOURCE`) or `gitstack` (a stack Portainer deploys from
+Git on one host: `homelab.gitops.GitStack`, ids `STACK@HOST`). Filters match:
 `role="agent"`, `stack="platform"`, `service="portainer"`, `availability="always-on"`, `phase=1`. Each
 parameter's id is a name from the inventory, so a report reads `test_agent_port_closed[unraid]`.
 """
@@ -16,7 +17,7 @@ from typing import Any
 from homelab.inventory import Host, Inventory, Service, Vantage
 from homelab.policy import Source, sources
 
-KINDS = ("host", "instance", "vantage", "fqdn", "source", "surface")
+KINDS = ("host", "instance", "vantage", "fqdn", "source", "surface", "gitstack")
 
 
 @dataclass(frozen=True)
@@ -106,4 +107,9 @@ def select(inventory: Inventory, kind: str, filters: dict[str, Any]) -> tuple[li
         origins = [s for s in sources(inventory) if s.origin in ("runner", "vantage") and _matches(s, filters)]
         found_surfaces = surfaces(inventory, origins)
         return found_surfaces, [s.id for s in found_surfaces]
+    if kind == "gitstack":
+        from homelab.gitops import git_stacks
+
+        stacks = [s for s in git_stacks(inventory) if _matches(s, filters)]
+        return stacks, [s.id for s in stacks]
     raise ValueError(f"unknown target kind {kind!r}; expected one of {', '.join(KINDS)}")

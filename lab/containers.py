@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from lab.docker import LABEL, SPEC_LABEL, LabError, docker, exists, inspect_format, lab_objects, run
 from lab.images import tag
-from lab.topology import GIT_TLS, NETWORKS, PREFIX, Machine
+from lab.topology import GIT_TLS, NETWORKS, PREFIX, REGISTRY_TLS, Machine
 
 READY_TIMEOUT = 90.0
 # A lab host: its own network namespace, iptables and a real dockerd (--privileged is refused here: docs/lab.md).
@@ -44,7 +44,7 @@ def run_args(m: Machine, env: dict[str, str]) -> list[str]:
     if m.kind == "host":
         args += [*HOST_FLAGS, "-v", f"{m.volume}:/var/lib/docker"]
     elif m.kind == "registry":
-        args += ["-v", f"{m.volume}:/var/lib/docker-registry"]
+        args += ["-v", f"{m.volume}:/var/lib/docker-registry", "-v", f"{REGISTRY_TLS}:/etc/lab-registry:ro"]
     elif m.kind == "git":
         args += ["-v", f"{m.volume}:/srv/git", "-v", f"{GIT_TLS}:/etc/lab-git:ro"]
     elif m.kind == "router":

@@ -15,10 +15,9 @@ from urllib.parse import urlparse
 
 from lab.docker import LabError, docker
 from lab.inventory import seed
-from lab.keys import issue_cert
+from lab.keys import ensure_server_cert
 from lab.topology import GIT_TLS, REPO, machine
 
-CERT_MIN_DAYS = 30
 INBOX = "/srv/git/push.bundle"  # where a push's bundle lands in the container, beside the repositories
 
 
@@ -46,24 +45,8 @@ def server_name() -> str:
 
 
 def ensure_cert() -> None:
-    """The server's certificate for its name, from the lab CA: made when missing or under CERT_MIN_DAYS left."""
-    import datetime as dt
-
-    from cryptography import x509
-
-    pem, key = GIT_TLS / "server.pem", GIT_TLS / "server.key"
-    if pem.exists() and key.exists():
-        cert = x509.load_pem_x509_certificate(pem.read_bytes())
-        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
-            x509.DNSName)
-        left = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
-        if names == [server_name()] and left > dt.timedelta(days=CERT_MIN_DAYS):
-            return
-    GIT_TLS.mkdir(parents=True, exist_ok=True)
-    made_pem, made_key = issue_cert([server_name()], GIT_TLS)
-    made_key.chmod(0o644)  # read by nginx in the container (its own root); the directory is the lab's
-    made_pem.replace(pem)
-    made_key.replace(key)
+    """The server's certificate for its name, from the lab CA."""
+    ensure_server_cert(GIT_TLS, [server_name()])
 
 
 def push(ref: str = "HEAD", source: Path = REPO) -> str:

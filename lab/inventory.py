@@ -25,7 +25,7 @@ from lab.topology import (
 )
 
 LAB_INVENTORY = LAB_DIR / "inventory.yaml"
-GIT_POLL = "1m"  # Portainer's shortest GitOps interval: the drift proof waits for one poll
+GIT_POLL = "20s"  # GitOps polling (a homelab: 5m): the drift proof waits for Portainer's poll
 HEADER = """\
 # The LAB's inventory, written by `lab up` (do not edit: the next `lab up` rewrites it).
 # Same schema and services as inventory.yaml; addresses, keys and host keys are the lab's own.

@@ -127,3 +127,21 @@ def forget_env(names: tuple[str, ...]) -> None:
     kept = [line for line in lines if line.partition("=")[0].strip() not in names]
     if kept != lines:
         _write_private(ENV_FILE, ("\n".join(kept) + "\n").encode())
+
+
+def ensure_server_cert(directory: Path, names: list[str], min_days: int = 30) -> None:
+    """directory/server.pem and server.key for `names`, from the lab CA: made when missing, for other names, or
+    under `min_days` from expiry. The key is world-readable: a server's own root reads it in its container."""
+    pem, key = directory / "server.pem", directory / "server.key"
+    if pem.exists() and key.exists():
+        cert = x509.load_pem_x509_certificate(pem.read_bytes())
+        found = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.DNSName)
+        left = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
+        if sorted(found) == sorted(names) and left > dt.timedelta(days=min_days):
+            return
+    directory.mkdir(parents=True, exist_ok=True)
+    made_pem, made_key = issue_cert(names, directory)
+    made_key.chmod(0o644)
+    made_pem.replace(pem)
+    made_key.replace(key)

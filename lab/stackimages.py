@@ -40,3 +40,17 @@ def ensure_standins(base_hash: str, log: Log = print) -> list[str]:
         pushed = list(pool.map(one, jobs))
     log(f"stand-in images: {len(pushed)} in the lab registry")
     return [name for _, name in jobs]
+
+
+DOCKER_HUB = "registry-1.docker.io"
+
+
+def registry_of(image: str) -> str:
+    """The registry an image name is pulled from (Docker's rule: a first element with a dot or a port)."""
+    first, _, rest = image.partition("/")
+    return first if rest and ("." in first or ":" in first or first == "localhost") else DOCKER_HUB
+
+
+def upstream_registries(root: Path = STANDINS) -> list[str]:
+    """Every registry the stand-ins' upstream names are pulled from: the names the lab registry answers as."""
+    return sorted({registry_of(name) for names in standins(root).values() for name in names})

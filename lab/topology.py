@@ -39,6 +39,7 @@ REGISTRY_ADDRESS = NETWORKS["lan"].at(5)
 REGISTRY = f"{REGISTRY_ADDRESS}:5000"
 GIT_ADDRESS = NETWORKS["lan"].at(6)  # the Git server the inventory's git.repository names (lab.gitserver)
 GIT_TLS = LAB_DIR / "git-tls"        # its certificate and key, from the lab CA (mounted read-only)
+REGISTRY_TLS = LAB_DIR / "registry-tls"  # the registry's certificate for the upstream registries' names
 
 
 
@@ -89,7 +90,7 @@ def _vantage(name: str, net: str, routes: str) -> Machine:
 
 
 HOSTS = (
-    _host("platform", 10),
+    _host("platform", 10, LAB_NAMESERVER="127.0.0.1"),
     _host("unraid", 20, image="unraid", user="root"),
     _host("pve-docker-1", 21),
     _host("pve-docker-2", 22),

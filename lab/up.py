@@ -7,12 +7,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from homelab.inventory import Inventory
-from lab import containers, gitserver, images, inventory, preload, registry, stackimages
+from lab import containers, gitserver, images, inventory, registry, stackimages
 from lab.docker import docker, ensure_engine, inspect_format, lab_objects
 from lab.images import Log
-from lab.keys import ensure_ca, forget_env, ssh_client_key
+from lab.keys import CA_CERT, ensure_ca, ensure_server_cert, forget_env, ssh_client_key
 from lab.router import ruleset
-from lab.topology import VANTAGES, Machine, hosts, machine, machines, set_extra_agents
+from lab.topology import REGISTRY_ADDRESS, REGISTRY_TLS, VANTAGES, Machine, hosts, machine, machines, set_extra_agents
 
 # .env values pinned to what a machine generated for itself (bootstrap's trust on first use of Portainer's
 # self-signed certificate): a reset or `lab down` makes that machine anew, so the pin is dropped with it.
@@ -20,10 +20,6 @@ PINNED = {"platform": ("PORTAINER_TLS_FINGERPRINT",)}
 # cAdvisor (stacks/exporters) asks for the device /dev/kmsg, which a real host has and a host container lacks:
 # make the node in each running host (idempotent; nothing is rebuilt or recreated, unlike a change to lab-init).
 KMSG = "[ -e /dev/kmsg ] || mknod -m 600 /dev/kmsg c 1 11"
-# The platform VM resolves through the Technitium it runs (127.0.0.1, as its admin would set it): Portainer clones
-# the stacks from the Git server by name. A loopback resolver makes the engine's embedded DNS forward from the
-# host's namespace, past the host firewall. Docker rewrites the file when the container starts: written each time.
-RESOLVER = "printf 'nameserver 127.0.0.1\\noptions ndots:0\\n' > /etc/resolv.conf"
 
 
 def _env(m: Machine, public_key: str, rules: str) -> dict[str, str]:
@@ -31,6 +27,10 @@ def _env(m: Machine, public_key: str, rules: str) -> dict[str, str]:
         return {"LAB_RULES": rules, "LAB_AUTHORIZED_KEY": public_key, "LAB_SSH_ADDRESS": m.address}
     if m.kind == "git":
         return {"LAB_GIT_REPOSITORY": gitserver.repository_path()}
+    if m.kind == "host":
+        upstreams = f"{REGISTRY_ADDRESS} {' '.join(stackimages.upstream_registries())}"
+        return {"LAB_USER": m.user or "root", "LAB_AUTHORIZED_KEY": public_key, "LAB_UPSTREAMS": upstreams,
+                "LAB_CA": CA_CERT.read_text()}
     if m.user:
         return {"LAB_USER": m.user, "LAB_AUTHORIZED_KEY": public_key}
     return {}
@@ -52,8 +52,6 @@ def _start(machines: list[Machine], hashes: dict[str, str], log: Log) -> None:
     for m in machines:
         if m.kind == "host":
             docker("exec", m.container, "sh", "-c", KMSG, timeout=30)
-        if m.name == "platform":
-            docker("exec", m.container, "sh", "-c", RESOLVER, timeout=30)
 
 
 def write_inventory() -> Inventory:
@@ -74,12 +72,12 @@ def up(log: Log = print, extra_agents: int | None = None) -> Inventory:
     hashes = images.ensure_images(log=log)
     ensure_ca()
     gitserver.ensure_cert()
+    ensure_server_cert(REGISTRY_TLS, stackimages.upstream_registries())
     containers.ensure_networks()
     _start(list(machines().values()), hashes, log)
     stackimages.ensure_standins(hashes["base"], log)
     log(f"git: {gitserver.repository_url()} holds HEAD ({gitserver.push()[:12]})")
     result = write_inventory()
-    preload.preload(result, log)
     log(f"lab up in {time.monotonic() - started:.0f} s")
     return result
 
@@ -111,16 +109,15 @@ def reset(name: str, log: Log = print) -> Inventory:
     hashes = images.ensure_images(log=log)
     if m.kind == "git":
         gitserver.ensure_cert()
+    if m.kind == "registry":
+        ensure_server_cert(REGISTRY_TLS, stackimages.upstream_registries())
     containers.ensure_networks()
     _start([m], hashes, log)
     if m.kind == "registry":
         stackimages.ensure_standins(hashes["base"], log)
     if m.kind == "git":
         gitserver.push()
-    result = write_inventory()
-    if m.kind == "host":
-        preload.preload(result, log)
-    return result
+    return write_inventory()
 
 
 def status() -> list[tuple[str, str, str, str]]:

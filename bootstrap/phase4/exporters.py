@@ -8,13 +8,14 @@ it here agrees with phases 1 to 3; it already admits 9100, 8080, 9090 and 3000 f
 from __future__ import annotations
 
 from bootstrap import engine, hostfirewall
-from bootstrap.gitstacks import from_git, git_stack_step
+from bootstrap.gitstacks import git_stack_step
 from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.phase4.grafana import grafana_steps
 from bootstrap.remote import Remote
 from bootstrap.stack import Ready, Stack, deploy_step, files_step
 from bootstrap.steps import Step
 from homelab import monitoring
+from homelab.gitops import portainer_deploys
 from homelab.grafana import Grafana, GrafanaError
 from homelab.prometheus import Prometheus, PrometheusError
 
@@ -60,7 +61,7 @@ def host_steps(remote: Remote, access: PortainerAccess) -> list[Step]:
     """Docker, the host's phase-4 stacks (deployed by Portainer from Git, or directly: bootstrap.gitstacks), and
     its firewall last."""
     def deploy(stack: Stack, ready: Ready, not_ready: str) -> Step:
-        if from_git(remote.inventory, remote.host, stack.name):
+        if portainer_deploys(remote.inventory, remote.host, stack.name):
             return git_stack_step(stack, access, ready, not_ready)
         return deploy_step(stack, ready, not_ready)
 

@@ -37,16 +37,21 @@ def pinned_image(inventory: Inventory, svc: ComposeService) -> str:
 
 
 def runs_image(engine: Any, container: Any, wanted: str) -> bool:
-    """The container runs `wanted`: by name, or by image ID where a stack deployed from Git names the upstream image
-    and the engine holds the pinned one (the same image under the mirror's name: lab.preload, settings.image_map)."""
+    """The container runs `wanted`: by name, or, where `wanted` is pinned by digest (settings.image_map), by that
+    digest among its image's repository digests: a stack Portainer deploys from Git names the upstream image, which
+    is the same content wherever it was pulled from (a mirror, the lab's registry)."""
     import docker.errors
 
     if container.attrs["Config"]["Image"] == wanted:
         return True
+    _, at, digest = wanted.partition("@")
+    if not at:
+        return False
     try:
-        return bool(engine.images.get(wanted).id == container.attrs["Image"])
+        image = engine.images.get(container.attrs["Image"])
     except docker.errors.ImageNotFound:
         return False
+    return any(d.endswith(f"@{digest}") for d in image.attrs.get("RepoDigests") or [])
 
 
 def find_container(engine: Any, svc: ComposeService, project: str) -> Any | None:

@@ -7,11 +7,11 @@ Each phase's faults live in their own module; `Fault.catches` names the specs th
 from __future__ import annotations
 
 from lab.docker import LabError
-from lab.faults import exposure, hardening, phase1, phase2, phase3, phase4
+from lab.faults import exposure, gitops, hardening, phase1, phase2, phase3, phase4
 from lab.faults.base import Fault, Lab
 
 FAULTS = {f.name: f for f in (*phase1.FAULTS, *phase2.FAULTS, *phase3.FAULTS, *phase4.FAULTS,
-                                *exposure.FAULTS, *hardening.FAULTS)}
+                                *exposure.FAULTS, *hardening.FAULTS, *gitops.FAULTS)}
 
 __all__ = ["FAULTS", "Fault", "Lab", "break_", "fault", "undo"]
 
