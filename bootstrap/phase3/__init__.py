@@ -114,7 +114,6 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
             print(f"  skipped  {host.name}: on-demand worker is off ({off}); run phase 3 again when it is on")
             continue
         found += worker_steps(inventory, secrets, pool, access, host)
-    print(f"  note     gpu-worker: deployed directly with docker compose; Portainer deploys from Git only where "
-          f"the platform VM reaches {inventory.git.repository if inventory.git else 'the repository'} "
-          "(see docs/gpu-workers.md)")
+    print("  note     gpu-worker: deployed by bootstrap with docker compose (Portainer CE reaches an Edge host only "
+          "through its agent's tunnel): an accepted risk the report lists (docs/gitops.md)")
     return [*found, *proxy.steps(inventory, secrets, pool, phase=3)]  # the workers' names: TLS, HSTS, access list
