@@ -1,0 +1,232 @@
+"""homelab.gitremote without a lab: the pkt-lines of Git's smart HTTP discovery, and `ref_commit` against a real
+`git http-backend` served on 127.0.0.1 (plain HTTP, and HTTPS with a self-signed certificate as settings.ca_bundle,
+reached at git.address with the repository's name as SNI and Host). Every failure names the repository URL."""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import os
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from spec_project import closed_port
+from test_gitops_inventory import git_inventory
+
+from homelab.gitremote import GitRemoteError, advertised_refs, ref_commit
+
+NAME = "git.home.example.com"
+
+
+def pkt(line: str) -> bytes:
+    """One pkt-line (gitprotocol-common(5)): four hex digits of length, itself included, then the data."""
+    data = line.encode()
+    return f"{len(data) + 4:04x}".encode() + data
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+# -- a smart HTTP Git server: git http-backend behind a tiny CGI glue --------------------------------------------------
+
+
+class _Backend(BaseHTTPRequestHandler):
+    server: GitServer
+
+    def do_GET(self) -> None:
+        self.server.seen.append({"host": self.headers.get("Host"), "auth": self.headers.get("Authorization")})
+        path, _, query = self.path.partition("?")
+        env = {**os.environ, "GIT_PROJECT_ROOT": str(self.server.root), "GIT_HTTP_EXPORT_ALL": "1",
+               "PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": "GET", "REMOTE_ADDR": "127.0.0.1",
+               "GIT_PROTOCOL": self.headers.get("Git-Protocol", "")}
+        done = subprocess.run(["git", "http-backend"], env=env, capture_output=True, check=False)
+        head, _, body = done.stdout.partition(b"\r\n\r\n")
+        headers = [line.split(": ", 1) for line in head.decode().split("\r\n") if ": " in line]
+        self.send_response(next((int(v.split()[0]) for k, v in headers if k.lower() == "status"), 200))
+        for name, value in headers:
+            if name.lower() != "status":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+class GitServer(ThreadingHTTPServer):
+    """Serves the bare repositories under `root`; keeps each request's Host and Authorization, and each TLS
+    handshake's SNI."""
+
+    daemon_threads = True
+
+    def __init__(self, root: Path, cert: tuple[Path, Path] | None = None) -> None:
+        self.root = root
+        self.seen: list[dict[str, str | None]] = []
+        self.sni: list[str | None] = []
+        super().__init__(("127.0.0.1", 0), _Backend)
+        if cert:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*map(str, cert))
+            context.sni_callback = lambda sock, name, ctx: self.sni.append(name)  # type: ignore[assignment, misc]
+            self.socket = context.wrap_socket(self.socket, server_side=True)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+
+def certificate(directory: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for `name` (its own CA), and its key."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path, key_path = directory / "git.pem", directory / "git.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+Served = tuple[GitServer, GitServer, dict[str, str]]  # plain HTTP, HTTPS, commit of main and of v1
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """homelab.git (main, and a tag v1 one commit behind) under a plain-HTTP and an HTTPS server; its commits."""
+    root = tmp_path_factory.mktemp("git")
+    work = root / "work"
+    git("init", "-q", "--bare", "-b", "main", str(root / "homelab.git"), cwd=root)
+    git("init", "-q", "-b", "main", str(work), cwd=root)
+    for step in ("v1", "main"):
+        (work / "README").write_text(step)
+        git("add", "-A", cwd=work)
+        git("-c", "user.email=ops@lab", "-c", "user.name=ops", "commit", "-q", "-m", step, cwd=work)
+    git("tag", "v1", "HEAD~1", cwd=work)
+    git("push", "-q", "--tags", str(root / "homelab.git"), "main", cwd=work)
+    commits = {"main": git("rev-parse", "main", cwd=work), "v1": git("rev-parse", "v1", cwd=work)}
+    plain, secure = GitServer(root), GitServer(root, certificate(root, NAME))
+    yield plain, secure, commits
+    for server in (plain, secure):
+        server.shutdown()
+        server.server_close()
+
+
+# -- advertised_refs ------------------------------------------------------------------------------------------------
+
+
+def test_advertised_refs_reads_a_discovery_answer() -> None:
+    """The service line and flush-pkts are skipped; the capabilities after the first ref's NUL are dropped."""
+    main, tag = "a" * 40, "b" * 40
+    body = (pkt("# service=git-upload-pack\n") + b"0000" +
+            pkt(f"{main} HEAD\0multi_ack thin-pack side-band symref=HEAD:refs/heads/main agent=git/2.39\n") +
+            pkt(f"{main} refs/heads/main\n") + pkt(f"{tag} refs/tags/v1\n") + b"0000")
+    assert advertised_refs(body) == {"HEAD": main, "refs/heads/main": main, "refs/tags/v1": tag}
+
+
+def test_advertised_refs_reads_git_http_backends_answer(served: Served) -> None:
+    plain, _, commits = served
+    body = subprocess.run(["git", "upload-pack", "--stateless-rpc", "--http-backend-info-refs",
+                           str(plain.root / "homelab.git")], check=True, capture_output=True).stdout
+    refs = advertised_refs(pkt("# service=git-upload-pack\n") + b"0000" + body)
+    assert refs["refs/heads/main"] == commits["main"]
+    assert refs["refs/tags/v1"] == commits["v1"]
+
+
+@pytest.mark.parametrize("body", [b"<html><body>Sign in</body></html>", b"Not Found", b'{"message": "no"}'])
+def test_advertised_refs_refuses_what_is_not_pkt_lines(body: bytes) -> None:
+    with pytest.raises(GitRemoteError, match="not in Git's pkt-line format"):
+        advertised_refs(body)
+
+
+# -- ref_commit over plain HTTP ---------------------------------------------------------------------------------------
+
+
+def test_ref_commit_is_the_branchs_commit(tmp_path: Path, served: Served) -> None:
+    plain, _, commits = served
+    inventory = git_inventory(tmp_path, f"  repository: http://127.0.0.1:{plain.port}/homelab.git\n")
+    assert ref_commit(inventory) == commits["main"]
+
+
+def test_ref_commit_of_a_tag(tmp_path: Path, served: Served) -> None:
+    plain, _, commits = served
+    inventory = git_inventory(tmp_path, f"  repository: http://127.0.0.1:{plain.port}/homelab.git\n"
+                                        "  ref: refs/tags/v1\n")
+    assert ref_commit(inventory) == commits["v1"]
+
+
+def test_a_missing_ref_names_the_repository(tmp_path: Path, served: Served) -> None:
+    url = f"http://127.0.0.1:{served[0].port}/homelab.git"
+    inventory = git_inventory(tmp_path, f"  repository: {url}\n  ref: refs/heads/dev\n")
+    with pytest.raises(GitRemoteError) as caught:
+        ref_commit(inventory)
+    assert str(caught.value) == f"{url}: no refs/heads/dev (it has HEAD, refs/heads/main, refs/tags/v1)"
+
+
+def test_a_404_names_the_repository(tmp_path: Path, served: Served) -> None:
+    url = f"http://127.0.0.1:{served[0].port}/elsewhere.git"
+    with pytest.raises(GitRemoteError) as caught:
+        ref_commit(git_inventory(tmp_path, f"  repository: {url}\n"))
+    assert str(caught.value).startswith(f"{url}: HTTP 404 to the ref discovery")
+
+
+def test_no_server_names_the_repository(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{closed_port()}/homelab.git"
+    with pytest.raises(GitRemoteError) as caught:
+        ref_commit(git_inventory(tmp_path, f"  repository: {url}\n"))
+    assert str(caught.value).startswith(f"{url}: no answer (ConnectError: ")
+
+
+def test_credentials_go_as_basic_auth(tmp_path: Path, served: Served) -> None:
+    """git.username with the password_secret's value (passed in by the caller) as HTTP basic authentication."""
+    plain, _, commits = served
+    inventory = git_inventory(tmp_path, f"  repository: http://127.0.0.1:{plain.port}/homelab.git\n"
+                                        "  username: ops\n  password_secret: GRAFANA_ADMIN_PASSWORD\n")
+    assert ref_commit(inventory, password="t0ken") == commits["main"]
+    assert plain.seen[-1]["auth"] == "Basic " + base64.b64encode(b"ops:t0ken").decode()
+
+
+# -- ref_commit over HTTPS, at git.address ----------------------------------------------------------------------------
+
+
+def _secure(tmp_path: Path, secure: GitServer, ca_bundle: Path | None) -> tuple[str, Any]:
+    url = f"https://{NAME}:{secure.port}/homelab.git"
+    return url, git_inventory(tmp_path, f"  repository: {url}\n  address: 127.0.0.1\n", ca_bundle)
+
+
+def test_https_at_the_address_sends_the_name_as_sni_and_host(tmp_path: Path, served: Served) -> None:
+    """The connection goes to git.address (the name need not resolve here), verified against settings.ca_bundle
+    for the repository's name, which is also the SNI and the Host header."""
+    _, secure, commits = served
+    _, inventory = _secure(tmp_path, secure, secure.root / "git.pem")
+    assert ref_commit(inventory) == commits["main"]
+    assert secure.sni[-1] == NAME
+    assert secure.seen[-1]["host"] == f"{NAME}:{secure.port}"
+
+
+def test_https_unverified_certificate_names_repository_and_address(tmp_path: Path, served: Served) -> None:
+    """Without the CA bundle the self-signed certificate is refused: never an unverified answer."""
+    url, inventory = _secure(tmp_path, served[1], None)
+    with pytest.raises(GitRemoteError) as caught:
+        ref_commit(inventory)
+    message = str(caught.value)
+    assert message.startswith(f"{url} (at 127.0.0.1): no answer (ConnectError: ")
+    assert "CERTIFICATE_VERIFY_FAILED" in message
