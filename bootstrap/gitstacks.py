@@ -9,13 +9,12 @@ the host too (bootstrap.stack.files_step): the Prometheus and Grafana configurat
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from bootstrap.environments import portainer_api
 from bootstrap.phase1.portainer import PortainerAccess
-from bootstrap.stack import WAIT, Ready, Stack, env_names, is_ready
+from bootstrap.stack import WAIT, Ready, Stack, env_names, is_ready, wait_healthy
 from bootstrap.steps import Step, StepFailed
 from homelab.compose import ComposeError, load_stack
 from homelab.gitremote import GitRemoteError, ref_commit
@@ -104,7 +103,8 @@ class GitStack:
                 {e["name"]: e["value"] for e in self.env()}:
             problems.append("its Env differs from the stack's variables")
         if git and git.get("ConfigHash") != head:
-            problems.append(f"runs {str(git.get('ConfigHash'))[:7] or 'nothing'}, {self.git.ref} is at {head[:7]}")
+            deployed = str(git.get("ConfigHash") or "")[:7] or "nothing"
+            problems.append(f"runs {deployed}, {self.git.ref} is at {head[:7]}")
         return problems
 
     def unhealthy(self) -> list[str]:
@@ -166,16 +166,10 @@ def git_stack_step(stack: Stack, access: PortainerAccess, ready: Ready = lambda:
 
     def apply() -> None:
         managed.apply()
-        deadline = time.monotonic() + WAIT
-        while True:
-            problems = managed.unhealthy()
-            if not problems and is_ready(ready):
-                return
-            if time.monotonic() > deadline:
-                raise StepFailed(f"{managed.where}, deployed by Portainer from Git, is not healthy after {WAIT:.0f} s: "
-                                 f"{'; '.join(problems) or not_ready or 'not ready'}; see the stack in Portainer "
-                                 f"and `docker compose -p {stack.name} logs` on {stack.host}")
-            time.sleep(3)
+        wait_healthy(managed.unhealthy, ready, not_ready,
+                     lambda why: f"{managed.where}, deployed by Portainer from Git, is not healthy after {WAIT:.0f} "
+                                 f"s: {why}; see the stack in Portainer and `docker compose -p {stack.name} logs` on "
+                                 f"{stack.host}")
 
     git = access.platform.inventory.git
     source = f"{git.repository} {git.ref}" if git else "Git"

@@ -231,6 +231,18 @@ def is_ready(ready: Ready) -> bool:
         raise StepFailed(str(exc)) from None
 
 
+def wait_healthy(problems: Callable[[], list[str]], ready: Ready, not_ready: str, failed: Callable[[str], str]) -> None:
+    """Until `problems()` is empty and `ready()` holds, at most WAIT seconds; then StepFailed with `failed(why)`."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        found = problems()
+        if not found and is_ready(ready):
+            return
+        if time.monotonic() > deadline:
+            raise StepFailed(failed("; ".join(found or [not_ready or "not ready"])))
+        time.sleep(3)
+
+
 def files_step(stack: Stack) -> Step:
     def apply() -> None:
         stack.put_files()
@@ -246,15 +258,8 @@ def deploy_step(stack: Stack, ready: Ready = lambda: True, not_ready: str = "") 
 
     def apply() -> None:
         stack.up()
-        deadline = time.monotonic() + WAIT
-        while True:
-            problems = stack.problems()
-            if not problems and is_ready(ready):
-                return
-            if time.monotonic() > deadline:
-                problems = problems or [not_ready or "not ready"]
-                raise StepFailed(f"the {stack.name} stack is not healthy after {WAIT:.0f} s: {'; '.join(problems)}. "
+        wait_healthy(stack.problems, ready, not_ready,
+                     lambda why: f"the {stack.name} stack is not healthy after {WAIT:.0f} s: {why}. "
                                  f"See `{stack.compose()} ps` and `... logs` on {stack.host}")
-            time.sleep(3)
 
     return Step(f"deploy the {stack.name} stack and wait until it is healthy", stack.host, check, apply)

@@ -6,6 +6,7 @@ repository's host name as SNI and Host, so the answer does not depend on this ma
 
 from __future__ import annotations
 
+import re
 import ssl
 from urllib.parse import urlparse
 
@@ -18,23 +19,34 @@ class GitRemoteError(Exception):
     """The server gave no usable answer: unreachable, refused, or not Git's smart HTTP."""
 
 
+PKT_SIZE = re.compile(rb"[0-9a-f]{4}")
+COMMIT = re.compile(r"[0-9a-f]{40}")
+SERVICE = "# service=git-upload-pack"
+
+
 def advertised_refs(body: bytes) -> dict[str, str]:
-    """ref name -> commit, from a smart HTTP discovery answer (pkt-line format, gitprotocol-http(5))."""
+    """ref name -> commit, from a smart HTTP discovery answer (pkt-lines, gitprotocol-http(5)): the service
+    announcement, then one `COMMIT NAME` per packet. GitRemoteError for anything else."""
     refs: dict[str, str] = {}
+    lines: list[str] = []
     at = 0
-    while at + 4 <= len(body):
-        try:
-            size = int(body[at:at + 4], 16)
-        except ValueError:
-            raise GitRemoteError("the answer is not in Git's pkt-line format") from None
+    while at < len(body):
+        if not PKT_SIZE.fullmatch(body[at:at + 4]):
+            raise GitRemoteError("the answer is not in Git's pkt-line format (not Git's smart HTTP)")
+        size = int(body[at:at + 4], 16)
         if size == 0:  # a flush-pkt
             at += 4
             continue
-        line = body[at + 4:at + size].rstrip(b"\n").split(b"\0", 1)[0].decode(errors="replace")
+        if size < 4 or at + size > len(body):
+            raise GitRemoteError("the answer ends inside a pkt-line (cut short)")
+        lines.append(body[at + 4:at + size].rstrip(b"\n").split(b"\0", 1)[0].decode(errors="replace"))
         at += size
-        if line.startswith("#") or " " not in line:
-            continue
-        commit, name = line.split(" ", 1)
+    if not lines or lines[0] != SERVICE:
+        raise GitRemoteError(f"the answer does not announce {SERVICE!r} (not Git's smart HTTP)")
+    for line in lines[1:]:
+        commit, _, name = line.partition(" ")
+        if not COMMIT.fullmatch(commit) or not name:
+            raise GitRemoteError(f"the answer holds {line[:60]!r}, not a reference")
         refs[name] = commit
     return refs
 

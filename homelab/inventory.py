@@ -485,6 +485,9 @@ def _git(r: Reader | None) -> GitSource | None:
     if url.scheme not in ("https", "http") or not url.hostname or not url.path.strip("/"):
         r.child("repository").fail(f"{repository!r} is not an HTTPS URL of a repository; expected one like "
                                    "https://git.home.example.com/homelab/homelab.git (Portainer clones over HTTP(S))")
+    if url.username or url.password:
+        r.child("repository").fail("holds credentials; expected a URL without them, and the user name and token in "
+                                   "git.username and git.password_secret (a secret never goes in the inventory)")
     ref = r.string("ref") or "refs/heads/main"
     if not ref.startswith(("refs/heads/", "refs/tags/")):
         r.child("ref").fail(f"{ref!r} is not a full reference; expected refs/heads/BRANCH or refs/tags/TAG")

@@ -147,3 +147,13 @@ def test_a_password_secret_not_named_under_secrets_is_refused(tmp_path: Path) ->
 def test_a_missing_repository_is_refused(tmp_path: Path) -> None:
     assert refusal(tmp_path, "  ref: refs/heads/main\n") == (
         f"{git_line(0)}: git.repository: is missing; expected the URL of this repository")
+
+
+@pytest.mark.parametrize("url", ["https://homelab:ghp_secret-token@git.home.example.com/homelab/homelab.git",
+                                 "https://homelab@git.home.example.com/homelab/homelab.git"])
+def test_a_repository_url_holding_credentials_is_refused(tmp_path: Path, url: str) -> None:
+    """A token in the URL would reach every message and report: the loader refuses it, naming the fields to use."""
+    message = refusal(tmp_path, f"  repository: '{url}'\n")
+    assert message.startswith(f"{git_line(1)}: git.repository: holds credentials; expected a URL without them")
+    assert "git.username and git.password_secret" in message
+    assert "ghp_secret-token" not in message

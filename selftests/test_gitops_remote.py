@@ -79,7 +79,7 @@ class GitServer(ThreadingHTTPServer):
         if cert:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*map(str, cert))
-            context.sni_callback = lambda sock, name, ctx: self.sni.append(name)  # type: ignore[assignment, misc]
+            context.sni_callback = lambda sock, name, ctx: self.sni.append(name)
             self.socket = context.wrap_socket(self.socket, server_side=True)
         threading.Thread(target=self.serve_forever, daemon=True).start()
 
@@ -154,6 +154,19 @@ def test_advertised_refs_reads_git_http_backends_answer(served: Served) -> None:
 @pytest.mark.parametrize("body", [b"<html><body>Sign in</body></html>", b"Not Found", b'{"message": "no"}'])
 def test_advertised_refs_refuses_what_is_not_pkt_lines(body: bytes) -> None:
     with pytest.raises(GitRemoteError, match="not in Git's pkt-line format"):
+        advertised_refs(body)
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    (b"cafe babe", "ends inside a pkt-line"),                            # four hex digits, then no packet
+    (b"0x1f" + b"x" * 27, "not in Git's pkt-line format"),              # int(..., 16) would take it
+    (b"0032" + b"a" * 10, "ends inside a pkt-line"),                     # a packet cut short
+    (b"0000", "does not announce"),                                      # no service line
+    (pkt(f"{'a' * 40} refs/heads/main\n") + b"0000", "does not announce"),  # the dumb protocol's answer
+    (pkt("# service=git-upload-pack\n") + b"0000" + pkt("babe refs/heads/main\n"), "not a reference"),
+])
+def test_advertised_refs_refuses_what_is_not_a_smart_http_answer(body: bytes, why: str) -> None:
+    with pytest.raises(GitRemoteError, match=why):
         advertised_refs(body)
 
 

@@ -78,18 +78,22 @@ def head(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return asked
 
 
-def deployed(inventory: Inventory, gitstack: GitStack, *stacks: dict[str, Any]) -> None:
+def deployed(inventory: Inventory, gitstack: GitStack, *stacks: dict[str, Any]) -> Any:
     """GIT-STACK-001 for `gitstack` with Portainer holding `stacks` in its host's environment."""
-    SPECS.test_stack_deployed_from_git(gitstack, inventory, FakePortainer(inventory, {gitstack.host.name: [*stacks]}))
+    portainer = FakePortainer(inventory, {gitstack.host.name: [*stacks]})
+    return SPECS.test_stack_deployed_from_git(gitstack, inventory, portainer)
 
 
-def runs_reference(inventory: Inventory, gitstack: GitStack, *stacks: dict[str, Any]) -> None:
-    SPECS.test_stack_runs_the_reference(gitstack, inventory, NO_SECRETS,
-                                        FakePortainer(inventory, {gitstack.host.name: [*stacks]}))
+def runs_reference(inventory: Inventory, gitstack: GitStack, *stacks: dict[str, Any]) -> Any:
+    """GIT-STACK-002 likewise (the Git server: the `head` fixture, or the test's own ref_commit)."""
+    portainer = FakePortainer(inventory, {gitstack.host.name: [*stacks]})
+    return SPECS.test_stack_runs_the_reference(gitstack, inventory, NO_SECRETS, portainer)
 
 
-def outside_git(inventory: Inventory, host: str, *stacks: dict[str, Any]) -> None:
-    SPECS.test_no_stack_outside_git(inventory.hosts[host], inventory, FakePortainer(inventory, {host: [*stacks]}))
+def outside_git(inventory: Inventory, host: str, *stacks: dict[str, Any]) -> Any:
+    """GIT-STACK-003 for `host` with Portainer holding `stacks` in its environment."""
+    portainer = FakePortainer(inventory, {host: [*stacks]})
+    return SPECS.test_no_stack_outside_git(inventory.hosts[host], inventory, portainer)
 
 
 def failure(call: Any, *args: Any) -> str:
