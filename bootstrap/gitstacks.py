@@ -124,11 +124,28 @@ class GitStack:
         return problems
 
     # -- the change -----------------------------------------------------------------------------------------------
+    def start_stopped(self) -> bool:
+        """When every service has a container and some are merely stopped, start them (what Portainer deployed
+        stays as it is: nothing in Git changed, so nothing is recreated); False when that is not the case."""
+        running = self.stack.containers()
+        try:
+            services = list(load_stack(self.stack.name).services)
+        except ComposeError as exc:
+            raise StepFailed(str(exc)) from None
+        if any(service not in running for service in services):
+            return False
+        project = f"label=com.docker.compose.project={self.stack.name}"
+        self.stack.remote.run(f"docker ps -aq --filter {project} --filter status=exited --filter status=created | "
+                              "xargs -r docker start", what="docker start")
+        return True
+
     def apply(self) -> None:
-        self.head()  # the Git server answers first: its error names the fix, Portainer's would not
+        head = self.head()  # the Git server answers first: its error names the fix, Portainer's would not
         with portainer_api(self.access) as portainer:
             endpoint = self.endpoint_id(portainer)
             found = self.found(portainer, endpoint)
+            if found is not None and not self.differences(found, head) and self.start_stopped():
+                return
             try:
                 if found is not None and not found.get("GitConfig"):
                     # Made or edited in Portainer's editor (which detaches it from Git): Git is the source of
