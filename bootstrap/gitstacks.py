@@ -9,6 +9,7 @@ the host too (bootstrap.stack.files_step): the Prometheus and Grafana configurat
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,6 +125,16 @@ class GitStack:
         return problems
 
     # -- the change -----------------------------------------------------------------------------------------------
+    def take_over(self) -> None:
+        """The project runs on the host without a Portainer stack (deployed directly, or its environment was made
+        anew): Portainer refuses a stack whose name runs there, so its containers go first (volumes stay)."""
+        project = f"label=com.docker.compose.project={self.stack.name}"
+        if not self.stack.remote.try_run(f"docker ps -aq --filter {project}").stdout.strip():
+            return
+        print(f"    taking over {self.where}: it runs without a Portainer stack; its containers are removed (volumes "
+              "stay) so that Portainer deploys it from Git", flush=True)
+        self.stack.remote.run(f"docker ps -aq --filter {project} | xargs -r docker rm -f", what="docker rm")
+
     def start_stopped(self) -> bool:
         """When every service has a container and some are merely stopped, start them (what Portainer deployed
         stays as it is: nothing in Git changed, so nothing is recreated); False when that is not the case."""
@@ -144,7 +155,8 @@ class GitStack:
         with portainer_api(self.access) as portainer:
             endpoint = self.endpoint_id(portainer)
             found = self.found(portainer, endpoint)
-            if found is not None and not self.differences(found, head) and self.start_stopped():
+            if found is not None and not self.differences(found, head) and not self.foreign(found) and \
+                    self.start_stopped():
                 return
             try:
                 if found is not None and not found.get("GitConfig"):
@@ -155,6 +167,7 @@ class GitStack:
                     portainer.delete_stack(int(found["Id"]), endpoint)
                     found = None
                 if found is None:
+                    self.take_over()
                     portainer.create_git_stack(endpoint, self.create_payload())
                     return
                 settings = {"AutoUpdate": self.auto_update(), "Env": self.env(), "Prune": True,
@@ -167,11 +180,23 @@ class GitStack:
                 raise StepFailed(f"Portainer could not deploy {self.where} from {self.git.repository} "
                                  f"({self.git.ref}): {exc}; fix: {unreachable_fix(self.git)}") from None
 
+    def foreign(self, found: dict[str, Any]) -> list[str]:
+        """The stack's containers that Portainer's deployment did not make (recreated by hand on the host with
+        other files, an override, other settings): their compose files are not the ones Portainer deploys."""
+        wanted = ",".join(os.path.join(str(found.get("ProjectPath", "")), name)
+                          for name in [str(found.get("EntryPoint", "")), *(found.get("AdditionalFiles") or [])])
+        label = "com.docker.compose.project.config_files"
+        out = self.stack.remote.try_run(
+            f"docker ps -a --filter label=com.docker.compose.project={self.stack.name} "
+            f"--format '{{{{.Names}}}} {{{{.Label \"{label}\"}}}}'").stdout
+        return [line.split()[0] for line in out.splitlines() if line.strip() and line.split(" ", 1)[-1] != wanted]
+
     def done(self) -> bool:
         head = self.head()
         with portainer_api(self.access) as portainer:
             found = self.found(portainer, self.endpoint_id(portainer))
-        return not self.differences(found, head) and not self.unhealthy()
+        return (found is not None and not self.differences(found, head) and not self.foreign(found)
+                and not self.unhealthy())
 
 
 def git_stack_step(stack: Stack, access: PortainerAccess, ready: Ready = lambda: True, not_ready: str = "") -> Step:

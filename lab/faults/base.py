@@ -61,10 +61,14 @@ class Lab:
         return str(labels.get(key, ""))
 
     def compose(self, container: str, *extra_files: str, host: str = "platform") -> str:
-        """`docker compose` for the project `container` belongs to on `host`, with its own files and env file."""
+        """`docker compose` for the project `container` belongs to on `host`, with its own files and env file; for
+        a project Portainer deployed from Git (its files are in Portainer's container), the copy bootstrap keeps on
+        the host, /opt/homelab/stacks/PROJECT: as someone would run compose by hand there."""
         files = [f for f in self.label(container, "com.docker.compose.project.config_files", host).split(",") if f]
         env = self.label(container, "com.docker.compose.project.environment_file", host)
         project = self.label(container, "com.docker.compose.project", host)
+        if files and self.sh(host, f"test -f {shlex.quote(files[0])} && echo yes || true").strip() != "yes":
+            files, env = [f"/opt/homelab/stacks/{project}/compose.yaml"], f"/opt/homelab/stacks/{project}/.env"
         args = ["docker", "compose", "-p", project] + [a for f in (*files, *extra_files) for a in ("-f", f)]
         return shlex.join(args + (["--env-file", env.split(",")[0]] if env else []))
 

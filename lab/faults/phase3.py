@@ -88,9 +88,10 @@ FAULTS = (
           lambda lab: _ollama_public(lab, "insert"), lambda lab: _ollama_public(lab, "delete"), phase=3),
     Fault("worker-off", "gaming-pc-1 switched off (an on-demand worker: its specs skip, none fails)", (),
           lambda lab: _power(False), lambda lab: _power(True), phase=3, skips=(WORKER,),
-          skip_reason="on-demand host is off", skip_exempt=(f"test_host_name_resolves[{WORKER}]", *NPM_SIDE),
+          skip_reason="on-demand host is off", skip_exempt=(f"test_host_name_resolves[{WORKER}]", *NPM_SIDE,
+                                                            f"test_no_stack_outside_git[{WORKER}]"),
           why="its DNS records, its names' certificates, TLS and access lists are asked of the platform (Technitium, "
-              "NPM), not of the worker"),
+              "NPM), not of the worker; so are the stacks Portainer holds for it (GIT-STACK-003)"),
     Fault("gaming-mode", "gaming-pc-1 switched to gaming mode (`python -m bootstrap.gaming on`)", (),
           lambda lab: _gaming("on"), lambda lab: _gaming("off"), phase=3, skips=GPU_SPECS + GPU_NAME_SPECS,
           skip_reason="gaming mode", skip_exempt=tuple(f"{spec}{WORKER}<-{source}]" for spec in GPU_SPECS[3:]
