@@ -108,12 +108,20 @@ class GitStack:
             problems.append(f"runs {deployed}, {self.git.ref} is at {head[:7]}")
         return problems
 
-    def unhealthy(self) -> list[str]:
-        """The stack's services without a running, healthy container on the host."""
+    @property
+    def project(self) -> str:
+        """`docker ps` filter for the stack's containers (its compose project is the stack's name)."""
+        return f"label=com.docker.compose.project={self.stack.name}"
+
+    def services(self) -> list[str]:
         try:
-            services = list(load_stack(self.stack.name).services)
+            return list(load_stack(self.stack.name).services)
         except ComposeError as exc:
             raise StepFailed(str(exc)) from None
+
+    def unhealthy(self) -> list[str]:
+        """The stack's services without a running, healthy container on the host."""
+        services = self.services()
         running = self.stack.containers()
         problems = []
         for service in services:
@@ -128,25 +136,20 @@ class GitStack:
     def take_over(self) -> None:
         """The project runs on the host without a Portainer stack (deployed directly, or its environment was made
         anew): Portainer refuses a stack whose name runs there, so its containers go first (volumes stay)."""
-        project = f"label=com.docker.compose.project={self.stack.name}"
-        if not self.stack.remote.try_run(f"docker ps -aq --filter {project}").stdout.strip():
+        if not self.stack.remote.try_run(f"docker ps -aq --filter {self.project}").stdout.strip():
             return
         print(f"    taking over {self.where}: it runs without a Portainer stack; its containers are removed (volumes "
               "stay) so that Portainer deploys it from Git", flush=True)
-        self.stack.remote.run(f"docker ps -aq --filter {project} | xargs -r docker rm -f", what="docker rm")
+        self.stack.remote.run(f"docker ps -aq --filter {self.project} | xargs -r docker rm -f", what="docker rm")
 
     def start_stopped(self) -> bool:
         """When every service has a container and some are merely stopped, start them (what Portainer deployed
         stays as it is: nothing in Git changed, so nothing is recreated); False when that is not the case."""
         running = self.stack.containers()
-        try:
-            services = list(load_stack(self.stack.name).services)
-        except ComposeError as exc:
-            raise StepFailed(str(exc)) from None
+        services = self.services()
         if any(service not in running for service in services):
             return False
-        project = f"label=com.docker.compose.project={self.stack.name}"
-        self.stack.remote.run(f"docker ps -aq --filter {project} --filter status=exited --filter status=created | "
+        self.stack.remote.run(f"docker ps -aq --filter {self.project} --filter status=exited --filter status=created | "
                               "xargs -r docker start", what="docker start")
         return True
 
@@ -187,7 +190,7 @@ class GitStack:
                           for name in [str(found.get("EntryPoint", "")), *(found.get("AdditionalFiles") or [])])
         label = "com.docker.compose.project.config_files"
         out = self.stack.remote.try_run(
-            f"docker ps -a --filter label=com.docker.compose.project={self.stack.name} "
+            f"docker ps -a --filter {self.project} "
             f"--format '{{{{.Names}}}} {{{{.Label \"{label}\"}}}}'").stdout
         return [line.split()[0] for line in out.splitlines() if line.strip() and line.split(" ", 1)[-1] != wanted]
 

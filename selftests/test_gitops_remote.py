@@ -5,7 +5,6 @@ reached at git.address with the repository's name as SNI and Host). Every failur
 from __future__ import annotations
 
 import base64
-import datetime
 import os
 import ssl
 import subprocess
@@ -17,9 +16,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from selfsigned import self_signed
 from spec_project import closed_port
 from test_gitops_inventory import git_inventory
 
@@ -90,20 +87,7 @@ class GitServer(ThreadingHTTPServer):
 
 def certificate(directory: Path, name: str) -> tuple[Path, Path]:
     """A self-signed certificate for `name` (its own CA), and its key."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "git.pem", directory / "git.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
+    return self_signed(directory, name, x509.DNSName(name), stem="git")
 
 
 Served = tuple[GitServer, GitServer, dict[str, str]]  # plain HTTP, HTTPS, commit of main and of v1

@@ -200,3 +200,30 @@ def test_grafana_not_asked_is_could_not_observe(inventory: Inventory, handler, w
     message = str(caught.value)
     assert message.startswith(f"could not observe: {why}"), message
     assert f"(on {view.url} from this machine); fix: " in message
+
+
+# --- P1-DNS-001: each host's name resolves to its address, with the same resolver fake -----------------------------
+
+P1_DNS = spec_module("tests/phase1/test_dns.py")
+
+
+def test_host_name_resolving_to_its_address_passes(inventory: Inventory) -> None:
+    host = inventory.hosts["unraid"]
+    assert P1_DNS.test_host_name_resolves(host, inventory, Resolver([str(host.address)])) is None
+
+
+@pytest.mark.parametrize("answer", [["198.51.100.99"], dns.resolver.NXDOMAIN()], ids=["elsewhere", "nxdomain"])
+def test_host_name_not_resolving_to_its_address_fails(inventory: Inventory, answer: object) -> None:
+    """The record missing or pointing elsewhere: the fault P1-DNS-001 guards against."""
+    host = inventory.hosts["unraid"]
+    with pytest.raises(AssertionError) as caught:
+        P1_DNS.test_host_name_resolves(host, inventory, Resolver(answer))
+    assert str(caught.value).startswith(f"expected {host.hostname}.{inventory.domain} A {host.address}; found ")
+
+
+def test_no_dns_answer_for_a_host_name_is_could_not_observe(inventory: Inventory) -> None:
+    host = inventory.hosts["unraid"]
+    with pytest.raises(pytest.fail.Exception) as caught:
+        P1_DNS.test_host_name_resolves(host, inventory, Resolver(dns.exception.Timeout()))
+    assert str(caught.value).startswith(f"could not observe: no answer from 198.51.100.10 for {host.hostname}."
+                                        f"{inventory.domain} A within 3 s")

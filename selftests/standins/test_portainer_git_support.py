@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import ssl
@@ -148,17 +149,17 @@ def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GitServer]:
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+@contextlib.contextmanager
+def running_lab(work: Path, **env: str) -> Iterator[Lab]:
+    """The stand-in (data in WORK/data, `env` added to its environment) with its admin made and a local environment
+    on a fake engine; docker-compose is the recorder, which writes each run to WORK/compose.jsonl."""
     engine = FakeDocker(os.path.join(tempfile.mkdtemp(prefix="fd-"), "docker.sock"), {**DOCKER, "/containers/json": []})
     threading.Thread(target=engine.serve_forever, daemon=True).start()
-    work = tmp_path_factory.mktemp("portainer-git")
     recorder, record = work / "docker-compose", work / "compose.jsonl"
     recorder.write_text(f"#!{sys.executable}\n{RECORDER}")
     recorder.chmod(0o755)
-    (work / "data").mkdir()
-    portainer = Portainer(work / "data", COMPOSE_BINARY=str(recorder), COMPOSE_RECORD=str(record),
-                          AGENT_SECRET=SECRET)
+    (work / "data").mkdir(exist_ok=True)
+    portainer = Portainer(work / "data", COMPOSE_BINARY=str(recorder), COMPOSE_RECORD=str(record), **env)
     try:
         with portainer.client() as client:
             client.post("/api/users/admin/init", json={"Username": "admin", "Password": PASSWORD})
@@ -170,6 +171,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         portainer.stop()
         engine.shutdown()
         engine.server_close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with running_lab(tmp_path_factory.mktemp("portainer-git"), AGENT_SECRET=SECRET) as found:
+        yield found
 
 
 def create(lab: Lab, **payload: Any) -> httpx.Response:

@@ -3,42 +3,19 @@ and refuses any other certificate as Go does, naming the URL."""
 
 from __future__ import annotations
 
-import datetime
 import ipaddress
-import os
-import sys
-import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
-from standin_helpers import FakeDocker
-from test_portainer import DOCKER, PASSWORD, Portainer, login
-from test_portainer_git_support import COMPOSE, RECORDER, GitServer, Lab, create, make_repo
+from selfsigned import self_signed
+from test_portainer_git_support import COMPOSE, GitServer, Lab, create, make_repo, running_lab
 
 
-def self_signed(directory: Path, name: str) -> tuple[Path, Path]:
-    """A CA:TRUE certificate for 127.0.0.1 that is its own issuer (a one-certificate lab CA)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
+def lab_ca(directory: Path, name: str) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 that is its own issuer (a one-certificate lab CA)."""
+    return self_signed(directory, name, x509.IPAddress(ipaddress.ip_address("127.0.0.1")))
 
 
 @pytest.fixture(scope="module")
@@ -46,24 +23,12 @@ def tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, GitServ
     """A stand-in told about `lab-ca` (GIT_SSL_CAINFO), a remote signed by it and one signed by a stranger."""
     work = tmp_path_factory.mktemp("git-tls")
     (work / "data").mkdir()
-    good, bad = GitServer(work, self_signed(work, "lab-ca")), GitServer(work, self_signed(work, "stranger"))
-    engine = FakeDocker(os.path.join(tempfile.mkdtemp(prefix="fd-"), "docker.sock"), {**DOCKER, "/containers/json": []})
-    threading.Thread(target=engine.serve_forever, daemon=True).start()
-    recorder, record = work / "docker-compose", work / "runs.jsonl"
-    recorder.write_text(f"#!{sys.executable}\n{RECORDER}")
-    recorder.chmod(0o755)
-    portainer = Portainer(work / "data", COMPOSE_BINARY=str(recorder), COMPOSE_RECORD=str(record),
-                          GIT_SSL_CAINFO=str(work / "lab-ca.pem"))
+    good, bad = GitServer(work, lab_ca(work, "lab-ca")), GitServer(work, lab_ca(work, "stranger"))
     try:
-        with portainer.client() as client:
-            client.post("/api/users/admin/init", json={"Username": "admin", "Password": PASSWORD})
-        with portainer.client(login(portainer)) as api:
-            made = api.post("/api/endpoints", data={"Name": "local", "EndpointCreationType": "1",
-                                                    "URL": f"unix://{engine.server_address}"})
-            yield Lab(portainer, api, made.json()["Id"], record, work / "data", engine.server_address), good, bad
+        with running_lab(work, GIT_SSL_CAINFO=str(work / "lab-ca.pem")) as found:
+            yield found, good, bad
     finally:
-        portainer.stop()
-        for server in (good, bad, engine):
+        for server in (good, bad):
             server.shutdown()
             server.server_close()
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pt_agentclient as agentclient
 from pt_keys import AgentSigner
+from pt_web import read_body
 
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade"}
 PROXY_TIMEOUT = 600.0  # image pulls stream for a while
@@ -41,15 +42,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(reply.body)
 
     def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while (size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)) > 0:
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        return read_body(self)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _forward
 

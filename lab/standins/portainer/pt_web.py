@@ -84,6 +84,19 @@ class HttpError(Exception):
         return json_response(body, self.status, self.headers)
 
 
+def read_body(handler: Any) -> bytes:
+    """A request's body from a BaseHTTPRequestHandler: chunked (as docker-compose sends it) or by Content-Length."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        chunks = []
+        while (size := int(handler.rfile.readline().split(b";")[0].strip() or b"0", 16)) > 0:
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline()
+        handler.rfile.readline()
+        return b"".join(chunks)
+    length = int(handler.headers.get("Content-Length") or 0)
+    return bytes(handler.rfile.read(length)) if length > 0 else b""
+
+
 def json_response(obj: Any, status: int = 200, headers: list[tuple[str, str]] | None = None) -> Response:
     body = json.dumps(obj, separators=(",", ":")).encode()
     return Response(status, body, [("Content-Type", "application/json"), *(headers or [])])

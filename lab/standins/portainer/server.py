@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pt_app import App, Config
 from pt_snapshots import SnapshotLoop
-from pt_web import HttpError, Request
+from pt_web import HttpError, Request, read_body
 
 log = logging.getLogger("portainer")
 
@@ -58,15 +58,7 @@ class ApiHandler(BaseHTTPRequestHandler):
             self.wfile.write(response.body)
 
     def _body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while (size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)) > 0:
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
+        return read_body(self)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
 
