@@ -5,6 +5,10 @@ gaming mode on the worker (homelab.gaming.MARKER), so that the specs skip the GP
 (only while the stack is really stopped: a record with the stack running fails P3-GAMING-001), and bootstrap
 phase 3 leaves the stack stopped. `off` removes the record and starts the stack again. Both are
 idempotent; a worker that is off is reported, not an error (it is gaming, or asleep).
+
+Where Portainer deploys gpu-worker as an Edge stack (homelab.gitops), `on` also takes the worker out of the stack's
+Edge group, so that its agent removes the stack (volumes stay) and nothing redeploys it while the player plays,
+not even an agent restart; `off` puts it back, and the agent deploys it again.
 """
 
 from __future__ import annotations
@@ -16,16 +20,27 @@ import shlex
 import sys
 import time
 
+from bootstrap.edgestacks import EdgeStack, set_member
+from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.remote import Remote
 from bootstrap.stack import Stack
 from bootstrap.steps import StepFailed
 from homelab import gaming
+from homelab.gitops import edge_deploys, project
 from homelab.inventory import InventoryError, load_inventory
 from homelab.secrets import SecretError, Secrets
 from homelab.ssh import SSHError, SSHPool
 
 STACK = "gpu-worker"
-WAIT = 60.0
+WAIT = 120.0  # an Edge agent deploys on its next poll, then Open WebUI's health check starts
+
+
+def _edge(remote: Remote) -> PortainerAccess | None:
+    """Portainer's access where gpu-worker is an Edge stack on this worker, else None (bootstrap deploys it)."""
+    if not edge_deploys(remote.inventory, remote.host, STACK):
+        return None
+    platform = remote.inventory.platform_host
+    return PortainerAccess(Remote(remote.inventory, remote.secrets, remote.pool, platform))
 
 
 def switch_on(remote: Remote) -> str:
@@ -33,16 +48,30 @@ def switch_on(remote: Remote) -> str:
     record = f"on since {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC by {getpass.getuser()}"
     remote.run(f"mkdir -p {shlex.quote(gaming.MARKER.rsplit('/', 1)[0])} && "
                f"printf '%s\\n' {shlex.quote(record)} > {gaming.MARKER}", what="recording gaming mode")
-    remote.run(f"{stack.compose()} stop", timeout=120, what="docker compose stop")
+    access = _edge(remote)
+    if access is None:
+        remote.run(f"{stack.compose()} stop", timeout=120, what="docker compose stop")
+    else:  # out of the Edge group: the agent removes the stack when it next polls; stopped now, for the GPU
+        set_member(remote, access, STACK, member=False)
+        name = project(remote.inventory, remote.host, STACK)
+        remote.run(f"docker ps -q --filter label=com.docker.compose.project={name} | xargs -r docker stop",
+                   timeout=120, what="docker stop")
     return f"{remote.host.name}: gaming mode {record}; the {STACK} stack is stopped and the GPU is free"
 
 
 def switch_off(remote: Remote) -> str:
     stack = Stack(remote, STACK)
     remote.run(f"rm -f {gaming.MARKER}", what="removing the gaming-mode record")
-    stack.up()
+    access = _edge(remote)
+    if access is None:
+        stack.up()
+        problems_of = stack.problems
+    else:  # back in the Edge group: the agent deploys the stack when it next polls
+        set_member(remote, access, STACK, member=True)
+        edge = EdgeStack(STACK, [remote.host], remote.inventory, remote.secrets, remote.pool, access)
+        problems_of = lambda: edge.unhealthy(remote.host)  # noqa: E731
     deadline = time.monotonic() + WAIT
-    while problems := stack.problems():
+    while problems := problems_of():
         if time.monotonic() > deadline:
             raise StepFailed(f"the {STACK} stack is not healthy {WAIT:.0f} s after gaming mode ended: "
                              f"{'; '.join(problems)}")

@@ -4,8 +4,10 @@
 - A service with a name and no login (homelab.checks.logins.NO_LOGIN): its exposure specs are its only guard.
 - An Edge agent that polls Portainer without verifying its certificate: only where Portainer has no name (then
   agents poll its own 9443, self-signed, with EDGE_INSECURE_POLL=1); P3-EDGE-006 fails then too.
-- A stack bootstrap deploys itself rather than Portainer from Git (homelab.gitops): on Edge hosts always (the
-  gpu-worker stack), everywhere with `git.deploy: direct`. No spec compares what it runs with a Git commit.
+- A stack bootstrap deploys itself rather than Portainer from Git (homelab.gitops): everywhere with
+  `git.deploy: direct`. No spec compares what it runs with a Git commit.
+- An Edge stack (homelab.gitops): Portainer CE clones its repository once and never polls the reference, so a push
+  is not deployed until bootstrap runs; GIT-EDGE-002 compares its file with the reference each run.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from typing import Any
 
 from homelab.checks.logins import NO_LOGIN
 from homelab.environments import edge_poll_verified
-from homelab.gitops import EDGE_ROLE, MANAGED, portainer_deploys
-from homelab.inventory import Inventory
+from homelab.gitops import EDGE_MANAGED, EDGE_ROLE, MANAGED, edge_stack_hosts, portainer_deploys
+from homelab.inventory import STACK_PHASES, Inventory
 from homelab.portainer import PORT as PORTAINER_PORT
 
 
@@ -49,22 +51,21 @@ def accepted(inventory: Inventory) -> list[Risk]:
                           "(P1-NET-*, EXP-SCAN-001)",
                           "give Portainer a name (services.portainer: fqdn): agents then poll it through NPM, "
                           "verified"))
+    for stack, hosts in edge_stack_hosts(inventory).items():
+        found.append(Risk(f"the {stack} Edge stack is not polled: Portainer CE clones an Edge stack's repository once, "
+                          "when it is created, and has no GitOps updates for Edge stacks (Business Edition has)",
+                          f"{stack}@{','.join(h.name for h in hosts)}",
+                          "GIT-EDGE-002 compares the file Portainer serves with the reference each run; bootstrap "
+                          "phases 3 and 4 recreate the Edge stack from the reference when it differs",
+                          f"re-run `python -m bootstrap phase{STACK_PHASES[stack]}` after a push"))
     for host in inventory.hosts.values():
         for stack in host.stacks:
-            if host.role == EDGE_ROLE and stack in (*MANAGED, *DIRECT_ON_EDGE):
-                found.append(Risk(f"the {stack} stack is deployed by bootstrap, not by Portainer from Git: Portainer "
-                                  "CE reaches an Edge host only through the tunnel its agent opens on demand",
-                                  f"{stack}@{host.name}", DIRECT_GUARD,
-                                  "none in Portainer CE; re-run `python -m bootstrap phase3` (phase 4 for the "
-                                  "exporters) after a change"))
-            elif stack in MANAGED and not portainer_deploys(inventory, host, stack):
+            managed = EDGE_MANAGED if host.role == EDGE_ROLE else MANAGED
+            if stack in managed and not portainer_deploys(inventory, host, stack):
                 found.append(Risk(f"the {stack} stack is deployed by bootstrap, not by Portainer from Git: an edit "
                                   "on the host or in Portainer is not compared with a commit",
                                   f"{stack}@{host.name}", DIRECT_GUARD, _direct_remedy(inventory)))
     return found
-
-
-DIRECT_ON_EDGE = ("gpu-worker",)
 
 
 DIRECT_GUARD = ("the container specs (image pinned, ports, privileges, mounts) each run, and bootstrap's compose "

@@ -1,6 +1,7 @@
 """Which stacks Portainer deploys from Git (homelab.gitops), the `gitstack` targets the GIT-STACK specs run against
 (homelab.targets), and the accepted risks the report lists for every stack bootstrap deploys itself
-(homelab.risks): on Edge hosts always, everywhere with `git.deploy: direct` or without a `git:` section."""
+(homelab.risks): everywhere with `git.deploy: direct` or without a `git:` section; and the Edge stacks, which
+Portainer CE never polls."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 from test_gitops_inventory import REPOSITORY, git_inventory
 
-from homelab.gitops import MANAGED, git_stacks, portainer_deploys
+from homelab.gitops import MANAGED, edge_stack_hosts, git_stacks, portainer_deploys, project, stack_of_project
 from homelab.inventory import Inventory, load_inventory
 from homelab.risks import Risk, accepted
 from homelab.targets import select
@@ -40,8 +41,9 @@ def _deployed_by_bootstrap(risks: list[Risk]) -> dict[str, Risk]:
     ("platform", "platform", False),     # Portainer cannot deploy the stack that holds Portainer
     ("unraid", "agent", False),          # ... nor the agent it reaches the host through
     ("gaming-pc-1", "edge-agent", False),
-    ("gaming-pc-1", "exporters", False),  # Edge hosts: Portainer CE reaches them only through their tunnel
-    ("gaming-pc-1", "gpu-worker", False),
+    ("gaming-pc-1", "exporters", True),   # Edge hosts: Edge stacks, fetched by their agents
+    ("gaming-pc-1", "gpu-worker", True),
+    ("unraid", "gpu-worker", False),      # not assigned to the host
 ])
 def test_portainer_deploys_the_managed_stacks_on_servers(inventory: Inventory, host: str, stack: str,
                                                          deploys: bool) -> None:
@@ -60,20 +62,36 @@ def test_no_git_section_leaves_every_stack_to_bootstrap(tmp_path: Path) -> None:
     assert git_stacks(bare) == []
 
 
-def test_git_stacks_are_the_managed_stacks_of_the_servers(inventory: Inventory) -> None:
-    assert [s.id for s in git_stacks(inventory)] == MANAGED_ON_SERVERS
+def test_git_stacks_are_the_managed_stacks_of_servers_and_edge_hosts(inventory: Inventory) -> None:
+    found = git_stacks(inventory)
+    assert [s.id for s in found if not s.edge] == MANAGED_ON_SERVERS
+    assert [s.id for s in found if s.edge] == EDGE_STACKS
+    assert {s.project for s in found if s.edge} == {"edge_gpu-worker", "edge_exporters"}
+
+
+def test_edge_stack_hosts_groups_the_hosts_per_stack(inventory: Inventory) -> None:
+    found = {name: [h.name for h in hosts] for name, hosts in edge_stack_hosts(inventory).items()}
+    assert found == {"gpu-worker": ["gaming-pc-1", "gaming-pc-2"], "exporters": ["gaming-pc-1", "gaming-pc-2"]}
+
+
+def test_an_edge_project_is_its_stack_only_on_edge_hosts(inventory: Inventory) -> None:
+    edge, server = inventory.hosts["gaming-pc-1"], inventory.hosts["unraid"]
+    assert project(inventory, edge, "exporters") == "edge_exporters"
+    assert stack_of_project(inventory, edge, "edge_exporters") == "exporters"
+    assert stack_of_project(inventory, server, "edge_exporters") == "edge_exporters"  # no Edge stack there
+    assert stack_of_project(inventory, edge, "edge_monitoring") == "edge_monitoring"  # not assigned
 
 
 def test_git_stacks_take_their_services_phase(inventory: Inventory) -> None:
-    """Exporters and monitoring are phase 4 (observability), as their services are."""
+    """Exporters and monitoring are phase 4 (observability), as their services are; gpu-worker is phase 3."""
     phases = {inventory.services[name].phase for name in inventory.services
               if inventory.services[name].stack in MANAGED}
     assert phases == {4}
-    assert {s.phase for s in git_stacks(inventory)} == {4}
+    assert {s.name: s.phase for s in git_stacks(inventory)} == {"monitoring": 4, "exporters": 4, "gpu-worker": 3}
 
 
 def test_the_gitstack_target_kind_selects_them_by_stack_at_host(inventory: Inventory) -> None:
-    stacks, ids = select(inventory, "gitstack", {})
+    stacks, ids = select(inventory, "gitstack", {"edge": False})
     assert ids == MANAGED_ON_SERVERS
     assert [(s.name, s.host.name) for s in stacks] == [tuple(i.split("@")) for i in MANAGED_ON_SERVERS]
 
@@ -86,13 +104,15 @@ def test_the_gitstack_target_kind_filters(inventory: Inventory) -> None:
 # -- accepted risks ---------------------------------------------------------------------------------------------------
 
 
-def test_edge_stacks_are_accepted_risks_deployed_by_bootstrap(inventory: Inventory) -> None:
-    """With Portainer deploying from Git, only the Edge hosts' stacks are bootstrap's, each with the Edge reason."""
-    found = _deployed_by_bootstrap(accepted(inventory))
-    assert sorted(found) == sorted(EDGE_STACKS)
-    for risk in found.values():
-        assert "Portainer CE reaches an Edge host only through the tunnel its agent opens on demand" in risk.what
-        assert risk.remedy.startswith("none in Portainer CE")
+def test_edge_stacks_are_accepted_risks_as_never_polled(inventory: Inventory) -> None:
+    """With Portainer deploying from Git, bootstrap deploys nothing itself; each Edge stack is a risk of its own:
+    Portainer CE clones it once and never polls, so bootstrap keeps it at the reference."""
+    risks = accepted(inventory)
+    assert _deployed_by_bootstrap(risks) == {}
+    edge = {r.where: r for r in risks if "Edge stack is not polled" in r.what}
+    assert sorted(edge) == ["exporters@gaming-pc-1,gaming-pc-2", "gpu-worker@gaming-pc-1,gaming-pc-2"]
+    assert edge["gpu-worker@gaming-pc-1,gaming-pc-2"].remedy.startswith("re-run `python -m bootstrap phase3`")
+    assert "GIT-EDGE-002" in edge["exporters@gaming-pc-1,gaming-pc-2"].guard
 
 
 def test_deploy_direct_lists_every_managed_stack(tmp_path: Path) -> None:

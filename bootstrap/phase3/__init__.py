@@ -6,17 +6,17 @@ Docker and compose; the GPU through CDI (checked, with what to install); its Edg
 the Edge agent with that environment's key (it only dials out: no port); the gpu-worker stack (Ollama,
 Open WebUI), unless the worker is in gaming mode; the firewall (Ollama and Open WebUI for LAN and VPN only).
 
-The plan has Portainer deploy the gpu-worker stack from Git. Portainer can only do that where the platform VM
-reaches the repository, which the lab's (and a fresh homelab's) does not: bootstrap then deploys the stack
-directly with docker compose, and says so. The Windows side (WSL2, its settings) is
-bootstrap/windows/setup-gpu-worker.ps1 and docs/gpu-workers.md.
+With `git.deploy: portainer` the gpu-worker stack is an Edge stack that Portainer deploys from Git to every
+worker not in gaming mode (bootstrap.edgestacks): each worker's Edge agent fetches it when it polls. With
+`git.deploy: direct` bootstrap deploys it on each worker with docker compose. The Windows side (WSL2, its
+settings) is bootstrap/windows/setup-gpu-worker.ps1 and docs/gpu-workers.md.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from bootstrap import engine, environments, hostfirewall, sshd
+from bootstrap import edgestacks, engine, environments, hostfirewall, sshd
 from bootstrap.phase1 import proxy
 from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.phase3 import gpu
@@ -27,6 +27,7 @@ from bootstrap.trust import TRUSTED_CAS, trusted_cas
 from homelab import gaming
 from homelab.checks.reach import service_host
 from homelab.environments import edge_poll_verified
+from homelab.gitops import edge_deploys
 from homelab.inventory import Host, Inventory
 from homelab.redact import REDACTOR
 from homelab.secrets import Secrets
@@ -92,7 +93,7 @@ def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: 
     agent = Stack(remote, "edge-agent", own, generated=lambda: {TRUSTED_CAS: trusted_cas(inventory)})
     found = [*engine.steps(remote), *gpu.steps(remote), *environments.steps(access, [host]),
              files_step(agent), deploy_step(agent)]
-    worker = Stack(remote, "gpu-worker")
+    worker = Stack(remote, gaming.STACK)
     try:
         state = gaming.read(remote.try_run)
     except gaming.GamingUnknown as exc:
@@ -100,7 +101,7 @@ def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: 
     if state.on:
         found.append(Step(f"gpu-worker stack left stopped: {state.describe()}", host.name, lambda: True,
                           lambda: None))
-    else:
+    elif not edge_deploys(inventory, host, gaming.STACK):  # else the Edge stack, after every worker's agent
         found += [files_step(worker), deploy_step(worker)]
     return [*found, *sshd.steps(remote), *hostfirewall.steps(remote)]
 
@@ -114,6 +115,5 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
             print(f"  skipped  {host.name}: on-demand worker is off ({off}); run phase 3 again when it is on")
             continue
         found += worker_steps(inventory, secrets, pool, access, host)
-    print("  note     gpu-worker: deployed by bootstrap with docker compose (Portainer CE reaches an Edge host only "
-          "through its agent's tunnel): an accepted risk the report lists (docs/gitops.md)")
-    return [*found, *proxy.steps(inventory, secrets, pool, phase=3)]  # the workers' names: TLS, HSTS, access list
+    edge = edgestacks.steps(inventory, secrets, pool, access, (gaming.STACK,))
+    return [*found, *edge, *proxy.steps(inventory, secrets, pool, phase=3)]  # the workers' names: TLS, HSTS

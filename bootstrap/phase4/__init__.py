@@ -13,6 +13,7 @@ every exporter of the hosts that are on. docs/observability.md says what and why
 
 from __future__ import annotations
 
+from bootstrap import edgestacks
 from bootstrap.phase1 import proxy
 from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.phase3 import is_off
@@ -42,5 +43,6 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
             continue
         on.append(host)
         found.append(tuple(host_steps(Remote(inventory, secrets, pool, host), access)))
-    return [Parallel(tuple(found)), *proxy.steps(inventory, secrets, pool, phase=PHASE),
+    edge = edgestacks.steps(inventory, secrets, pool, access, (EXPORTERS,))  # the Edge hosts' exporters
+    return [Parallel(tuple(found)), *edge, *proxy.steps(inventory, secrets, pool, phase=PHASE),
             *kuma.steps(inventory, secrets), targets_step(inventory, on)]

@@ -15,7 +15,7 @@ from bootstrap.remote import Remote
 from bootstrap.stack import Ready, Stack, deploy_step, files_step
 from bootstrap.steps import Step
 from homelab import monitoring
-from homelab.gitops import portainer_deploys
+from homelab.gitops import edge_deploys, portainer_deploys
 from homelab.grafana import Grafana, GrafanaError
 from homelab.prometheus import Prometheus, PrometheusError
 
@@ -66,7 +66,8 @@ def host_steps(remote: Remote, access: PortainerAccess) -> list[Step]:
         return deploy_step(stack, ready, not_ready)
 
     found = [*engine.steps(remote)]
-    if EXPORTERS in remote.host.stacks:
+    if EXPORTERS in remote.host.stacks and not edge_deploys(remote.inventory, remote.host, EXPORTERS):
+        # (on an Edge host it is an Edge stack: bootstrap.edgestacks, one step for all of them)
         stack = Stack(remote, EXPORTERS)
         found += [files_step(stack), deploy(stack, lambda: exporters_answer(remote),
                                             "node-exporter (/metrics) or cAdvisor (/healthz) does not answer")]

@@ -15,7 +15,8 @@ import pytest
 from homelab.checks import problem
 from homelab.environments import Endpoint
 from homelab.inventory import Inventory
-from homelab.portainer import FINGERPRINT_VAR, PORT, TOKEN_VAR, Portainer, PortainerError
+from homelab.portainer import FINGERPRINT_VAR, PORT, TOKEN_VAR, Json, Portainer, PortainerError
+from homelab.portainer_edge import EdgeApi
 from homelab.secrets import SecretError, Secrets
 
 DIRECT_TYPES = (1, 2)  # Docker (socket) and Agent environments: Portainer snapshots them; Edge ones check in
@@ -89,6 +90,22 @@ class PortainerView:
 
     def tags(self) -> dict[int, str]:
         found: dict[int, str] = self._ask("tags", lambda p: {t["ID"]: t["Name"] for t in p.tags()})
+        return found
+
+    # -- Edge compute (homelab.portainer_edge): read once per run --------------------------------------------------
+    def edge_enabled(self) -> bool:
+        return bool(self._ask("settings", lambda p: EdgeApi(p).settings()).get("EnableEdgeComputeFeatures"))
+
+    def edge_groups(self) -> dict[str, Json]:
+        found: dict[str, Json] = self._ask("edge_groups", lambda p: {g["Name"]: g for g in EdgeApi(p).groups()})
+        return found
+
+    def edge_stacks(self) -> list[Json]:
+        found: list[Json] = self._ask("edge_stacks", lambda p: EdgeApi(p).stacks())
+        return found
+
+    def edge_file(self, stack_id: int) -> str:
+        found: str = self._ask(f"edge_file-{stack_id}", lambda p: EdgeApi(p).file(stack_id))
         return found
 
     def status_after_snapshot(self, endpoint: Endpoint, among: set[str]) -> int:

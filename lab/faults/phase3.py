@@ -19,6 +19,9 @@ OVERRIDE = "/tmp/homelab-fault-gpu.yml"  # noqa: S108 -- a file inside the lab h
 NO_GPU = "services:\n  ollama:\n    deploy:\n      resources:\n        reservations:\n          devices: !reset []\n"
 GPU_SPECS = ("test_gpu_stack_running[", "test_gpu_requested[", "test_gpu_visible_in_ollama[",
              "test_ollama_lan_vpn_only[", "test_open_webui_lan_vpn_only[")  # what gaming mode skips
+# The gpu-worker Edge stack's specs: in gaming mode the worker is out of its Edge group on purpose
+GPU_EDGE_SPECS = (f"test_edge_stack_deployed_from_git[gpu-worker@{WORKER}]",
+                  f"test_edge_stack_runs_the_reference[gpu-worker@{WORKER}]")
 # The worker's names, as NPM on the platform serves them: their DNS and TLS do not depend on the worker being on
 NAMES = (f"ollama-{WORKER}.home.example.com", f"chat-{WORKER}.home.example.com")
 NPM_SIDE = tuple(f"{spec}[{name}{suffix}]" for name in NAMES for spec, suffixes in (
@@ -33,14 +36,22 @@ STALE = 2 * 5 + 20 + 3   # Portainer's Edge heartbeat: 2 x the 5 s check-in + 20
 
 
 def _ollama(lab: Lab, without_gpu: bool) -> None:
+    """Recreate Ollama by hand with (or without) the override, from the files its compose project was made with.
+    The lab's gpu-worker is an Edge stack: its files are in the Edge agent's container (/tmp/edge_stacks/ID), which
+    also holds docker-compose and the stack's variables, so the edit is made there, as a hand edit on the PC would."""
     files = [f for f in lab.label("ollama", "com.docker.compose.project.config_files", WORKER).split(",")
              if f and f != OVERRIDE]
-    env = lab.label("ollama", "com.docker.compose.project.environment_file", WORKER).split(",")[0]
-    args = ["docker", "compose", "-p", "gpu-worker", *[a for f in files for a in ("-f", f)]]
+    project = lab.label("ollama", "com.docker.compose.project", WORKER)
+    edge = project.startswith("edge_")
+    env = "" if edge else lab.label("ollama", "com.docker.compose.project.environment_file", WORKER).split(",")[0]
+    args = ["docker-compose" if edge else "docker compose", "-p", project, *[a for f in files for a in ("-f", f)]]
     args += ["-f", OVERRIDE] if without_gpu else []
     args += ["--env-file", env] if env else []
     write = f"printf %s {shlex.quote(NO_GPU)} > {OVERRIDE} && " if without_gpu else f"rm -f {OVERRIDE}; "
-    lab.sh(WORKER, f"{write}{shlex.join(args)} up -d --no-deps ollama 2>&1", timeout=180)
+    command = f"{write}{' '.join(args[:1])} {shlex.join(args[1:])} up -d --no-deps ollama 2>&1"
+    if edge:
+        command = f"docker exec portainer-edge-agent sh -c {shlex.quote(command)}"
+    lab.sh(WORKER, command, timeout=180)
     lab.wait_healthy("ollama", WORKER)
 
 
@@ -89,11 +100,15 @@ FAULTS = (
     Fault("worker-off", "gaming-pc-1 switched off (an on-demand worker: its specs skip, none fails)", (),
           lambda lab: _power(False), lambda lab: _power(True), phase=3, skips=(WORKER,),
           skip_reason="on-demand host is off", skip_exempt=(f"test_host_name_resolves[{WORKER}]", *NPM_SIDE,
-                                                            f"test_no_stack_outside_git[{WORKER}]"),
+                                                            f"test_no_stack_outside_git[{WORKER}]",
+                                                            f"test_no_other_edge_stack[{WORKER}]",
+                                                            f"test_edge_stack_deployed_from_git[exporters@{WORKER}]"),
           why="its DNS records, its names' certificates, TLS and access lists are asked of the platform (Technitium, "
-              "NPM), not of the worker; so are the stacks Portainer holds for it (GIT-STACK-003)"),
+              "NPM), not of the worker; so are the stacks and Edge stacks Portainer holds for it (GIT-STACK-003, "
+              "GIT-EDGE-001 of the exporters, GIT-EDGE-003)"),
     Fault("gaming-mode", "gaming-pc-1 switched to gaming mode (`python -m bootstrap.gaming on`)", (),
-          lambda lab: _gaming("on"), lambda lab: _gaming("off"), phase=3, skips=GPU_SPECS + GPU_NAME_SPECS,
+          lambda lab: _gaming("on"), lambda lab: _gaming("off"), phase=3,
+          skips=GPU_SPECS + GPU_NAME_SPECS + GPU_EDGE_SPECS,
           skip_reason="gaming mode", skip_exempt=tuple(f"{spec}{WORKER}<-{source}]" for spec in GPU_SPECS[3:]
                                                        for source in ("guest", "wan")),
           why="exposure is judged in gaming mode too: from guest and WAN the stopped stack must not answer"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import could_not_observe, problem
-from homelab.gitops import portainer_deploys
+from homelab.gitops import edge_deploys, portainer_deploys
 from homelab.gitremote import GitRemoteError, ref_commit
 from homelab.portainer import PortainerError
 
@@ -51,7 +51,7 @@ def _head(inventory, secrets) -> str:
 
 
 @pytest.mark.spec("GIT-STACK-001", severity="high", fix=REDEPLOY)
-@pytest.mark.each("gitstack")
+@pytest.mark.each("gitstack", edge=False)
 def test_stack_deployed_from_git(gitstack, inventory, portainer):
     """The stack is a Portainer Git stack in its host's environment, of the inventory's repository, reference and
     stacks/NAME/compose.yaml: what runs is what the repository says."""
@@ -74,7 +74,7 @@ def test_stack_deployed_from_git(gitstack, inventory, portainer):
 
 @pytest.mark.spec("GIT-STACK-002", severity="high",
                   fix="redeploy (bootstrap phase 4), or turn on GitOps polling (`git.poll` in the inventory)")
-@pytest.mark.each("gitstack")
+@pytest.mark.each("gitstack", edge=False)
 def test_stack_runs_the_reference(gitstack, inventory, secrets, portainer):
     """The commit Portainer deployed (GitConfig.ConfigHash) is the reference's current commit on the Git server: a
     change pushed is running, none is left behind."""
@@ -115,7 +115,8 @@ def test_no_stack_outside_git(host, inventory, portainer):
             strays.append(f"{name} (not from Git)")
         elif git is None or config.get("URL") != git.repository.rstrip("/"):
             strays.append(f"{name} (from {config.get('URL')})")
-        elif name not in host.stacks or not portainer_deploys(inventory, host, name):
+        elif name not in host.stacks or not portainer_deploys(inventory, host, name) or \
+                edge_deploys(inventory, host, name):  # on an Edge host it must be an Edge stack
             strays.append(f"{name} (not a stack the inventory has Portainer deploy on {host.name})")
     assert not strays, problem("only the inventory's Git stacks", ", ".join(strays),
                                f"Portainer environment {host.name}", HAND_MADE)

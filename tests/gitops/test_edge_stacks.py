@@ -1,0 +1,137 @@
+"""Git is the source of truth on the Edge hosts too: each stack Portainer deploys there (homelab.gitops) is an Edge
+stack made from this repository, aimed at the host's Edge environment, serving the reference's current file, and
+running on the host as its agent reports; no other Edge stack reaches the host.
+
+Portainer CE keeps no Git settings and no commit for an Edge stack (it clones once, at creation): what can be
+compared is the entry file Portainer serves to the agents, against the file at the reference's current commit on
+the Git server (fetched over smart HTTP, TLS verified). docs/design/edge-stacks.md has the upstream facts.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from homelab.checks import could_not_observe, problem
+from homelab.gitops import EDGE_ROLE, edge_deploys, edge_group
+from homelab.gitremote import GitRemoteError, file_at, ref_commit
+from homelab.portainer_edge import ERROR, RUNNING, last_status, status_name
+
+pytestmark = pytest.mark.gitops
+
+PHASES = "`python -m bootstrap phase3` (gpu-worker) or `phase4` (exporters)"
+REDEPLOY = (f"run {PHASES}: it makes the Edge stack from Git (Portainer clones the reference), its group and "
+            "membership")
+EDGE_COMPUTE = ("turn on Edge compute: `--edge-compute` in stacks/platform/compose.yaml's portainer command (bootstrap "
+                "phase 1), or Settings > Edge Compute; then " + PHASES)
+
+
+def _edge_stack(portainer, name: str) -> dict | None:
+    if not portainer.edge_enabled():
+        pytest.fail(problem("Portainer's Edge compute features on", "EnableEdgeComputeFeatures false (every Edge "
+                            "stack route answers 503)", portainer.where, EDGE_COMPUTE), pytrace=False)
+    return next((s for s in portainer.edge_stacks() if str(s.get("Name", "")).lower() == name.lower()), None)
+
+
+def _environment_id(portainer, host) -> int:
+    environment = portainer.environments().get(host.name)
+    if environment is None:
+        pytest.fail(problem(f"an Edge environment {host.name}", "none", portainer.where,
+                            "register the host: `python -m bootstrap phase3`"), pytrace=False)
+    return int(environment["Id"])
+
+
+def _gaming(gitstack, gaming_state) -> bool:
+    """True when the GPU worker is in gaming mode with its stack stopped (it is out of the group on purpose). The
+    host-down policy first: an Edge host that is off skips."""
+    return gitstack.name == "gpu-worker" and gaming_state(gitstack.host).skip_reason is not None
+
+
+@pytest.mark.spec("GIT-EDGE-001", severity="high", fix=REDEPLOY)
+@pytest.mark.each("gitstack", edge=True)
+def test_edge_stack_deployed_from_git(gitstack, inventory, portainer, gaming_state):
+    """The stack is an Edge stack of stacks/NAME/compose.yaml, a compose stack, aimed at the Edge group
+    homelab-NAME, which holds the host's Edge environment (a GPU worker in gaming mode is left out on purpose).
+    The repository and reference cannot be read back: Portainer CE does not keep them."""
+    path = inventory.git.compose_path(gitstack.name)
+    found = _edge_stack(portainer, gitstack.name)
+    where = f"{portainer.where}, Edge stacks"
+    assert found is not None, problem(f"an Edge stack {gitstack.name} of {inventory.git.repository} {path}",
+                                      "none (deployed by hand, or not at all)", where, REDEPLOY)
+    group = portainer.edge_groups().get(edge_group(gitstack.name))
+    wrong = [f"entry file {found.get('EntryPoint')!r}"] if found.get("EntryPoint") != path else []
+    wrong += ["not a compose stack"] if int(found.get("DeploymentType", 0)) != 0 else []
+    if group is None or group.get("Id") not in (found.get("EdgeGroups") or []):
+        wrong.append(f"not aimed at the Edge group {edge_group(gitstack.name)} (groups {found.get('EdgeGroups')})")
+    assert not wrong, problem(f"the Edge stack {gitstack.name}: {path}, compose, group {edge_group(gitstack.name)}",
+                              "; ".join(wrong), where, REDEPLOY)
+    member = _environment_id(portainer, gitstack.host) in (group.get("Endpoints") or [])
+    if not member and _gaming(gitstack, gaming_state):
+        pytest.skip(gaming_state(gitstack.host).skip_reason)
+    assert member, problem(f"{gitstack.host.name}'s Edge environment in the Edge group {edge_group(gitstack.name)}",
+                           f"members {group.get('Endpoints')}: the host's agent does not deploy {gitstack.name}",
+                           where, REDEPLOY)
+
+
+@pytest.mark.spec("GIT-EDGE-002", severity="high", fix=f"run {PHASES}: it recreates the Edge stack from the reference")
+@pytest.mark.each("gitstack", edge=True)
+def test_edge_stack_runs_the_reference(gitstack, inventory, secrets, portainer, gaming_state, reach):
+    """The file Portainer serves for the Edge stack is the stack's file at the reference's current commit (Portainer
+    CE never re-clones: a push is deployed when bootstrap recreates the stack), and the host's agent reports it
+    Running for the stack's current version."""
+    git = inventory.git
+    path = git.compose_path(gitstack.name)
+    found = _edge_stack(portainer, gitstack.name)
+    if found is None:
+        pytest.fail(problem(f"an Edge stack {gitstack.name}", "none (GIT-EDGE-001 says why)", portainer.where,
+                            REDEPLOY), pytrace=False)
+    password = secrets.get(git.password_secret) if git.password_secret else None
+    try:
+        head = ref_commit(inventory, git, password)
+        wanted = file_at(inventory, git, head, path, password).decode()
+    except GitRemoteError as exc:
+        pytest.fail(could_not_observe(f"the Git server did not give {path} at {git.ref} ({exc})", git.repository,
+                                      "this machine, TLS verified") +
+                    f"; fix: make {git.repository} answer (the lab: `lab up`; its name and certificate: git.address, "
+                    "settings.ca_bundle)", pytrace=False)
+    branch = git.ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
+    assert portainer.edge_file(int(found["Id"])) == wanted, problem(
+        f"the {gitstack.name} Edge stack serving {path} as {branch} has it at {head[:7]}",
+        "another file (Portainer cloned an older commit, or the stack was edited in Portainer)",
+        f"{portainer.where}, Edge stack {found['Id']}",
+        f"run {PHASES}: it recreates the Edge stack from {branch} (Portainer CE does not poll Edge stacks)")
+    reach(gitstack.host)  # the host-down policy: an Edge host that is off has nothing running to report
+    if _gaming(gitstack, gaming_state):
+        pytest.skip(gaming_state(gitstack.host).skip_reason)
+    status, error = last_status(found, _environment_id(portainer, gitstack.host))
+    where = f"{portainer.where}, Edge stack {found['Id']} version {found.get('Version')}, {gitstack.host.name}'s agent"
+    assert status != ERROR, problem(f"{gitstack.name} running on {gitstack.host.name}", f"Error: {error}", where,
+                                    "fix the stack in Git and push it, then " + PHASES)
+    assert status == RUNNING, problem(
+        f"{gitstack.name} running on {gitstack.host.name} (the agent's status Running)", status_name(status), where,
+        "check the agent (`docker logs portainer-edge-agent` on the host) and its check-in in Portainer; then "
+        + PHASES)
+
+
+@pytest.mark.spec("GIT-EDGE-003", severity="high",
+                  fix="delete the Edge stack in Portainer (Edge Stacks), or take the host out of its Edge group")
+@pytest.mark.each("host", role=EDGE_ROLE)
+def test_no_other_edge_stack(host, inventory, portainer):
+    """Every Edge stack aimed at the host's Edge environment is one the inventory has Portainer deploy there from
+    Git, through its own group: none made in Portainer's editor for it, none of a group the inventory does not make."""
+    if not portainer.edge_enabled():
+        pytest.skip("Edge compute is off: no Edge stack reaches any host (GIT-EDGE-001 fails for it)")
+    environment = _environment_id(portainer, host)
+    groups = {g["Id"]: name for name, g in portainer.edge_groups().items() if environment in (g.get("Endpoints") or [])}
+    strays = []
+    for stack in portainer.edge_stacks():
+        reaching = [groups[g] for g in stack.get("EdgeGroups") or [] if g in groups]
+        name = str(stack.get("Name"))
+        if not reaching:
+            continue
+        if not edge_deploys(inventory, host, name):
+            strays.append(f"{name} (not a stack the inventory has Portainer deploy on {host.name})")
+        elif reaching != [edge_group(name)]:
+            strays.append(f"{name} (through Edge groups {', '.join(reaching)})")
+    assert not strays, problem(f"only the inventory's Edge stacks reaching {host.name}", ", ".join(strays),
+                               f"{portainer.where}, Edge stacks and groups", "delete the stray Edge stack in "
+                               "Portainer, or take the host out of the Edge group; Git is the source of truth")
