@@ -107,13 +107,15 @@ def test_001_passes_on_the_edge_stack(inventory: Inventory) -> None:
 
 def test_001_fails_on_a_missing_stack(inventory: Inventory) -> None:
     message = failure(deployed, inventory, "exporters", FakePortainer(inventory, [edge_stack("gpu-worker")]))
-    assert "found none (deployed by hand, or not at all)" in message and "fix: run `python -m bootstrap" in message
+    assert "found none (deployed by hand, or not at all)" in message
+    assert "fix: run `python -m bootstrap" in message
 
 
 def test_001_fails_on_another_entry_file_or_group(inventory: Inventory) -> None:
     stack = edge_stack("exporters", EntryPoint="docker-compose.yml", EdgeGroups=[99])
     message = failure(deployed, inventory, "exporters", FakePortainer(inventory, [stack]))
-    assert "entry file 'docker-compose.yml'" in message and "not aimed at the Edge group homelab-exporters" in message
+    assert "entry file 'docker-compose.yml'" in message
+    assert "not aimed at the Edge group homelab-exporters" in message
 
 
 def test_001_fails_when_the_host_is_not_in_the_group(inventory: Inventory) -> None:
@@ -129,7 +131,8 @@ def test_001_skips_a_gpu_worker_in_gaming_mode_out_of_the_group(inventory: Inven
 
 def test_001_fails_when_edge_compute_is_off(inventory: Inventory) -> None:
     message = stopped(deployed, inventory, "exporters", FakePortainer(inventory, [], enabled=False))
-    assert "EnableEdgeComputeFeatures false" in message and "--edge-compute" in message
+    assert "EnableEdgeComputeFeatures false" in message
+    assert "--edge-compute" in message
 
 
 # -- GIT-EDGE-002 -----------------------------------------------------------------------------------------------------
@@ -146,7 +149,8 @@ def test_002_passes_on_the_reference_running(inventory: Inventory) -> None:
 def test_002_fails_on_a_file_that_is_not_the_references(inventory: Inventory) -> None:
     portainer = FakePortainer(inventory, [edge_stack("exporters")], file=FILE + "# edited\n")
     message = failure(runs, inventory, "exporters", portainer)
-    assert f"main has it at {HEAD[:7]}" in message and "Portainer CE does not poll Edge stacks" in message
+    assert f"main has it at {HEAD[:7]}" in message
+    assert "Portainer CE does not poll Edge stacks" in message
 
 
 def test_002_fails_on_the_agents_error_and_on_no_status(inventory: Inventory) -> None:

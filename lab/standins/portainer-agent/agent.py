@@ -1,7 +1,8 @@
 """Portainer Agent 2.23.0 stand-in: `python3 agent.py` (configured by the agent's own environment variables).
 
 Standard mode: HTTPS-only API on AGENT_HOST:AGENT_PORT (0.0.0.0:9001), /ping unauthenticated, every other request
-must be signed by Portainer and is proxied to the Docker socket. Edge mode (EDGE=1): no port, polls Portainer.
+must be signed by Portainer and is proxied to the Docker socket. Edge mode (EDGE=1): no port, polls Portainer and
+deploys the Edge stacks it lists (agent_stacks.py).
 `python3 agent.py --healthcheck` probes a running instance (both modes).
 """
 
@@ -28,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import agent_edge as edge
 import agent_notary as notary
+import agent_stacks as stacks
 
 VERSION, API_VERSION, PLATFORM = "2.23.0", "2", "1"
 AGENT_HEADERS = (("Portainer-Agent", VERSION), ("Portainer-Agent-API-Version", API_VERSION),
@@ -168,8 +170,14 @@ def run_edge(env: dict[str, str]) -> edge.Poller:
     if not env.get("EDGE_KEY"):
         raise SystemExit("EDGE_KEY is required by the stand-in (it has no key-association UI)")
     insecure = env.get("EDGE_INSECURE_POLL", "").lower() in ("1", "true")
-    poller = edge.Poller(edge.decode_key(env["EDGE_KEY"]), env["EDGE_ID"], insecure, EDGE_STATE,
-                         float(env.get("EDGE_POLL_INTERVAL", "5")))
+    key = edge.decode_key(env["EDGE_KEY"])
+    poller = edge.Poller(key, env["EDGE_ID"], insecure, EDGE_STATE, float(env.get("EDGE_POLL_INTERVAL", "5")))
+    settings = stacks.Settings.from_env(env)
+    # The stack calls share the poller's TLS settings (EDGE_INSECURE_POLL, SSL_CERT_FILE), as upstream's one client.
+    client = edge.EdgeClient(key, env["EDGE_ID"], poller.context, settings.retry_wait, poller.stopped)
+    manager = stacks.StackManager(client, env["EDGE_ID"], settings)
+    poller.stacks = manager
+    manager.start()
     poller.start()
     return poller
 

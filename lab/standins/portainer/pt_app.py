@@ -12,11 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pt_routes_auth as routes_auth
+import pt_routes_edge as routes_edge
+import pt_routes_edgeagent as routes_edgeagent
+import pt_routes_edgestacks as routes_edgestacks
 import pt_routes_endpoints as routes_endpoints
 import pt_routes_misc as routes_misc
 import pt_routes_stacks as routes_stacks
 from pt_gitops import Scheduler
 from pt_keys import AgentSigner, api_key_digest, ensure_tls, jwt_decode
+from pt_routes_endpoints import settings_defaults
 from pt_store import Store
 from pt_web import HttpError, Request, Response, Router, json_response
 
@@ -35,6 +39,7 @@ class Config:
     edge_checkin: int = 5  # EdgeAgentCheckinInterval
     heartbeat_slack: int = 20  # the "+ 20" of UpdateEdgeEndpointHeartbeat
     tunnel_port: int = 8000
+    edge_compute: bool = False  # --edge-compute
 
 
 class App:
@@ -42,6 +47,9 @@ class App:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         self.config = config
         self.store = Store(config.data_dir)
+        with self.store.tx() as db:  # updateSettingsFromFlags: kingpin's Bool() is never nil, so every start resets it
+            db["settings"] = settings_defaults() | (db.get("settings") or {})
+            db["settings"]["EnableEdgeComputeFeatures"] = config.edge_compute
         self.signer = AgentSigner(config.data_dir, config.agent_secret)
         self.tls_files = ensure_tls(config.data_dir)
         self.started = time.monotonic()
@@ -52,7 +60,8 @@ class App:
         self.csrf_token = base64.b64encode(hmac.new(secret, b"csrf", hashlib.sha256).digest()).decode()
         self.router = Router()
         self.gitops = Scheduler(self)
-        for module in (routes_auth, routes_endpoints, routes_misc, routes_stacks):
+        for module in (routes_auth, routes_endpoints, routes_misc, routes_stacks, routes_edge, routes_edgestacks,
+                       routes_edgeagent):
             module.register(self)
 
     def handle(self, req: Request) -> Response:

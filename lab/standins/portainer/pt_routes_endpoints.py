@@ -7,6 +7,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 import pt_agentclient as agentclient
+import pt_edgemodel as edgemodel
 import pt_models as models
 import pt_snapshots as snapshots
 from pt_web import HttpError, Request, Response, ci_get, int_param, json_response, no_content
@@ -97,6 +98,7 @@ def register(app: App) -> None:
         with app.store.tx() as db:
             endpoint = db["endpoints"].pop(str(ident))
             _retag(db, endpoint, [])
+            edgemodel.forget_endpoint(db, ident)
             db["snapshots"].pop(str(ident), None)
         return no_content()
 
@@ -132,15 +134,17 @@ def register(app: App) -> None:
         return Response(reply.status, reply.body, kept)
 
     def settings_update(req: Request) -> Response:
-        """settings_update.go: `EnforceEdgeID` (a bool) is kept; other keys are accepted and ignored."""
+        """settings_update.go: `EnforceEdgeID` and `EnableEdgeComputeFeatures` (bools) are kept; other keys are
+        accepted and ignored."""
         payload = req.json()
         if not isinstance(payload, dict):
             raise HttpError(400, "Invalid request payload", "request body must be a JSON object")
-        enforce = ci_get(payload, "EnforceEdgeID")
         with app.store.tx() as db:
-            current = db.setdefault("settings", {"EnforceEdgeID": False})
-            if isinstance(enforce, bool):
-                current["EnforceEdgeID"] = enforce
+            current = db.setdefault("settings", settings_defaults())
+            for key in ("EnforceEdgeID", "EnableEdgeComputeFeatures"):
+                value = ci_get(payload, key)
+                if isinstance(value, bool):
+                    current[key] = value
         return json_response(settings_of(app) | {"EdgeAgentCheckinInterval": app.config.edge_checkin})
 
     add = app.router.add
@@ -226,10 +230,15 @@ def _new_from_form(app: App, form: dict[str, str]) -> dict[str, Any]:
     return endpoint
 
 
+def settings_defaults() -> dict[str, Any]:
+    """A new 2.23 instance: EnforceEdgeID off; EnableEdgeComputeFeatures follows --edge-compute (App applies it)."""
+    return {"EnforceEdgeID": False, "EnableEdgeComputeFeatures": False}
+
+
 def settings_of(app: App) -> dict[str, Any]:
-    """The instance's settings (the part the stand-in keeps): EnforceEdgeID off, as a new 2.23 instance."""
+    """The instance's settings (the part the stand-in keeps)."""
     with app.store.lock:
-        return dict(app.store.data.get("settings") or {"EnforceEdgeID": False})
+        return settings_defaults() | (app.store.data.get("settings") or {})
 
 
 def _retag(db: dict[str, Any], endpoint: dict[str, Any], tag_ids: list[int]) -> None:
@@ -265,7 +274,9 @@ def edge_status(app: App, req: Request) -> Response:
         endpoint["Agent"]["Version"] = req.headers.get("Portainer-Agent", "")
         endpoint["LastCheckInDate"] = app.now()
         checkin = models.checkin_interval(endpoint, app.config.edge_checkin)
-    body = {"status": "IDLE", "port": 0, "schedules": [], "checkin": checkin, "credentials": "", "stacks": []}
+        # buildEdgeStacks: {ID, Version} only (stackStatusResponse has no json tags); Go map order upstream
+        stacks = [{"ID": s["Id"], "Version": s["Version"]} for s in edgemodel.endpoint_stacks(db, endpoint)]
+    body = {"status": "IDLE", "port": 0, "schedules": [], "checkin": checkin, "credentials": "", "stacks": stacks}
     encoded = json.dumps(body, separators=(",", ":")).encode()
     etag = f"{_fnv32a(encoded):x}"
     if etag in [tag.strip() for tag in req.headers.get("If-None-Match", "").split(",")]:

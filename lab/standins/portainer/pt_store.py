@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-KINDS = ("users", "api_keys", "endpoints", "snapshots", "groups", "tags", "stacks")
+KINDS = ("users", "api_keys", "endpoints", "snapshots", "groups", "tags", "stacks", "edge_groups", "edge_stacks")
 
 
 def unassigned_group() -> dict[str, Any]:
@@ -29,6 +29,8 @@ class Store:
         self.lock = threading.RLock()
         if self.path.exists():
             self.data: dict[str, Any] = json.loads(self.path.read_text())
+            for kind in KINDS:  # a state file written before a kind existed
+                self.data.setdefault(kind, {})
         else:
             self.data = {"instance_id": str(uuid.uuid4()), "jwt_secret": secrets.token_hex(32),
                          "created": int(time.time()), "next_ids": {}, **{kind: {} for kind in KINDS}}

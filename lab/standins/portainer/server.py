@@ -126,6 +126,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--host-ip", default=env("BIND_HOST", all_interfaces), help="default host for listeners")
     parser.add_argument("--http-enabled", action="store_true")
     parser.add_argument("--http-disabled", action="store_true", help="accepted for compatibility (the default)")
+    parser.add_argument("--edge-compute", action="store_true", help="EnableEdgeComputeFeatures, set at every start")
     parser.add_argument("--admin-init-timeout", default=env("ADMIN_INIT_TIMEOUT", "300"))
     parser.add_argument("--snapshot-interval", default=env("SNAPSHOT_INTERVAL", "300"))
     parser.add_argument("--edge-checkin", type=int, default=int(env("EDGE_CHECKIN_INTERVAL", "5")))
@@ -156,7 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         return healthcheck(args)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     config = Config(Path(args.data), os.environ.get("AGENT_SECRET", ""), seconds(args.admin_init_timeout),
-                    seconds(args.snapshot_interval), args.edge_checkin, args.heartbeat_slack, int(args.tunnel_port))
+                    seconds(args.snapshot_interval), args.edge_checkin, args.heartbeat_slack, int(args.tunnel_port),
+                    args.edge_compute)
     app = App(config)
     serve(app, split_address(args.bind_https, args.host_ip), tls=True)
     if args.http_enabled:
