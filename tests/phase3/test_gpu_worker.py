@@ -23,6 +23,7 @@ from homelab.checks.engine import (
     health,
     pinned_image,
     restart_policy,
+    runs_image,
 )
 from homelab.checks.gpu import gpu_finding, listed_gpus, running_models
 from homelab.checks.reach import expect_reach
@@ -59,7 +60,7 @@ def test_gpu_stack_pinned(instance, engine, inventory, reach):
     svc, container = expect_container(instance, engine, DEPLOY)
     wanted, found = pinned_image(inventory, svc), container.attrs["Config"]["Image"]
     policy = restart_policy(container)
-    ok = found == wanted and policy in RESTART_OK
+    ok = runs_image(engine(instance.host), container, wanted) and policy in RESTART_OK  # by digest: an Edge stack
     assert ok, problem(f"image {wanted}, restart unless-stopped", f"image {found}, restart {policy}",
                        f"container {container.name} on {instance.host.name}", f"{DEPLOY}; never re-tag on the host")
 
