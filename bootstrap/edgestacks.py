@@ -183,6 +183,12 @@ class EdgeStack:
     def done(self) -> bool:
         _, wanted = self.wanted_file()
         on = self.on()
+        try:
+            return self.in_place(wanted, on)
+        except StepFailed:  # Portainer, or the Edge environments, not there yet (a dry run on a fresh homelab)
+            return False
+
+    def in_place(self, wanted: str, on: list[Host]) -> bool:
         with portainer_api(self.access) as portainer:
             if not EdgeApi(portainer).settings().get("EnableEdgeComputeFeatures"):
                 return False
