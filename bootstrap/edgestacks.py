@@ -32,7 +32,7 @@ from homelab.gitops import EDGE_PROJECT_PREFIX, edge_group, edge_stack_hosts
 from homelab.gitremote import GitRemoteError, file_at, ref_commit
 from homelab.inventory import Host, Inventory
 from homelab.portainer import Json, Portainer, PortainerError
-from homelab.portainer_edge import ERROR, RUNNING, EdgeApi, last_status, status_name
+from homelab.portainer_edge import AGENT_FILES, ERROR, RUNNING, EdgeApi, last_status, status_name
 from homelab.secrets import Secrets
 from homelab.ssh import SSHError, SSHPool
 
@@ -170,7 +170,18 @@ class EdgeStack:
                 problems.append(f"{host.name}: the agent reports {status_name(status)}")
                 continue
             problems += [f"{host.name}: {p}" for p in self.unhealthy(host)]
+            problems += [f"{host.name}: {name} was not made by the agent from the Edge stack's file (recreated by "
+                         "hand?)" for name in self.foreign(host, stack)]
         return problems
+
+    def foreign(self, host: Host, stack: Json) -> list[str]:
+        """The project's containers that the agent's `up` did not make: their compose files are not the one the
+        agent deploys (/tmp/edge_stacks/ID/ENTRYPOINT in its container); an override added by hand shows here."""
+        wanted = f"{AGENT_FILES}/{stack['Id']}/{stack.get('EntryPoint', '')}"
+        label = "com.docker.compose.project.config_files"
+        out = self.remote(host).try_run(f"docker ps -a --filter label=com.docker.compose.project={self.project} "
+                                        f"--format '{{{{.Names}}}} {{{{.Label \"{label}\"}}}}'").stdout
+        return [line.split()[0] for line in out.splitlines() if line.strip() and line.split(" ", 1)[-1] != wanted]
 
     # -- the step ------------------------------------------------------------------------------------------------
     def state(self, portainer: Portainer, on: list[Host]) -> tuple[Json | None, Json | None, list[int], str]:
@@ -220,6 +231,10 @@ class EdgeStack:
                 if found is None:
                     self.take_over(on)
                     found = edge.create_from_git(self.payload([int(group["Id"])]))
+                elif any(self.foreign(host, found) for host in on):
+                    print(f"    redeploying the {self.name} Edge stack: containers on the hosts were not made from "
+                          "its file", flush=True)
+                    found = edge.redeploy(found, served)
             except PortainerError as exc:
                 git = self.inventory.git
                 assert git is not None

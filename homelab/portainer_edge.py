@@ -12,6 +12,7 @@ from typing import Any
 
 from homelab.portainer import DEPLOY_TIMEOUT, Json, Portainer
 
+AGENT_FILES = "/tmp/edge_stacks"  # noqa: S108 - where the agent writes a stack's files, in its container (agent.go)
 RUNNING = 7  # EdgeStackStatusType (api/portainer.go): what an agent reports once every service runs
 ERROR = 2
 STATUS_NAMES = {0: "Pending", 1: "DeploymentReceived", 2: "Error", 3: "Acknowledged", 4: "Removed",
@@ -65,6 +66,14 @@ class EdgeApi:
     def file(self, stack_id: int) -> str:
         """GET /api/edge_stacks/{id}/file: the entry file the agents deploy."""
         return str(self.portainer._json("GET", f"/api/edge_stacks/{stack_id}/file").get("StackFileContent", ""))
+
+    def redeploy(self, stack: Json, content: str) -> Json:
+        """PUT /api/edge_stacks/{id} with UpdateVersion (edgestack_update.go): the same file and groups, Version+1,
+        so every agent runs `up -d` again (compose recreates what differs from the file)."""
+        result: Json = self.portainer._json("PUT", f"/api/edge_stacks/{stack['Id']}", json={
+            "StackFileContent": content, "UpdateVersion": True, "EdgeGroups": stack.get("EdgeGroups") or [],
+            "DeploymentType": int(stack.get("DeploymentType", 0)), "UseManifestNamespaces": False})
+        return result
 
     def delete(self, stack_id: int) -> None:
         self.portainer.request("DELETE", f"/api/edge_stacks/{stack_id}", ok=(200, 204))

@@ -15,15 +15,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from homelab.gitops import EDGE_PROJECT_PREFIX
 from homelab.inventory import Inventory, load_inventory
 from homelab.npm import Npm
 from homelab.portainer import FINGERPRINT_VAR, TOKEN_VAR, Portainer
+from homelab.portainer_edge import RUNNING, EdgeApi, last_status
 from homelab.secrets import Secrets
 from homelab.technitium import Technitium
 from lab.docker import LabError, docker
 from lab.topology import LAB_DIR, machine
 
 SAVED = LAB_DIR / "faults"           # what a fault saved to undo itself
+EDGE_AGENT = "portainer-edge-agent"  # the Edge agent's container on a gaming PC (stacks/edge-agent)
 
 
 @dataclass(frozen=True)
@@ -60,17 +63,48 @@ class Lab:
         labels = json.loads(self.sh(host, f"docker inspect --format '{{{{json .Config.Labels}}}}' {container}"))
         return str(labels.get(key, ""))
 
-    def compose(self, container: str, *extra_files: str, host: str = "platform") -> str:
+    def compose(self, container: str, *extra_files: str, host: str = "platform", drop: tuple[str, ...] = ()) -> str:
         """`docker compose` for the project `container` belongs to on `host`, with its own files and env file; for
         a project Portainer deployed from Git (its files are in Portainer's container), the copy bootstrap keeps on
-        the host, /opt/homelab/stacks/PROJECT: as someone would run compose by hand there."""
-        files = [f for f in self.label(container, "com.docker.compose.project.config_files", host).split(",") if f]
+        the host, /opt/homelab/stacks/PROJECT: as someone would run compose by hand there. For an Edge stack
+        (project edge_NAME) the files are in the Edge agent's container, with docker-compose and the stack's
+        variables: run the command there (`sh_project`). `drop`: files of an earlier fault, left out."""
+        files = [f for f in self.label(container, "com.docker.compose.project.config_files", host).split(",")
+                 if f and f not in drop]
         env = self.label(container, "com.docker.compose.project.environment_file", host)
         project = self.label(container, "com.docker.compose.project", host)
+        every = [a for f in (*files, *extra_files) for a in ("-f", f)]
+        if project.startswith(EDGE_PROJECT_PREFIX):
+            return shlex.join(["docker-compose", "-p", project, *every])
         if files and self.sh(host, f"test -f {shlex.quote(files[0])} && echo yes || true").strip() != "yes":
             files, env = [f"/opt/homelab/stacks/{project}/compose.yaml"], f"/opt/homelab/stacks/{project}/.env"
-        args = ["docker", "compose", "-p", project] + [a for f in (*files, *extra_files) for a in ("-f", f)]
+            every = [a for f in (*files, *extra_files) for a in ("-f", f)]
+        args = ["docker", "compose", "-p", project, *every]
         return shlex.join(args + (["--env-file", env.split(",")[0]] if env else []))
+
+    def sh_project(self, host: str, container: str, command: str, timeout: float = 300) -> str:
+        """`command` where the compose files of `container`'s project are: on the host, or in the Edge agent's
+        container for an Edge stack."""
+        if self.label(container, "com.docker.compose.project", host).startswith(EDGE_PROJECT_PREFIX):
+            command = f"docker exec {EDGE_AGENT} sh -c {shlex.quote(command)}"
+        return self.sh(host, command, timeout=timeout)
+
+    def wait_edge_running(self, host: str, limit: float = 120) -> None:
+        """Until the Edge agent of `host` reports every Edge stack aimed at it Running (7): after the agent was
+        recreated it deploys each stack again (3, 8, 1, 7)."""
+        deadline = time.monotonic() + limit
+        while True:
+            with self.portainer() as portainer:
+                endpoint = next(int(e["Id"]) for e in portainer.endpoints() if e["Name"] == host)
+                groups = {g["Id"] for g in EdgeApi(portainer).groups() if endpoint in (g.get("Endpoints") or [])}
+                waiting = [s["Name"] for s in EdgeApi(portainer).stacks() if groups & set(s.get("EdgeGroups") or [])
+                           and last_status(s, endpoint)[0] != RUNNING]
+            if not waiting:
+                return
+            if time.monotonic() > deadline:
+                raise LabError(f"the Edge agent on {host} does not report {', '.join(waiting)} Running after "
+                               f"{limit:.0f} s")
+            time.sleep(2)
 
     def wait_healthy(self, container: str, host: str = "platform", limit: float = 120) -> None:
         """Until `container` on `host` is healthy (or has no healthcheck and runs): a recreated container starts."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shlex
 
-from lab.faults.base import Fault, Lab
+from lab.faults.base import EDGE_AGENT, Fault, Lab
 
 PROOF = "exposure"
 DROP_IN = "/etc/ssh/sshd_config.d/00-homelab.conf"
@@ -51,20 +51,21 @@ def _proxy_host(lab: Lab, changes: dict[str, bool]) -> None:
 
 
 OVERRIDE_FILE = "/tmp/homelab-fault-environment.json"  # noqa: S108 - a compose override on the lab host
-EDGE_AGENT = "portainer-edge-agent"
 
 
 def _environment(lab: Lab, host: str, service: str, values: dict[str, str]) -> None:
     """`service` recreated with `values` added to its environment, as an `environment:` edit made by hand would.
     Bootstrap recreates it from the stack: its compose config hash no longer matches."""
     override = json.dumps({"services": {service: {"environment": values}}})
-    lab.sh(host, f"printf %s {shlex.quote(override)} > {OVERRIDE_FILE} && "
-                 f"{lab.compose(service, OVERRIDE_FILE, host=host)} up -d --no-deps {service} 2>&1", timeout=300)
+    lab.sh_project(host, service, f"printf %s {shlex.quote(override)} > {OVERRIDE_FILE} && "
+                                  f"{lab.compose(service, OVERRIDE_FILE, host=host)} up -d --no-deps {service} 2>&1")
     lab.wait_healthy(service, host)
+    if service == EDGE_AGENT:  # a new agent deploys its Edge stacks again: the fault is in place once they run
+        lab.wait_edge_running(host)
 
 
 def _forget_override(lab: Lab, host: str) -> None:
-    lab.sh(host, f"rm -f {OVERRIDE_FILE}")
+    lab.sh(host, f"rm -f {OVERRIDE_FILE}; docker exec {EDGE_AGENT} rm -f {OVERRIDE_FILE} 2>/dev/null || true")
 
 
 FAULTS = (

@@ -36,22 +36,11 @@ STALE = 2 * 5 + 20 + 3   # Portainer's Edge heartbeat: 2 x the 5 s check-in + 20
 
 
 def _ollama(lab: Lab, without_gpu: bool) -> None:
-    """Recreate Ollama by hand with (or without) the override, from the files its compose project was made with.
-    The lab's gpu-worker is an Edge stack: its files are in the Edge agent's container (/tmp/edge_stacks/ID), which
-    also holds docker-compose and the stack's variables, so the edit is made there, as a hand edit on the PC would."""
-    files = [f for f in lab.label("ollama", "com.docker.compose.project.config_files", WORKER).split(",")
-             if f and f != OVERRIDE]
-    project = lab.label("ollama", "com.docker.compose.project", WORKER)
-    edge = project.startswith("edge_")
-    env = "" if edge else lab.label("ollama", "com.docker.compose.project.environment_file", WORKER).split(",")[0]
-    args = ["docker-compose" if edge else "docker compose", "-p", project, *[a for f in files for a in ("-f", f)]]
-    args += ["-f", OVERRIDE] if without_gpu else []
-    args += ["--env-file", env] if env else []
+    """Ollama recreated by hand with (or without) the override, from the files its compose project was made with
+    (in the Edge agent's container for the gpu-worker Edge stack: lab.sh_project)."""
     write = f"printf %s {shlex.quote(NO_GPU)} > {OVERRIDE} && " if without_gpu else f"rm -f {OVERRIDE}; "
-    command = f"{write}{' '.join(args[:1])} {shlex.join(args[1:])} up -d --no-deps ollama 2>&1"
-    if edge:
-        command = f"docker exec portainer-edge-agent sh -c {shlex.quote(command)}"
-    lab.sh(WORKER, command, timeout=180)
+    compose = lab.compose("ollama", *((OVERRIDE,) if without_gpu else ()), host=WORKER, drop=(OVERRIDE,))
+    lab.sh_project(WORKER, "ollama", f"{write}{compose} up -d --no-deps ollama 2>&1", timeout=180)
     lab.wait_healthy("ollama", WORKER)
 
 
