@@ -13,7 +13,8 @@ Monitors (docs/observability.md): named `SERVICE@HOST` like the spec ids, so a s
 one. A service NPM forwards to over HTTP is an `http` monitor on its upstream (`http://ADDRESS:PORT/`,
 2xx and 3xx accepted); any other service with a TCP port a `port` monitor on its first one; a service that
 publishes nothing (the Edge agent dials out) has none. Kuma probes from the platform VM, which every exposure
-admits; DNS and NPM's certificates are the P1/P4 DNS and TLS specs' business.
+admits; DNS and NPM's certificates are the P1/P4 DNS and TLS specs' business. A monitor as planned is a
+`MonitorSpec`; the Uptime Kuma client (homelab.uptimekuma) makes Kuma's monitors match it.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from homelab.inventory import Host, Inventory, Service
 from homelab.paths import stack_dir
-from homelab.uptimekuma import MonitorSpec
 
 MONITORING = stack_dir("monitoring")
 DASHBOARDS_DIR = MONITORING / "grafana" / "dashboards"
@@ -35,6 +36,60 @@ MANAGED = "managed by homelab bootstrap (inventory.yaml)"   # the description of
 KUMA_USER = "admin"
 GRAFANA_USER = "admin"
 MONITOR_INTERVAL = 60
+
+# What each monitor type needs besides its name (the library refuses the call without them).
+REQUIRED = {"http": ("url",), "keyword": ("url", "keyword"), "port": ("hostname", "port"), "dns": ("hostname",),
+            "docker": ("docker_container", "docker_host"), "push": ()}
+
+
+@dataclass(frozen=True)
+class MonitorSpec:
+    """A monitor as it should be; `name` identifies it. Field names follow Kuma's where they are Kuma's own."""
+
+    name: str
+    type: str = "http"
+    url: str | None = None
+    hostname: str | None = None
+    port: int | None = None
+    keyword: str | None = None
+    interval: int = 60
+    retry_interval: int = 60
+    max_retries: int = 1
+    timeout: int = 48
+    ignore_tls: bool = False
+    accepted_statuscodes: tuple[str, ...] = ("200-299",)
+    dns_resolve_server: str = "1.1.1.1"
+    dns_resolve_type: str = "A"
+    docker_container: str | None = None
+    docker_host: int | None = None
+    push_token: str | None = None  # None: Kuma's (or the existing) token
+    description: str | None = None
+    active: bool = True
+
+    def __post_init__(self) -> None:
+        if self.type not in REQUIRED:
+            raise ValueError(f"monitor {self.name!r}: type {self.type!r} is not one of {', '.join(REQUIRED)}")
+        missing = [name for name in REQUIRED[self.type] if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"monitor {self.name!r}: a {self.type} monitor needs {', '.join(missing)}")
+        if self.interval < 20 or self.retry_interval < 20:
+            raise ValueError(f"monitor {self.name!r}: Uptime Kuma's shortest interval is 20 s")
+
+    def fields(self) -> dict[str, Any]:
+        """The monitor's fields as Kuma names them (the library's keyword arguments)."""
+        values: dict[str, Any] = {
+            "type": self.type, "name": self.name, "url": self.url, "hostname": self.hostname, "port": self.port,
+            "keyword": self.keyword, "interval": self.interval, "retryInterval": self.retry_interval,
+            "maxretries": self.max_retries, "timeout": self.timeout, "ignoreTls": self.ignore_tls,
+            "accepted_statuscodes": list(self.accepted_statuscodes), "dns_resolve_server": self.dns_resolve_server,
+            "dns_resolve_type": self.dns_resolve_type, "description": self.description}
+        if self.type == "dns" and self.port is None:
+            values["port"] = 53  # what the library sends, so that the next comparison agrees
+        if self.type == "docker":
+            values |= {"docker_container": self.docker_container, "docker_host": self.docker_host}
+        if self.push_token is not None:
+            values["pushToken"] = self.push_token
+        return values
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ from collections.abc import Callable
 from bootstrap.steps import Step, StepFailed
 from homelab import monitoring
 from homelab.inventory import Inventory
+from homelab.monitoring import MonitorSpec
 from homelab.redact import REDACTOR
 from homelab.secrets import SecretError, Secrets
-from homelab.uptimekuma import MonitorSpec, UptimeKuma, UptimeKumaAuthError, UptimeKumaError, UptimeKumaUnreachable
+from homelab.uptimekuma import UptimeKuma, UptimeKumaAuthError, UptimeKumaError, UptimeKumaUnreachable
 
 PASSWORD_VAR = "UPTIME_KUMA_PASSWORD"  # noqa: S105 - the secret's name
 READY_WAIT = 90.0
