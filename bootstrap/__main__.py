@@ -9,7 +9,8 @@ from pathlib import Path
 
 from bootstrap import phase1, phase2, phase3, phase4
 from bootstrap.steps import Plan, StepFailed, run_steps
-from homelab.inventory import Inventory, InventoryError, load_inventory
+from homelab.inventory import Inventory
+from homelab.inventory_loader import InventoryError, load_inventory
 from homelab.redact import mask_streams, masked_output
 from homelab.secrets import SecretError, Secrets
 from homelab.ssh import SSHError, SSHPool

@@ -27,7 +27,7 @@ from bootstrap.stack import Stack
 from bootstrap.steps import StepFailed
 from homelab import gaming
 from homelab.gitops import edge_deploys, project
-from homelab.inventory import InventoryError, load_inventory
+from homelab.inventory_loader import InventoryError, load_inventory
 from homelab.secrets import SecretError, Secrets
 from homelab.ssh import SSHError, SSHPool
 

@@ -21,7 +21,8 @@ from homelab import gaming, redact, report
 from homelab.audit import Audit, WaiverExpired
 from homelab.checks import could_not_observe
 from homelab.hostaccess import HostAccess
-from homelab.inventory import Inventory, InventoryError, load_inventory
+from homelab.inventory import Inventory
+from homelab.inventory_loader import InventoryError, load_inventory
 from homelab.redact import REDACTOR
 from homelab.secrets import SecretError, Secrets
 from homelab.targets import KINDS, select

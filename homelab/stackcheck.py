@@ -19,7 +19,8 @@ import pytest
 
 from homelab.checks.containers import HOST_ACCESS_TEXT, host_access_items, is_root_mount
 from homelab.compose import COMPOSE_FILE, ComposeError, ComposeFile, ComposeService, image_tag, load_compose
-from homelab.inventory import STACK_PHASES, Inventory, InventoryError, load_inventory
+from homelab.inventory import STACK_PHASES, Inventory
+from homelab.inventory_loader import InventoryError, load_inventory
 from homelab.yamlfile import YamlError, load_yaml
 
 ENV_EXAMPLE = ".env.example"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: homelab and lab import from here
 
-from homelab.inventory import load_inventory
+from homelab.inventory_loader import load_inventory
 from homelab.paths import REPO
 from lab import up as lab_up
 from lab.docker import docker

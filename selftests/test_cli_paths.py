@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bootstrap.__main__ import open_secrets
-from homelab.inventory import load_inventory
+from homelab.inventory_loader import load_inventory
 from homelab.pytest_plugin import _joined
 from homelab.secrets import SecretError, Secrets
 

@@ -28,7 +28,8 @@ from homelab.checks.containers import (
 )
 from homelab.checks.engine import STACKS_DIR
 from homelab.compose import load_compose
-from homelab.inventory import Host, load_inventory
+from homelab.inventory import Host
+from homelab.inventory_loader import load_inventory
 
 ROOT = Path(__file__).parents[1]
 EVERY = ("0.0.0.0", "::")

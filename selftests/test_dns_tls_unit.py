@@ -23,7 +23,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from bootstrap.phase1 import dns, proxy
 from bootstrap.phase1.apiclients import NpmSession
 from homelab.certs import Authority, CertError, Leaf, issue_leaf, load_authority
-from homelab.inventory import Inventory, load_inventory
+from homelab.inventory import Inventory
+from homelab.inventory_loader import load_inventory
 from homelab.npm import Certificate, Npm, NpmAuthError, NpmError, ProxyHost, letsencrypt_request
 from homelab.secrets import Secrets
 from homelab.technitium import Technitium, TechnitiumAuthError, TechnitiumError, acl_list

@@ -30,7 +30,8 @@ from homelab.checks.exposure import (
     surfaces,
     what_answers,
 )
-from homelab.inventory import Inventory, load_inventory
+from homelab.inventory import Inventory
+from homelab.inventory_loader import load_inventory
 from homelab.policy import Source, sources
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,7 +9,8 @@ import pytest
 
 from homelab import firewall
 from homelab.firewall import FirewallRefused
-from homelab.inventory import Inventory, load_inventory
+from homelab.inventory import Inventory
+from homelab.inventory_loader import load_inventory
 
 ROOT = Path(__file__).parents[1]
 LAN, VPN = "198.51.100.0/24", "203.0.113.0/26"

@@ -13,7 +13,8 @@ import pytest
 from test_gitops_inventory import REPOSITORY, git_inventory
 
 from bootstrap.gitstacks import GitStack
-from homelab.inventory import Inventory, load_inventory
+from homelab.inventory import Inventory
+from homelab.inventory_loader import load_inventory
 from homelab.paths import stack_dir
 
 ROOT = Path(__file__).resolve().parents[1]

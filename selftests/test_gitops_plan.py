@@ -11,7 +11,8 @@ import pytest
 from test_gitops_inventory import REPOSITORY, git_inventory
 
 from homelab.gitops import MANAGED, edge_stack_hosts, git_stacks, portainer_deploys, project, stack_of_project
-from homelab.inventory import Inventory, load_inventory
+from homelab.inventory import Inventory
+from homelab.inventory_loader import load_inventory
 from homelab.risks import Risk, accepted
 from homelab.targets import select
 

@@ -11,7 +11,8 @@ from spec_project import REPO, spec_module
 
 from homelab.gitops import GitStack
 from homelab.gitremote import GitRemoteError
-from homelab.inventory import Inventory, load_inventory
+from homelab.inventory import Inventory
+from homelab.inventory_loader import load_inventory
 from homelab.portainer import PortainerError
 from homelab.targets import select
 

@@ -21,7 +21,8 @@ from homelab.environments import (
     identity_differences,
     wanted,
 )
-from homelab.inventory import Inventory, load_inventory
+from homelab.inventory import Inventory
+from homelab.inventory_loader import load_inventory
 from homelab.risks import accepted
 from homelab.targets import _matches, select
 

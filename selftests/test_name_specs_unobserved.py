@@ -17,7 +17,8 @@ from test_hardening_logins import Answering, _name
 from homelab.checks import tls
 from homelab.checks.observability import GrafanaView
 from homelab.grafana import Grafana
-from homelab.inventory import Inventory, load_inventory
+from homelab.inventory import Inventory
+from homelab.inventory_loader import load_inventory
 from homelab.secrets import Secrets
 from homelab.targets import Fqdn, select
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from homelab.inventory import Inventory, load_inventory
+from homelab.inventory import Inventory
+from homelab.inventory_loader import load_inventory
 from homelab.policy import Source, allowed_networks, may_connect, sources
 
 ROOT = Path(__file__).parents[1]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from homelab.inventory import load_inventory
+from homelab.inventory_loader import load_inventory
 from homelab.redact import MASK, REDACTOR
 from homelab.secrets import SecretError, Secrets, read_env_file
 

@@ -27,7 +27,8 @@ import paramiko
 import pytest
 
 from homelab.hostaccess import HostAccess, PoolBackend
-from homelab.inventory import Host, Inventory, SSHAccess, load_inventory
+from homelab.inventory import Host, Inventory, SSHAccess
+from homelab.inventory_loader import load_inventory
 from homelab.ssh import TOFU_MARK, HostKeyMismatch, SSHError, SSHPool
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -15,7 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from homelab.inventory import Inventory, load_inventory
+from homelab.inventory import Inventory
+from homelab.inventory_loader import load_inventory
 from homelab.npm import Npm
 from homelab.portainer import FINGERPRINT_VAR, TOKEN_VAR, Portainer
 from homelab.secrets import Secrets

@@ -30,7 +30,8 @@ import yaml
 from bootstrap.phase1 import dns as dns_steps
 from bootstrap.phase1 import proxy
 from bootstrap.steps import Step, run_steps
-from homelab.inventory import Inventory, load_inventory
+from homelab.inventory import Inventory
+from homelab.inventory_loader import load_inventory
 from homelab.redact import REDACTOR
 from homelab.secrets import Secrets
 from homelab.ssh import SSHPool

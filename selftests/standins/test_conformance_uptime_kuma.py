@@ -17,7 +17,7 @@ from test_uptime_kuma import USER, Kuma
 from uptime_kuma_api import MonitorType, UptimeKumaApi, UptimeKumaException
 
 from homelab.checks.observability import KumaView
-from homelab.inventory import load_inventory
+from homelab.inventory_loader import load_inventory
 from homelab.secrets import Secrets
 
 TIMEOUT = 5.0
