@@ -20,7 +20,7 @@ from bootstrap import edgestacks, engine, environments, hostfirewall, sshd
 from bootstrap.phase1 import proxy
 from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.phase3 import gpu
-from bootstrap.remote import Remote
+from bootstrap.remote import Remote, is_off
 from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Plan, Step, StepFailed
 from bootstrap.trust import TRUSTED_CAS, trusted_cas
@@ -31,7 +31,7 @@ from homelab.gitops import edge_deploys
 from homelab.inventory import Host, Inventory
 from homelab.redact import REDACTOR
 from homelab.secrets import Secrets
-from homelab.ssh import SSHError, SSHPool
+from homelab.ssh import SSHPool
 
 
 def edge_id(inventory: Inventory, host: Host) -> str:
@@ -62,17 +62,6 @@ def edge_values(access: PortainerAccess, host: Host) -> str | None:
         raise StepFailed(f"Portainer has no Edge environment {host.name} with a key yet")
     REDACTOR.add(str(key))
     return str(key)
-
-
-def is_off(pool: SSHPool, host: Host) -> str | None:
-    """Why an on-demand host cannot be reached now (it is off), or None when it answers."""
-    try:
-        pool.get(host)
-    except SSHError as exc:
-        if host.on_demand:
-            return str(exc)
-        raise
-    return None
 
 
 def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: PortainerAccess,

@@ -16,11 +16,10 @@ from __future__ import annotations
 from bootstrap import edgestacks
 from bootstrap.phase1 import proxy
 from bootstrap.phase1.portainer import PortainerAccess
-from bootstrap.phase3 import is_off
 from bootstrap.phase4 import kuma
 from bootstrap.phase4.exporters import EXPORTERS, MONITORING, host_steps
 from bootstrap.phase4.grafana import targets_step
-from bootstrap.remote import Remote
+from bootstrap.remote import Remote, is_off
 from bootstrap.steps import Parallel, Plan, Step
 from homelab.inventory import Inventory
 from homelab.secrets import Secrets
