@@ -24,7 +24,7 @@ from homelab.environments import (
     placement_differences,
     wanted,
 )
-from homelab.inventory import Host
+from homelab.model.inventory import Host
 from homelab.portainer import TOKEN_VAR, Portainer, PortainerError
 
 

@@ -6,8 +6,8 @@ gaming mode on the worker (homelab.gaming.MARKER), so that the specs skip the GP
 phase 3 leaves the stack stopped. `off` removes the record and starts the stack again. Both are
 idempotent; a worker that is off is reported, not an error (it is gaming, or asleep).
 
-Where Portainer deploys gpu-worker as an Edge stack (homelab.gitops), `on` also takes the worker out of the stack's
-Edge group, so that its agent removes the stack (volumes stay) and nothing redeploys it while the player plays,
+Where Portainer deploys gpu-worker as an Edge stack (homelab.model.gitops), `on` also takes the worker out of the
+stack's Edge group, so that its agent removes the stack (volumes stay) and nothing redeploys it while the player plays,
 not even an agent restart; `off` puts it back, and the agent deploys it again.
 """
 
@@ -26,9 +26,9 @@ from bootstrap.remote import Remote
 from bootstrap.stack import Stack
 from bootstrap.steps import StepFailed
 from homelab import gaming
-from homelab.gitops import edge_deploys, project
-from homelab.inventory_loader import InventoryError, load_inventory
-from homelab.secrets import SecretError, Secrets
+from homelab.model.gitops import edge_deploys, project
+from homelab.model.inventory_loader import InventoryError, load_inventory
+from homelab.model.secrets import SecretError, Secrets
 from homelab.ssh import SSHError, SSHPool
 
 STACK = "gpu-worker"

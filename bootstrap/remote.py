@@ -8,8 +8,8 @@ import shlex
 from dataclasses import dataclass
 
 from bootstrap.steps import StepFailed
-from homelab.inventory import Host, Inventory
-from homelab.secrets import Secrets
+from homelab.model.inventory import Host, Inventory
+from homelab.model.secrets import Secrets
 from homelab.ssh import CommandResult, SSHError, SSHPool
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from homelab.inventory import Host, Inventory
+from homelab.model.inventory import Host, Inventory
 from homelab.portainer import PORT as PORTAINER_PORT
 
 DOCKER, AGENT, EDGE = 1, 2, 4

@@ -35,7 +35,7 @@ class GamingUnknown(Exception):
 @functools.cache
 def stack_containers() -> frozenset[str]:
     """The container names of the GPU stack's services (stacks/gpu-worker/compose.yaml)."""
-    from homelab.compose import load_stack
+    from homelab.model.compose import load_stack
 
     services = load_stack(STACK).services.values()
     return frozenset(s.container_name or s.name for s in services)

@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 
 import httpx
 
-from homelab.inventory import GitSource, Inventory
+from homelab.model.inventory import GitSource, Inventory
 
 
 class GitRemoteError(Exception):

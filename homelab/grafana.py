@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from homelab.redact import basic_auth
+from homelab.model.redact import basic_auth
 
 DEFAULT_TIMEOUT = 10.0
 

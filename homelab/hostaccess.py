@@ -24,7 +24,7 @@ import testinfra.backend.base
 import testinfra.host
 
 from homelab.dockerclient import INSPECT_ALL, EngineSnapshot, docker_over_ssh
-from homelab.inventory import Inventory
+from homelab.model.inventory import Inventory
 from homelab.ssh import HostUnreachable, Reachable, SSHPool
 
 OFF_REASON = "on-demand host is off"

@@ -17,16 +17,17 @@ from typing import Any
 
 import pytest
 
-from homelab import gaming, redact, report
+from homelab import gaming, report
 from homelab.audit import Audit, WaiverExpired
 from homelab.checks import could_not_observe
 from homelab.hostaccess import HostAccess
-from homelab.inventory import Inventory
-from homelab.inventory_loader import InventoryError, load_inventory
-from homelab.redact import REDACTOR
-from homelab.secrets import SecretError, Secrets
+from homelab.model import redact
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import InventoryError, load_inventory
+from homelab.model.redact import REDACTOR
+from homelab.model.secrets import SecretError, Secrets
+from homelab.model.waivers import WaiverError, Waivers, load_waivers
 from homelab.targets import KINDS, select
-from homelab.waivers import WaiverError, Waivers, load_waivers
 
 INVENTORY = pytest.StashKey[Inventory]()
 SECRETS = pytest.StashKey[Secrets]()

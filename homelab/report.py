@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from homelab.inventory import Inventory
-from homelab.redact import REDACTOR
+from homelab.model.inventory import Inventory
+from homelab.model.redact import REDACTOR
 
 COLUMNS = (("spec_id", "ID"), ("requirement", "Requirement"), ("target", "Target"), ("severity", "Severity"),
            ("remediation", "Remediation"))

@@ -14,7 +14,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from homelab.redact import REDACTOR
+from homelab.model.redact import REDACTOR
 
 SCHEMA = 1
 RESULTS = ("passed", "failed", "waived", "skipped")

@@ -4,9 +4,9 @@
 - A service with a name and no login (homelab.checks.logins.NO_LOGIN): its exposure specs are its only guard.
 - An Edge agent that polls Portainer without verifying its certificate: only where Portainer has no name (then
   agents poll its own 9443, self-signed, with EDGE_INSECURE_POLL=1); P3-EDGE-006 fails then too.
-- A stack bootstrap deploys itself rather than Portainer from Git (homelab.gitops): everywhere with
+- A stack bootstrap deploys itself rather than Portainer from Git (homelab.model.gitops): everywhere with
   `git.deploy: direct`. No spec compares what it runs with a Git commit.
-- An Edge stack (homelab.gitops): Portainer CE clones its repository once and never polls the reference, so a push
+- An Edge stack (homelab.model.gitops): Portainer CE clones its repository once and never polls the reference, so a push
   is not deployed until bootstrap runs; GIT-EDGE-002 compares its file with the reference each run.
 """
 
@@ -17,8 +17,8 @@ from typing import Any
 
 from homelab.checks.logins import NO_LOGIN
 from homelab.environments import edge_poll_verified
-from homelab.gitops import EDGE_MANAGED, EDGE_ROLE, MANAGED, edge_stack_hosts, portainer_deploys
-from homelab.inventory import STACK_PHASES, Inventory
+from homelab.model.gitops import EDGE_MANAGED, EDGE_ROLE, MANAGED, edge_stack_hosts, portainer_deploys
+from homelab.model.inventory import STACK_PHASES, Inventory
 from homelab.portainer import PORT as PORTAINER_PORT
 
 

@@ -29,7 +29,7 @@ from typing import Protocol
 import paramiko
 import paramiko.hostkeys
 
-from homelab.inventory import Inventory, Settings, SSHAccess
+from homelab.model.inventory import Inventory, Settings, SSHAccess
 
 log = logging.getLogger(__name__)
 

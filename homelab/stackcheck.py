@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from homelab.checks.containers import HOST_ACCESS_TEXT, host_access_items, is_root_mount
-from homelab.compose import COMPOSE_FILE, ComposeError, ComposeFile, ComposeService, image_tag, load_compose
-from homelab.inventory import STACK_PHASES, Inventory
-from homelab.inventory_loader import InventoryError, load_inventory
-from homelab.yamlfile import YamlError, load_yaml
+from homelab.model.compose import COMPOSE_FILE, ComposeError, ComposeFile, ComposeService, image_tag, load_compose
+from homelab.model.inventory import STACK_PHASES, Inventory
+from homelab.model.inventory_loader import InventoryError, load_inventory
+from homelab.model.yamlfile import YamlError, load_yaml
 
 ENV_EXAMPLE = ".env.example"
 STACK_FILES = (COMPOSE_FILE, ENV_EXAMPLE, "README.md")
@@ -435,7 +435,7 @@ def stack_deployed(repo: Repository, stack: str) -> list[str]:
     folder = f"stacks/{stack}"
     if stack not in STACK_PHASES:
         return [problem(folder, f"a stack the inventory knows ({', '.join(STACK_PHASES)})", repr(stack),
-                        "rename the folder, or add the stack to homelab.inventory.STACK_PHASES")]
+                        "rename the folder, or add the stack to homelab.model.inventory.STACK_PHASES")]
     try:
         hosts = repo.inventory().hosts_with_stack(stack)
     except InventoryError as exc:

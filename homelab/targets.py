@@ -1,10 +1,10 @@
 """What a spec runs against, chosen from the inventory: `@pytest.mark.each(KIND, **filters)`.
 
 KIND is `host`, `instance` (a service on one host), `vantage`, `fqdn` or `source` (every place connections
-are tested from: this machine as `runner`, each host, each vantage; `homelab.policy.sources`) or `surface`
+are tested from: this machine as `runner`, each host, each vantage; `homelab.model.policy.sources`) or `surface`
 (what an attacker at the runner or a vantage can open on each host, or from the internet on the public
 address: `homelab.checks.exposure.Surface`, ids `HOST<-SOURCE`) or `gitstack` (a stack Portainer deploys from
-Git on one host: `homelab.gitops.GitStack`, ids `STACK@HOST`). Filters match:
+Git on one host: `homelab.model.gitops.GitStack`, ids `STACK@HOST`). Filters match:
 `role="agent"`, `stack="platform"`, `service="portainer"`, `availability="always-on"`, `phase=1`. Each
 parameter's id is a name from the inventory, so a report reads `test_agent_port_closed[unraid]`.
 """
@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from homelab.inventory import Host, Inventory, Service, Vantage
-from homelab.policy import Source, sources
+from homelab.model.inventory import Host, Inventory, Service, Vantage
+from homelab.model.policy import Source, sources
 
 KINDS = ("host", "instance", "vantage", "fqdn", "source", "surface", "gitstack")
 
@@ -108,7 +108,7 @@ def select(inventory: Inventory, kind: str, filters: dict[str, Any]) -> tuple[li
         found_surfaces = surfaces(inventory, origins)
         return found_surfaces, [s.id for s in found_surfaces]
     if kind == "gitstack":
-        from homelab.gitops import git_stacks
+        from homelab.model.gitops import git_stacks
 
         stacks = [s for s in git_stacks(inventory) if _matches(s, filters)]
         return stacks, [s.id for s in stacks]

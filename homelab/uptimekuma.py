@@ -23,7 +23,7 @@ import socketio
 from uptime_kuma_api import MonitorType, UptimeKumaApi, UptimeKumaException
 from uptime_kuma_api import Timeout as KumaTimeout
 
-from homelab.monitoring import MonitorSpec
+from homelab.model.monitoring import MonitorSpec
 
 DEFAULT_TIMEOUT = 10.0
 Outcome = Literal["created", "updated", "unchanged"]

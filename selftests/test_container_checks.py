@@ -27,9 +27,9 @@ from homelab.checks.containers import (
     unplanned_ports,
 )
 from homelab.checks.engine import STACKS_DIR
-from homelab.compose import load_compose
-from homelab.inventory import Host
-from homelab.inventory_loader import load_inventory
+from homelab.model.compose import load_compose
+from homelab.model.inventory import Host
+from homelab.model.inventory_loader import load_inventory
 
 ROOT = Path(__file__).parents[1]
 EVERY = ("0.0.0.0", "::")

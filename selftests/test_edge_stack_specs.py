@@ -10,10 +10,10 @@ import pytest
 from spec_project import REPO, spec_module
 
 from homelab.gaming import GamingState
-from homelab.gitops import GitStack
 from homelab.gitremote import GitRemoteError
-from homelab.inventory import Inventory
-from homelab.inventory_loader import load_inventory
+from homelab.model.gitops import GitStack
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
 from homelab.targets import select
 
 SPECS = spec_module("tests/gitops/test_edge_stacks.py")

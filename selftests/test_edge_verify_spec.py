@@ -13,8 +13,8 @@ import pytest
 from spec_project import REPO, spec_module
 
 from homelab.environments import edge_poll_url
-from homelab.inventory import Inventory
-from homelab.inventory_loader import load_inventory
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
 
 SPECS = spec_module("tests/phase3/test_edge_agent.py")
 

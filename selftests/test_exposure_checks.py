@@ -30,9 +30,9 @@ from homelab.checks.exposure import (
     surfaces,
     what_answers,
 )
-from homelab.inventory import Inventory
-from homelab.inventory_loader import load_inventory
-from homelab.policy import Source, sources
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
+from homelab.model.policy import Source, sources
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -356,7 +356,7 @@ def test_access_list_spec_fails_when_npm_cannot_be_read(example: Inventory, tmp_
     """EXP-NAME-002's NPM client: an admin API that does not answer is "could not observe", never a pass."""
     from dataclasses import replace
 
-    from homelab.secrets import Secrets
+    from homelab.model.secrets import Secrets
 
     conftest = _load("tests/conftest.py")
     closed = socket.socket()

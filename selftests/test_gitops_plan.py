@@ -1,5 +1,5 @@
-"""Which stacks Portainer deploys from Git (homelab.gitops), the `gitstack` targets the GIT-STACK specs run against
-(homelab.targets), and the accepted risks the report lists for every stack bootstrap deploys itself
+"""Which stacks Portainer deploys from Git (homelab.model.gitops), the `gitstack` targets the GIT-STACK specs run
+against (homelab.targets), and the accepted risks the report lists for every stack bootstrap deploys itself
 (homelab.risks): everywhere with `git.deploy: direct` or without a `git:` section; and the Edge stacks, which
 Portainer CE never polls."""
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from test_gitops_inventory import REPOSITORY, git_inventory
 
-from homelab.gitops import MANAGED, edge_stack_hosts, git_stacks, portainer_deploys, project, stack_of_project
-from homelab.inventory import Inventory
-from homelab.inventory_loader import load_inventory
+from homelab.model.gitops import MANAGED, edge_stack_hosts, git_stacks, portainer_deploys, project, stack_of_project
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
 from homelab.risks import Risk, accepted
 from homelab.targets import select
 

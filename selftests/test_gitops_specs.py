@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from spec_project import REPO, spec_module
 
-from homelab.gitops import GitStack
 from homelab.gitremote import GitRemoteError
-from homelab.inventory import Inventory
-from homelab.inventory_loader import load_inventory
+from homelab.model.gitops import GitStack
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
 from homelab.portainer import PortainerError
 from homelab.targets import select
 

@@ -21,8 +21,8 @@ from homelab.environments import (
     identity_differences,
     wanted,
 )
-from homelab.inventory import Inventory
-from homelab.inventory_loader import load_inventory
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
 from homelab.risks import accepted
 from homelab.targets import _matches, select
 

@@ -316,7 +316,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from homelab.policy import may_connect
+from homelab.model.policy import may_connect
 from homelab.probes import Outcome
 from homelab.ssh import CommandResult
 

@@ -23,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from homelab.inventory import Settings, SSHAccess
+from homelab.model.inventory import Settings, SSHAccess
 from homelab.ssh import TOFU_MARK, HostKeyMismatch, HostUnreachable, SSHError, offered_auth
 
 TIMEOUT = 2.0

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from homelab.checks.portainer import PortainerView, snapshot_each
-from homelab.inventory_loader import load_inventory
+from homelab.model.inventory_loader import load_inventory
 from homelab.portainer import PortainerError, PortainerUnreachable
 
 HUNG = 3

@@ -9,7 +9,7 @@ from typing import Any
 import paramiko
 import pytest
 
-from homelab.inventory_loader import load_inventory
+from homelab.model.inventory_loader import load_inventory
 from homelab.ssh import SSHError, SSHPool
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -27,8 +27,8 @@ import paramiko
 import pytest
 
 from homelab.hostaccess import HostAccess, PoolBackend
-from homelab.inventory import Host, Inventory, SSHAccess
-from homelab.inventory_loader import load_inventory
+from homelab.model.inventory import Host, Inventory, SSHAccess
+from homelab.model.inventory_loader import load_inventory
 from homelab.ssh import TOFU_MARK, HostKeyMismatch, SSHError, SSHPool
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from homelab import stackcheck
-from homelab.compose import (
+from homelab.model.compose import (
     ComposeError,
     Mount,
     PortMapping,

@@ -13,8 +13,8 @@ from bootstrap.remote import Remote
 from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Plan
 from bootstrap.trust import TRUSTED_CAS, trusted_cas
-from homelab.inventory import Inventory
-from homelab.secrets import Secrets
+from homelab.model.inventory import Inventory
+from homelab.model.secrets import Secrets
 from homelab.ssh import SSHPool
 
 

@@ -14,9 +14,9 @@ from typing import TypeVar
 
 from bootstrap.steps import StepFailed
 from homelab import npm, technitium
-from homelab.inventory import Inventory
+from homelab.model.inventory import Inventory
+from homelab.model.secrets import SecretError, Secrets
 from homelab.npm import Npm, NpmError, NpmUnreachable
-from homelab.secrets import SecretError, Secrets
 from homelab.technitium import Technitium, TechnitiumError, TechnitiumUnreachable
 
 READY_WAIT = 90.0

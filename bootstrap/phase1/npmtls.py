@@ -16,8 +16,8 @@ from bootstrap.stack import Stack
 from bootstrap.steps import Step, StepFailed
 from homelab.checks.reach import service_host
 from homelab.checks.tls import TlsUnobserved, legacy
-from homelab.inventory import Inventory
-from homelab.secrets import Secrets
+from homelab.model.inventory import Inventory
+from homelab.model.secrets import Secrets
 from homelab.ssh import SSHPool
 
 LEGACY = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)

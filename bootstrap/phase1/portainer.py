@@ -13,7 +13,8 @@ import time
 
 from bootstrap.remote import Remote
 from bootstrap.steps import Step, StepFailed
-from homelab.envfile import set_values
+from homelab.model.envfile import set_values
+from homelab.model.secrets import read_env_file
 from homelab.portainer import (
     FINGERPRINT_VAR,
     PORT,
@@ -24,7 +25,6 @@ from homelab.portainer import (
     PortainerUnreachable,
     server_fingerprint,
 )
-from homelab.secrets import read_env_file
 
 PASSWORD_VAR = "PORTAINER_ADMIN_PASSWORD"  # noqa: S105 - the secret's name
 TOKEN_DESCRIPTION = "homelab-bootstrap"  # noqa: S105 - a label

@@ -16,8 +16,8 @@ from bootstrap.remote import Remote
 from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Parallel, Plan, Step
 from homelab.environments import agent_port
-from homelab.inventory import Inventory
-from homelab.secrets import Secrets
+from homelab.model.inventory import Inventory
+from homelab.model.secrets import Secrets
 from homelab.ssh import SSHPool
 
 STACK = "agent"

@@ -27,10 +27,10 @@ from bootstrap.trust import TRUSTED_CAS, trusted_cas
 from homelab import gaming
 from homelab.checks.reach import service_host
 from homelab.environments import edge_poll_verified
-from homelab.gitops import edge_deploys
-from homelab.inventory import Host, Inventory
-from homelab.redact import REDACTOR
-from homelab.secrets import Secrets
+from homelab.model.gitops import edge_deploys
+from homelab.model.inventory import Host, Inventory
+from homelab.model.redact import REDACTOR
+from homelab.model.secrets import Secrets
 from homelab.ssh import SSHPool
 
 

@@ -21,8 +21,8 @@ from bootstrap.phase4.exporters import EXPORTERS, MONITORING, host_steps
 from bootstrap.phase4.grafana import targets_step
 from bootstrap.remote import Remote, is_off
 from bootstrap.steps import Parallel, Plan, Step
-from homelab.inventory import Inventory
-from homelab.secrets import Secrets
+from homelab.model.inventory import Inventory
+from homelab.model.secrets import Secrets
 from homelab.ssh import SSHPool
 
 PHASE = 4

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
 
-from homelab.inventory import Inventory
+from homelab.model.inventory import Inventory
 from homelab.technitium import Technitium
 
 OUT_OF_ZONE = "recursion-probe.example.org"

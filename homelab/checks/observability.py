@@ -16,14 +16,15 @@ from typing import Any, NoReturn, TypeVar
 import httpx
 import pytest
 
-from homelab import gaming, monitoring
+from homelab import gaming
 from homelab.checks import could_not_observe, problem
 from homelab.grafana import Grafana, GrafanaAuthError, GrafanaError
 from homelab.hostaccess import HostAccess
-from homelab.inventory import Host, Inventory
+from homelab.model import monitoring
+from homelab.model.inventory import Host, Inventory
+from homelab.model.redact import basic_auth
+from homelab.model.secrets import SecretError, Secrets
 from homelab.prometheus import ActiveTarget, Prometheus, PrometheusError
-from homelab.redact import basic_auth
-from homelab.secrets import SecretError, Secrets
 from homelab.ssh import HostUnreachable
 from homelab.uptimekuma import Monitor, UptimeKuma, UptimeKumaError
 

@@ -14,10 +14,10 @@ import pytest
 
 from homelab.checks import problem
 from homelab.environments import Endpoint
-from homelab.inventory import Inventory
+from homelab.model.inventory import Inventory
+from homelab.model.secrets import SecretError, Secrets
 from homelab.portainer import FINGERPRINT_VAR, PORT, TOKEN_VAR, Json, Portainer, PortainerError
 from homelab.portainer_edge import EdgeApi
-from homelab.secrets import SecretError, Secrets
 
 DIRECT_TYPES = (1, 2)  # Docker (socket) and Agent environments: Portainer snapshots them; Edge ones check in
 PHASE1 = "run `python -m bootstrap phase1` (it writes both to the env file)"

@@ -25,8 +25,8 @@ from homelab.checks.dns import query_command
 from homelab.checks.exposure import NameAsk, Surface, attack_ports, surfaces
 from homelab.checks.ufw import UfwStatus, parse_status
 from homelab.exposure_matrix import MATRIX, PUBLIC, Cell
-from homelab.inventory import STACK_PHASES, Host, Inventory, Vantage
-from homelab.policy import Source, exposure_of, may_connect, published, sources
+from homelab.model.inventory import STACK_PHASES, Host, Inventory, Vantage
+from homelab.model.policy import Source, exposure_of, may_connect, published, sources
 from homelab.probes import Outcome, Probe, Reachability, run_module
 from homelab.ssh import Reachable, SSHError, SSHPool
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from lab_helpers import sh
 
-from homelab.inventory import Inventory
+from homelab.model.inventory import Inventory
+from homelab.model.secrets import read_env_file
 from homelab.portainer import FINGERPRINT_VAR, TOKEN_VAR, FingerprintMismatch, Portainer
-from homelab.secrets import read_env_file
 from homelab.ssh import SSHPool
 
 pytestmark = [pytest.mark.lab, pytest.mark.lab_bootstrap]

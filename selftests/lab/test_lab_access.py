@@ -9,7 +9,7 @@ import pytest
 from lab_helpers import machine, sh
 
 from homelab.dockerclient import docker_over_ssh
-from homelab.inventory import Inventory
+from homelab.model.inventory import Inventory
 from homelab.ssh import HostKeyMismatch, SSHPool, connect
 from lab.topology import HOSTS, VANTAGES
 

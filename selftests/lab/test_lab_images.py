@@ -9,8 +9,8 @@ import pytest
 import yaml
 from lab_helpers import TINY, sh
 
-from homelab.images import override_for
-from homelab.inventory import Inventory
+from homelab.model.images import override_for
+from homelab.model.inventory import Inventory
 from homelab.ssh import SSHPool
 from lab.topology import REGISTRY
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from lab_helpers import sh
 
-from homelab.inventory import Inventory
+from homelab.model.inventory import Inventory
 from homelab.ssh import SSHPool
 from lab import up as lab_up
 from lab.docker import docker, exists, lab_objects

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from lab_helpers import TINY, sh, start_listener, stop_listener
 
-from homelab.inventory import Host, Inventory
+from homelab.model.inventory import Host, Inventory
 from homelab.probes import Outcome, Probe, Reachability
 from homelab.ssh import SSHPool
 from lab.topology import REGISTRY

@@ -18,7 +18,7 @@ from standin_helpers import HOST, FakeDocker, free_port, wait_until
 from test_uptime_kuma import USER, Kuma, sample
 from uptime_kuma_api import MonitorType, UptimeKumaApi, UptimeKumaException
 
-from homelab.monitoring import MonitorSpec
+from homelab.model.monitoring import MonitorSpec
 from homelab.uptimekuma import UptimeKuma, UptimeKumaAuthError, UptimeKumaUnreachable
 
 TIMEOUT = 5.0

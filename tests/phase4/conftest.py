@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from homelab import monitoring
 from homelab.checks.observability import GrafanaView, KumaView, PrometheusView
+from homelab.model import monitoring
 from homelab.pytest_plugin import INVENTORY
 from homelab.targets import Instance
 

@@ -1,6 +1,6 @@
 """Static specs for each stack folder: its files, a valid compose file, and an `.env.example` that matches it.
 
-Parametrized over the stacks the inventory format knows (homelab.inventory.STACK_PHASES) and any other folder
+Parametrized over the stacks the inventory format knows (homelab.model.inventory.STACK_PHASES) and any other folder
 under stacks/; ids are stack names.
 """
 

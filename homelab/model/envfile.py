@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from homelab.redact import REDACTOR
+from homelab.model.redact import REDACTOR
 
 
 def set_values(path: Path, values: dict[str, str]) -> None:

@@ -1,4 +1,4 @@
-"""Host firewall rules from the reachability policy (`homelab.policy`): pure functions, no host access.
+"""Host firewall rules from the reachability policy (`homelab.model.policy`): pure functions, no host access.
 
 Two layers, one policy:
 - **ufw** (INPUT): default deny incoming, allow outgoing; SSH and every port the inventory publishes on the
@@ -22,8 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-from homelab.inventory import Host, Inventory
-from homelab.policy import SSH_EXPOSURE, allowed_networks, published
+from homelab.model.inventory import Host, Inventory
+from homelab.model.policy import SSH_EXPOSURE, allowed_networks, published
 
 CHAIN = "HOMELAB-DOCKER"
 INPUT_CHAIN = "HOMELAB-INPUT"  # Unraid only: the host's own ports (where ufw hosts have ufw)

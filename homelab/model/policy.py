@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network
 
-from homelab.inventory import Host, Inventory, Port, Service
+from homelab.model.inventory import Host, Inventory, Port, Service
 
 SSH_EXPOSURE = "vpn"
 EXPOSURE_KINDS = {"lan": ("lan",), "vpn": ("lan", "vpn")}

@@ -12,7 +12,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from homelab.redact import MIN_LENGTH, REDACTOR
+from homelab.model.redact import MIN_LENGTH, REDACTOR
 
 OP_PREFIX = "op://"
 OP_TIMEOUT = 20.0

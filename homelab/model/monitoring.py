@@ -2,7 +2,7 @@
 the dashboards kept in stacks/monitoring, and one Uptime Kuma monitor per service instance.
 
 Bootstrap writes and creates what this module plans; the phase 4 specs compare the live hosts with the same
-plan, so the two cannot disagree (as `homelab.firewall` does for the firewall).
+plan, so the two cannot disagree (as `homelab.model.firewall` does for the firewall).
 
 Targets: for each host with the `exporters` stack, one per job (`node` = node-exporter, `cadvisor` = cAdvisor),
 at the host's address and the service's first TCP port, labelled `host`, `role` and `availability` (on-demand
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from homelab.inventory import Host, Inventory, Service
-from homelab.paths import stack_dir
+from homelab.model.inventory import Host, Inventory, Service
+from homelab.model.paths import stack_dir
 
 MONITORING = stack_dir("monitoring")
 DASHBOARDS_DIR = MONITORING / "grafana" / "dashboards"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from homelab.inventory import Host, Inventory
+from homelab.model.inventory import Host, Inventory
 
 MANAGED = ("monitoring", "exporters")      # Git stacks, in the environments of the platform and the agents
 EDGE_MANAGED = ("gpu-worker", "exporters")  # Edge stacks, on the Edge hosts

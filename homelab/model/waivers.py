@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from homelab.schema import Reader, SchemaError
-from homelab.yamlfile import YamlError, dotted, load_yaml
+from homelab.model.schema import Reader, SchemaError
+from homelab.model.yamlfile import YamlError, dotted, load_yaml
 
 FIELDS = ("spec", "host", "justification", "expires", "approved_by")
 WAIVED = "waived"  # the prefix of a waived report's `wasxfail`, and the result shown

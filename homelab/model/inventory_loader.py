@@ -1,4 +1,4 @@
-"""The inventory file, read and validated into the data model (homelab.inventory).
+"""The inventory file, read and validated into the data model (homelab.model.inventory).
 
 `load_inventory(path)` returns an `Inventory` or raises `InventoryError` whose message is one line:
 `FILE:LINE: dotted.path: what is wrong; expected what`. See docs/inventory.md for the schema.
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlparse
 
-from homelab.inventory import (
+from homelab.model.inventory import (
     AVAILABILITY,
     EXPOSURES,
     GIT_DEPLOY,
@@ -39,8 +39,8 @@ from homelab.inventory import (
     Upstream,
     Vantage,
 )
-from homelab.schema import Reader, SchemaError
-from homelab.yamlfile import YamlError, load_yaml
+from homelab.model.schema import Reader, SchemaError
+from homelab.model.yamlfile import YamlError, load_yaml
 
 GO_DURATION = re.compile(r"^(?:[1-9][0-9]*(?:h|m|s))+$")  # Portainer's AutoUpdate.Interval: Go's time.ParseDuration
 

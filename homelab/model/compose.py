@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from homelab.paths import stack_dir
-from homelab.yamlfile import YamlError, load_yaml
+from homelab.model.paths import stack_dir
+from homelab.model.yamlfile import YamlError, load_yaml
 
 COMPOSE_FILE = "compose.yaml"  # a stack's compose file, in stacks/NAME/ and where bootstrap deploys it
 TOP_LEVEL_KEYS = frozenset({"version", "name", "include", "services", "networks", "volumes", "configs", "secrets",

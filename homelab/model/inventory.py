@@ -1,7 +1,7 @@
 """The inventory: one typed description of the homelab, shared by bootstrap, specs and lab.
 
 The data model alone: the vocabularies, the frozen dataclasses and what the `Inventory` answers about itself.
-`homelab.inventory_loader.load_inventory(path)` reads and validates the file into one. See docs/inventory.md
+`homelab.model.inventory_loader.load_inventory(path)` reads and validates the file into one. See docs/inventory.md
 for the schema.
 """
 
