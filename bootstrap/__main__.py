@@ -13,7 +13,7 @@ from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import InventoryError, load_inventory
 from homelab.model.redact import mask_streams, masked_output
 from homelab.model.secrets import SecretError, Secrets
-from homelab.ssh import SSHError, SSHPool
+from homelab.transport.ssh import SSHError, SSHPool
 
 # Each phase turns the inventory into its steps; the rollout, phase by phase: README.md, "Point it at your homelab".
 PHASES: dict[str, Callable[[Inventory, Secrets, SSHPool], Plan]] = {

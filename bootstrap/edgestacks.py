@@ -34,7 +34,7 @@ from homelab.model.inventory import Host, Inventory
 from homelab.model.secrets import Secrets
 from homelab.portainer import Json, Portainer, PortainerError
 from homelab.portainer_edge import ERROR, RUNNING, EdgeApi, last_status, status_name
-from homelab.ssh import SSHError, SSHPool
+from homelab.transport.ssh import SSHError, SSHPool
 
 GAMING_STACK = gaming.STACK  # the stack a GPU worker in gaming mode leaves out of its Edge group
 

@@ -29,7 +29,7 @@ from homelab import gaming
 from homelab.model.gitops import edge_deploys, project
 from homelab.model.inventory_loader import InventoryError, load_inventory
 from homelab.model.secrets import SecretError, Secrets
-from homelab.ssh import SSHError, SSHPool
+from homelab.transport.ssh import SSHError, SSHPool
 
 STACK = "gpu-worker"
 WAIT = 120.0  # an Edge agent deploys on its next poll, then Open WebUI's health check starts

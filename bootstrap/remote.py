@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from bootstrap.steps import StepFailed
 from homelab.model.inventory import Host, Inventory
 from homelab.model.secrets import Secrets
-from homelab.ssh import CommandResult, SSHError, SSHPool
+from homelab.transport.ssh import CommandResult, SSHError, SSHPool
 
 
 @dataclass

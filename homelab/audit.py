@@ -17,13 +17,13 @@ import pytest
 
 from homelab import audit_html, promexport
 from homelab.exposure_matrix import MATRIX
-from homelab.hostaccess import HostAccess
 from homelab.model.inventory import Inventory
 from homelab.model.redact import REDACTOR
 from homelab.model.waivers import WAIVED, WaiverError, Waivers
 from homelab.report import git_revision
 from homelab.results import MEANING, Check, Exit, History, Run, drift
 from homelab.risks import accepted
+from homelab.transport.hostaccess import HostAccess
 
 DETAIL_MAX = 2000  # characters of a failure kept in the report and results.json
 

@@ -16,7 +16,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from homelab.ssh import CommandResult
+from homelab.transport.ssh import CommandResult
 
 MARKER = "/opt/homelab/gaming-mode"
 STACK = "gpu-worker"

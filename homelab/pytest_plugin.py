@@ -20,7 +20,6 @@ import pytest
 from homelab import gaming, report
 from homelab.audit import Audit, WaiverExpired
 from homelab.checks import could_not_observe
-from homelab.hostaccess import HostAccess
 from homelab.model import redact
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import InventoryError, load_inventory
@@ -28,6 +27,7 @@ from homelab.model.redact import REDACTOR
 from homelab.model.secrets import SecretError, Secrets
 from homelab.model.waivers import WaiverError, Waivers, load_waivers
 from homelab.targets import KINDS, select
+from homelab.transport.hostaccess import HostAccess
 
 INVENTORY = pytest.StashKey[Inventory]()
 SECRETS = pytest.StashKey[Secrets]()

@@ -338,7 +338,7 @@ import json
 import docker
 import pytest
 
-from homelab.dockerclient import EngineSnapshot
+from homelab.transport.dockerclient import EngineSnapshot
 
 MODE = {mode!r}
 INSPECTED = json.loads({inspected!r})

@@ -1,5 +1,5 @@
-"""The exposure checks without a lab: the attack plan, listeners from /proc/net, classifying by-name answers,
-and `homelab.httpprobe` against real servers on loopback (an HTTP server, a fake Docker `/_ping`, a banner)."""
+"""The exposure checks without a lab: the attack plan, listeners from /proc/net, classifying by-name answers, and
+`homelab.transport.httpprobe` against real servers on loopback (an HTTP server, a fake Docker `/_ping`, a banner)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from homelab import httpprobe, sweep
 from homelab.checks.exposure import (
     EXTRA_PORTS,
     PUBLIC_ADDRESS,
@@ -33,6 +32,7 @@ from homelab.checks.exposure import (
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
 from homelab.model.policy import Source, sources
+from homelab.transport import httpprobe, sweep
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -262,7 +262,7 @@ class _SilentPython:
         return None
 
     def run(self, target: object, command: str, timeout: float | None = None) -> object:
-        from homelab.ssh import CommandResult
+        from homelab.transport.ssh import CommandResult
 
         return CommandResult(0, "", "")
 

@@ -21,7 +21,7 @@ from spec_project import spec_module
 from homelab.checks import sshd
 from homelab.model.inventory import Host, Inventory
 from homelab.model.inventory_loader import load_inventory
-from homelab.ssh import CommandResult, HostUnreachable, SSHError
+from homelab.transport.ssh import CommandResult, HostUnreachable, SSHError
 
 ROOT = Path(__file__).parents[1]
 

@@ -30,7 +30,7 @@ from homelab.checks.engine import (
     stat_command,
     tcp_hosts,
 )
-from homelab.ssh import CommandResult
+from homelab.transport.ssh import CommandResult
 
 ROOT = Path(__file__).parents[1]
 PID = "4242"
@@ -317,8 +317,8 @@ from types import SimpleNamespace
 import pytest
 
 from homelab.model.policy import may_connect
-from homelab.probes import Outcome
-from homelab.ssh import CommandResult
+from homelab.transport.probes import Outcome
+from homelab.transport.ssh import CommandResult
 
 PORTS = {11434: "ollama", 3000: "open-webui"}
 

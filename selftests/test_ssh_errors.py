@@ -10,7 +10,7 @@ import paramiko
 import pytest
 
 from homelab.model.inventory_loader import load_inventory
-from homelab.ssh import SSHError, SSHPool
+from homelab.transport.ssh import SSHError, SSHPool
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,7 +15,7 @@ from bootstrap.steps import Plan
 from bootstrap.trust import TRUSTED_CAS, trusted_cas
 from homelab.model.inventory import Inventory
 from homelab.model.secrets import Secrets
-from homelab.ssh import SSHPool
+from homelab.transport.ssh import SSHPool
 
 
 def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:

@@ -23,8 +23,8 @@ from homelab.model.inventory import Inventory
 from homelab.model.policy import allowed_networks
 from homelab.model.redact import REDACTOR
 from homelab.model.secrets import Secrets
-from homelab.ssh import SSHPool
 from homelab.technitium import RECURSION_ACL, Record, acl_list
+from homelab.transport.ssh import SSHPool
 
 MANAGED = "managed by homelab bootstrap (inventory.yaml)"
 RECORD_TTL = 300

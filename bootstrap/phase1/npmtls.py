@@ -18,7 +18,7 @@ from homelab.checks.reach import service_host
 from homelab.checks.tls import TlsUnobserved, legacy
 from homelab.model.inventory import Inventory
 from homelab.model.secrets import Secrets
-from homelab.ssh import SSHPool
+from homelab.transport.ssh import SSHPool
 
 LEGACY = (ssl.TLSVersion.TLSv1, ssl.TLSVersion.TLSv1_1)
 WAIT = 90.0

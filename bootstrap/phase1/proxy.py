@@ -29,7 +29,7 @@ from homelab.model.inventory import Host, Inventory, Service, TlsIssuer
 from homelab.model.policy import allowed_networks
 from homelab.model.secrets import Secrets
 from homelab.npm import AccessList, Certificate, Npm, NpmError, access_list_body, letsencrypt_request
-from homelab.ssh import SSHPool
+from homelab.transport.ssh import SSHPool
 
 CA_TAG = "homelab-ca"
 

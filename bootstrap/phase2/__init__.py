@@ -18,7 +18,7 @@ from bootstrap.steps import Parallel, Plan, Step
 from homelab.environments import agent_port
 from homelab.model.inventory import Inventory
 from homelab.model.secrets import Secrets
-from homelab.ssh import SSHPool
+from homelab.transport.ssh import SSHPool
 
 STACK = "agent"
 

@@ -31,7 +31,7 @@ from homelab.model.gitops import edge_deploys
 from homelab.model.inventory import Host, Inventory
 from homelab.model.redact import REDACTOR
 from homelab.model.secrets import Secrets
-from homelab.ssh import SSHPool
+from homelab.transport.ssh import SSHPool
 
 
 def edge_id(inventory: Inventory, host: Host) -> str:

@@ -23,7 +23,7 @@ from bootstrap.remote import Remote, is_off
 from bootstrap.steps import Parallel, Plan, Step
 from homelab.model.inventory import Inventory
 from homelab.model.secrets import Secrets
-from homelab.ssh import SSHPool
+from homelab.transport.ssh import SSHPool
 
 PHASE = 4
 

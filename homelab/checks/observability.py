@@ -19,13 +19,13 @@ import pytest
 from homelab import gaming
 from homelab.checks import could_not_observe, problem
 from homelab.grafana import Grafana, GrafanaAuthError, GrafanaError
-from homelab.hostaccess import HostAccess
 from homelab.model import monitoring
 from homelab.model.inventory import Host, Inventory
 from homelab.model.redact import basic_auth
 from homelab.model.secrets import SecretError, Secrets
 from homelab.prometheus import ActiveTarget, Prometheus, PrometheusError
-from homelab.ssh import HostUnreachable
+from homelab.transport.hostaccess import HostAccess
+from homelab.transport.ssh import HostUnreachable
 from homelab.uptimekuma import Monitor, UptimeKuma, UptimeKumaError
 
 T = TypeVar("T")

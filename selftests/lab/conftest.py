@@ -13,7 +13,7 @@ import pytest
 from lab_helpers import TINY, TINY_DIR
 
 from homelab.model.inventory import Inventory
-from homelab.ssh import SSHPool
+from homelab.transport.ssh import SSHPool
 from lab import up as lab_up
 from lab.docker import LabError, docker
 from lab.registry import build_and_push

@@ -17,7 +17,7 @@ from lab_helpers import sh
 from homelab.model.inventory import Inventory
 from homelab.model.secrets import read_env_file
 from homelab.portainer import FINGERPRINT_VAR, TOKEN_VAR, FingerprintMismatch, Portainer
-from homelab.ssh import SSHPool
+from homelab.transport.ssh import SSHPool
 
 pytestmark = [pytest.mark.lab, pytest.mark.lab_bootstrap]
 ROOT = Path(__file__).parents[2]

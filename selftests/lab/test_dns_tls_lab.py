@@ -34,7 +34,7 @@ from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
 from homelab.model.redact import REDACTOR
 from homelab.model.secrets import Secrets
-from homelab.ssh import SSHPool
+from homelab.transport.ssh import SSHPool
 from lab import inventory as lab_inventory
 
 pytestmark = [pytest.mark.lab, pytest.mark.lab_bootstrap]

@@ -11,7 +11,7 @@ from lab_helpers import TINY, sh
 
 from homelab.model.images import override_for
 from homelab.model.inventory import Inventory
-from homelab.ssh import SSHPool
+from homelab.transport.ssh import SSHPool
 from lab.topology import REGISTRY
 
 pytestmark = pytest.mark.lab

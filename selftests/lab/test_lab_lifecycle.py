@@ -6,7 +6,7 @@ import pytest
 from lab_helpers import sh
 
 from homelab.model.inventory import Inventory
-from homelab.ssh import SSHPool
+from homelab.transport.ssh import SSHPool
 from lab import up as lab_up
 from lab.docker import docker, exists, lab_objects
 

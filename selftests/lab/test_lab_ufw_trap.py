@@ -8,8 +8,8 @@ import pytest
 from lab_helpers import TINY, sh, start_listener, stop_listener
 
 from homelab.model.inventory import Host, Inventory
-from homelab.probes import Outcome, Probe, Reachability
-from homelab.ssh import SSHPool
+from homelab.transport.probes import Outcome, Probe, Reachability
+from homelab.transport.ssh import SSHPool
 from lab.topology import REGISTRY
 
 pytestmark = pytest.mark.lab

@@ -1,6 +1,6 @@
 """Ask many HTTP(S) endpoints at once what answers there, from one process: the by-name and banner probes.
 
-Standard library only, and nothing imported from the project: like `homelab.sweep`, the same source runs here
+Standard library only, and nothing imported from the project: like `homelab.transport.sweep`, the same source runs here
 (the runner) and, sent as `python3 -c`, on any vantage point or host. Each request names the address and port
 to connect to, whether to speak TLS, the SNI and the Host header, so a name can be asked of any listener
 (NPM's LAN address, the router's public one) and a private Host can be sent under a public SNI.

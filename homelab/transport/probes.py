@@ -20,8 +20,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from homelab import sweep
-from homelab.ssh import Reachable, SSHPool, quote
+from homelab.transport import sweep
+from homelab.transport.ssh import Reachable, SSHPool, quote
 
 SWEEP_SOURCE = Path(sweep.__file__).read_text()
 
@@ -63,7 +63,7 @@ BASH_CHUNK = 256  # bash probes at once where the far side has no python3 (a pro
 
 
 def remote_script(probes: Iterable[Probe], timeout: float) -> str:
-    """A script that probes everything at once and prints `ADDRESS PORT OUTCOME` lines: `homelab.sweep` where
+    """A script that probes everything at once and prints `ADDRESS PORT OUTCOME` lines: `homelab.transport.sweep` where
     the far side has python3 (one process, ports as ranges), else bash with a `/dev/tcp` connect and a
     `timeout` per probe, BASH_CHUNK at a time."""
     probes = list(probes)
@@ -86,8 +86,8 @@ def remote_script(probes: Iterable[Probe], timeout: float) -> str:
 
 def run_module(pool: SSHPool, target: Reachable, module: ModuleType, args: list[str],
                timeout: float) -> list[dict[str, Any]]:
-    """Run a stdlib-only module of ours (`homelab.httpprobe`) on `target` as `python3 -c`, its JSON lines back.
-    Raises RuntimeError when the far side has no python3 or printed nothing: the caller could not observe."""
+    """Run a stdlib-only module of ours (`homelab.transport.httpprobe`) on `target` as `python3 -c`, its JSON lines
+    back. Raises RuntimeError when the far side has no python3 or printed nothing: the caller could not observe."""
     source = Path(str(module.__file__)).read_text()
     result = pool.run(target, f"python3 -c {quote(source)} {quote(*args)}", timeout=timeout)
     lines = [line for line in result.stdout.splitlines() if line.startswith("{")]

@@ -23,9 +23,9 @@ import pytest
 import testinfra.backend.base
 import testinfra.host
 
-from homelab.dockerclient import INSPECT_ALL, EngineSnapshot, docker_over_ssh
 from homelab.model.inventory import Inventory
-from homelab.ssh import HostUnreachable, Reachable, SSHPool
+from homelab.transport.dockerclient import INSPECT_ALL, EngineSnapshot, docker_over_ssh
+from homelab.transport.ssh import HostUnreachable, Reachable, SSHPool
 
 OFF_REASON = "on-demand host is off"
 

@@ -1,8 +1,8 @@
 """SSH to inventory machines with paramiko: host keys verified, every wait bounded.
 
 One connection per machine for a whole run (`SSHPool`), and every path to a machine goes through it:
-bootstrap, the specs, testinfra (`homelab.hostaccess`) and the Docker SDK (`homelab.dockerclient`). A host key
-is verified with paramiko's RejectPolicy against the machine's `ssh.host_key` and `settings.known_hosts`.
+bootstrap, the specs, testinfra (`homelab.transport.hostaccess`) and the Docker SDK (`homelab.transport.dockerclient`).
+A host key is verified with paramiko's RejectPolicy against the machine's `ssh.host_key` and `settings.known_hosts`.
 With `settings.trust_on_first_use: true`, an unknown key is accepted once and recorded (`recorded_keys_file`:
 `settings.known_hosts`, else `known_hosts` beside the inventory, with a log line naming the file and the key's
 fingerprint); later connections and later runs verify against that record. A connection that dropped is

@@ -5,7 +5,7 @@ sent as `python3 -c`, on any vantage point that has python3. Hundreds of probes 
 few milliseconds of CPU, where a shell and a `timeout` process per probe cost a fork or two each.
 
 Usage on a far side: `python3 -c SOURCE TIMEOUT ADDRESS:PORT ...`, printing `ADDRESS PORT OUTCOME` lines
-(open, closed or filtered), the format of `homelab.probes.parse_remote`.
+(open, closed or filtered), the format of `homelab.transport.probes.parse_remote`.
 """
 
 from __future__ import annotations
