@@ -27,13 +27,13 @@ from bootstrap.remote import Remote
 from bootstrap.stack import WAIT
 from bootstrap.steps import Step, StepFailed
 from homelab import gaming
-from homelab.gitremote import GitRemoteError, file_at, ref_commit
+from homelab.clients.gitremote import GitRemoteError, file_at, ref_commit
+from homelab.clients.portainer import Json, Portainer, PortainerError
+from homelab.clients.portainer_edge import ERROR, RUNNING, EdgeApi, last_status, status_name
 from homelab.model.compose import ComposeError, load_stack
 from homelab.model.gitops import EDGE_PROJECT_PREFIX, edge_group, edge_stack_hosts
 from homelab.model.inventory import Host, Inventory
 from homelab.model.secrets import Secrets
-from homelab.portainer import Json, Portainer, PortainerError
-from homelab.portainer_edge import ERROR, RUNNING, EdgeApi, last_status, status_name
 from homelab.transport.ssh import SSHError, SSHPool
 
 GAMING_STACK = gaming.STACK  # the stack a GPU worker in gaming mode leaves out of its Edge group

@@ -17,10 +17,10 @@ from bootstrap.environments import portainer_api
 from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.stack import WAIT, Ready, Stack, env_names, is_ready, wait_healthy
 from bootstrap.steps import Step, StepFailed
-from homelab.gitremote import GitRemoteError, ref_commit
+from homelab.clients.gitremote import GitRemoteError, ref_commit
+from homelab.clients.portainer import Portainer, PortainerError
 from homelab.model.compose import ComposeError, load_stack
 from homelab.model.inventory import GitSource
-from homelab.portainer import Portainer, PortainerError
 
 
 def unreachable_fix(git: GitSource) -> str:

@@ -16,10 +16,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from homelab.checks.logins import NO_LOGIN
-from homelab.environments import edge_poll_verified
+from homelab.clients.environments import edge_poll_verified
+from homelab.clients.portainer import PORT as PORTAINER_PORT
 from homelab.model.gitops import EDGE_MANAGED, EDGE_ROLE, MANAGED, edge_stack_hosts, portainer_deploys
 from homelab.model.inventory import STACK_PHASES, Inventory
-from homelab.portainer import PORT as PORTAINER_PORT
 
 
 @dataclass(frozen=True)

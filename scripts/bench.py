@@ -100,8 +100,8 @@ def scale_to(extra: int) -> None:
 
 def forget_removed_environments() -> None:
     """Portainer still lists the extra agents removed by scaling back: delete those the inventory lost."""
+    from homelab.clients.portainer import FINGERPRINT_VAR, PORT, TOKEN_VAR, Portainer
     from homelab.model.secrets import Secrets
-    from homelab.portainer import FINGERPRINT_VAR, PORT, TOKEN_VAR, Portainer
 
     inventory = load_inventory(INVENTORY)
     secrets = Secrets(inventory.secrets, inventory.settings.env_file)

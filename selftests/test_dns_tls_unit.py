@@ -22,12 +22,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from bootstrap.phase1 import dns, proxy
 from bootstrap.phase1.apiclients import NpmSession
+from homelab.clients.npm import Certificate, Npm, NpmAuthError, NpmError, ProxyHost, letsencrypt_request
+from homelab.clients.technitium import Technitium, TechnitiumAuthError, TechnitiumError, acl_list
 from homelab.model.certs import Authority, CertError, Leaf, issue_leaf, load_authority
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
 from homelab.model.secrets import Secrets
-from homelab.npm import Certificate, Npm, NpmAuthError, NpmError, ProxyHost, letsencrypt_request
-from homelab.technitium import Technitium, TechnitiumAuthError, TechnitiumError, acl_list
 from lab import inventory as lab_inventory
 
 ROOT = Path(__file__).parents[1]

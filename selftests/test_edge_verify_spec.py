@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from spec_project import REPO, spec_module
 
-from homelab.environments import edge_poll_url
+from homelab.clients.environments import edge_poll_url
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
 

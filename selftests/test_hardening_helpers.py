@@ -1,5 +1,5 @@
 """The hardening code's pure parts: HSTS max-age (homelab/checks/tls.py), `key__not` filters (homelab/targets.py),
-where Edge agents poll Portainer and what an EdgeKey says (homelab/environments.py), and the report's accepted
+where Edge agents poll Portainer and what an EdgeKey says (homelab/clients/environments.py), and the report's accepted
 risks (homelab/risks.py), all from the repository's inventory.yaml or a copy of it with one line changed.
 """
 
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from homelab.checks.tls import hsts_max_age
-from homelab.environments import (
+from homelab.clients.environments import (
     EDGE,
     PORTAINER_PORT,
     edge_key_url,

@@ -16,7 +16,7 @@ from test_hardening_logins import Answering, _name
 
 from homelab.checks import tls
 from homelab.checks.observability import GrafanaView
-from homelab.grafana import Grafana
+from homelab.clients.grafana import Grafana
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
 from homelab.model.secrets import Secrets

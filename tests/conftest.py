@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from homelab.checks.portainer import PortainerView
-from homelab.npm import Npm, NpmError
+from homelab.clients.npm import Npm, NpmError
 
 
 @pytest.fixture(scope="session")

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from bootstrap.steps import StepFailed
-from homelab import npm, technitium
+from homelab.clients import npm, technitium
+from homelab.clients.npm import Npm, NpmError, NpmUnreachable
+from homelab.clients.technitium import Technitium, TechnitiumError, TechnitiumUnreachable
 from homelab.model.inventory import Inventory
 from homelab.model.secrets import SecretError, Secrets
-from homelab.npm import Npm, NpmError, NpmUnreachable
-from homelab.technitium import Technitium, TechnitiumError, TechnitiumUnreachable
 
 READY_WAIT = 90.0
 RETRY_EVERY = 2.0

@@ -19,11 +19,11 @@ from ipaddress import IPv4Address
 
 from bootstrap.phase1.apiclients import TechnitiumSession, applied, checked
 from bootstrap.steps import Step
+from homelab.clients.technitium import RECURSION_ACL, Record, acl_list
 from homelab.model.inventory import Inventory
 from homelab.model.policy import allowed_networks
 from homelab.model.redact import REDACTOR
 from homelab.model.secrets import Secrets
-from homelab.technitium import RECURSION_ACL, Record, acl_list
 from homelab.transport.ssh import SSHPool
 
 MANAGED = "managed by homelab bootstrap (inventory.yaml)"

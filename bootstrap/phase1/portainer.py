@@ -13,9 +13,7 @@ import time
 
 from bootstrap.remote import Remote
 from bootstrap.steps import Step, StepFailed
-from homelab.model.envfile import set_values
-from homelab.model.secrets import read_env_file
-from homelab.portainer import (
+from homelab.clients.portainer import (
     FINGERPRINT_VAR,
     PORT,
     TOKEN_VAR,
@@ -25,6 +23,8 @@ from homelab.portainer import (
     PortainerUnreachable,
     server_fingerprint,
 )
+from homelab.model.envfile import set_values
+from homelab.model.secrets import read_env_file
 
 PASSWORD_VAR = "PORTAINER_ADMIN_PASSWORD"  # noqa: S105 - the secret's name
 TOKEN_DESCRIPTION = "homelab-bootstrap"  # noqa: S105 - a label

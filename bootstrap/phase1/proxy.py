@@ -24,11 +24,11 @@ from typing import Any
 from bootstrap.phase1 import npmtls
 from bootstrap.phase1.apiclients import NpmSession, applied, checked
 from bootstrap.steps import Step, StepFailed
+from homelab.clients.npm import AccessList, Certificate, Npm, NpmError, access_list_body, letsencrypt_request
 from homelab.model.certs import Authority, CertError, issue_leaf, load_authority
 from homelab.model.inventory import Host, Inventory, Service, TlsIssuer
 from homelab.model.policy import allowed_networks
 from homelab.model.secrets import Secrets
-from homelab.npm import AccessList, Certificate, Npm, NpmError, access_list_body, letsencrypt_request
 from homelab.transport.ssh import SSHPool
 
 CA_TAG = "homelab-ca"

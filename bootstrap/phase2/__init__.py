@@ -15,7 +15,7 @@ from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.remote import Remote
 from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Parallel, Plan, Step
-from homelab.environments import agent_port
+from homelab.clients.environments import agent_port
 from homelab.model.inventory import Inventory
 from homelab.model.secrets import Secrets
 from homelab.transport.ssh import SSHPool

@@ -26,7 +26,7 @@ from bootstrap.steps import Plan, Step, StepFailed
 from bootstrap.trust import TRUSTED_CAS, trusted_cas
 from homelab import gaming
 from homelab.checks.reach import service_host
-from homelab.environments import edge_poll_verified
+from homelab.clients.environments import edge_poll_verified
 from homelab.model.gitops import edge_deploys
 from homelab.model.inventory import Host, Inventory
 from homelab.model.redact import REDACTOR

@@ -14,10 +14,10 @@ from bootstrap.phase4.grafana import grafana_steps
 from bootstrap.remote import Remote
 from bootstrap.stack import Ready, Stack, deploy_step, files_step
 from bootstrap.steps import Step
-from homelab.grafana import Grafana, GrafanaError
+from homelab.clients.grafana import Grafana, GrafanaError
+from homelab.clients.prometheus import Prometheus, PrometheusError
 from homelab.model import monitoring
 from homelab.model.gitops import edge_deploys, portainer_deploys
-from homelab.prometheus import Prometheus, PrometheusError
 
 EXPORTERS = "exporters"
 MONITORING = "monitoring"

@@ -14,12 +14,12 @@ import time
 from collections.abc import Callable
 
 from bootstrap.steps import Step, StepFailed
+from homelab.clients.uptimekuma import UptimeKuma, UptimeKumaAuthError, UptimeKumaError, UptimeKumaUnreachable
 from homelab.model import monitoring
 from homelab.model.inventory import Inventory
 from homelab.model.monitoring import MonitorSpec
 from homelab.model.redact import REDACTOR
 from homelab.model.secrets import SecretError, Secrets
-from homelab.uptimekuma import UptimeKuma, UptimeKumaAuthError, UptimeKumaError, UptimeKumaUnreachable
 
 PASSWORD_VAR = "UPTIME_KUMA_PASSWORD"  # noqa: S105 - the secret's name
 READY_WAIT = 90.0

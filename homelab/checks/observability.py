@@ -18,15 +18,15 @@ import pytest
 
 from homelab import gaming
 from homelab.checks import could_not_observe, problem
-from homelab.grafana import Grafana, GrafanaAuthError, GrafanaError
+from homelab.clients.grafana import Grafana, GrafanaAuthError, GrafanaError
+from homelab.clients.prometheus import ActiveTarget, Prometheus, PrometheusError
+from homelab.clients.uptimekuma import Monitor, UptimeKuma, UptimeKumaError
 from homelab.model import monitoring
 from homelab.model.inventory import Host, Inventory
 from homelab.model.redact import basic_auth
 from homelab.model.secrets import SecretError, Secrets
-from homelab.prometheus import ActiveTarget, Prometheus, PrometheusError
 from homelab.transport.hostaccess import HostAccess
 from homelab.transport.ssh import HostUnreachable
-from homelab.uptimekuma import Monitor, UptimeKuma, UptimeKumaError
 
 T = TypeVar("T")
 PHASE4 = "`python -m bootstrap phase4`"

@@ -14,7 +14,7 @@ one. A service NPM forwards to over HTTP is an `http` monitor on its upstream (`
 2xx and 3xx accepted); any other service with a TCP port a `port` monitor on its first one; a service that
 publishes nothing (the Edge agent dials out) has none. Kuma probes from the platform VM, which every exposure
 admits; DNS and NPM's certificates are the P1/P4 DNS and TLS specs' business. A monitor as planned is a
-`MonitorSpec`; the Uptime Kuma client (homelab.uptimekuma) makes Kuma's monitors match it.
+`MonitorSpec`; the Uptime Kuma client (homelab.clients.uptimekuma) makes Kuma's monitors match it.
 """
 
 from __future__ import annotations

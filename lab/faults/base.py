@@ -15,12 +15,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from homelab.clients.npm import Npm
+from homelab.clients.portainer import FINGERPRINT_VAR, TOKEN_VAR, Portainer
+from homelab.clients.technitium import Technitium
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
 from homelab.model.secrets import Secrets
-from homelab.npm import Npm
-from homelab.portainer import FINGERPRINT_VAR, TOKEN_VAR, Portainer
-from homelab.technitium import Technitium
 from lab.docker import LabError, docker
 from lab.topology import LAB_DIR, machine
 

@@ -160,7 +160,7 @@ def test_the_client_never_asks_for_the_environment() -> None:
     import inspect
 
     from bootstrap.phase1 import portainer as phase1_portainer
-    from homelab import portainer as client
+    from homelab.clients import portainer as client
 
     for module in (client, phase1_portainer):
         code = inspect.getsource(module)

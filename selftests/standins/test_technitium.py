@@ -176,8 +176,8 @@ def test_admin_sessions_create_token_makes_a_token_for_a_user(tdns: Technitium, 
 
 
 def test_project_client_creates_a_token_through_the_session_call(tdns: Technitium) -> None:
-    """homelab.technitium's create_token works against a server that refuses the session-only call."""
-    from homelab.technitium import Technitium as Client
+    """homelab.clients.technitium's create_token works against a server that refuses the session-only call."""
+    from homelab.clients.technitium import Technitium as Client
 
     with Client(tdns.url("")) as client:
         client.login("admin", "admin")

@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import could_not_observe, problem
-from homelab.gitremote import GitRemoteError, file_at, ref_commit
+from homelab.clients.gitremote import GitRemoteError, file_at, ref_commit
+from homelab.clients.portainer_edge import ERROR, RUNNING, last_status, status_name
 from homelab.model.gitops import EDGE_ROLE, edge_deploys, edge_group
-from homelab.portainer_edge import ERROR, RUNNING, last_status, status_name
 
 pytestmark = pytest.mark.gitops
 

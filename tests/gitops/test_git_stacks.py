@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import could_not_observe, problem
-from homelab.gitremote import GitRemoteError, ref_commit
+from homelab.clients.gitremote import GitRemoteError, ref_commit
+from homelab.clients.portainer import PortainerError
 from homelab.model.gitops import edge_deploys, portainer_deploys
-from homelab.portainer import PortainerError
 
 pytestmark = pytest.mark.gitops
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from homelab.portainer import DEPLOY_TIMEOUT, Json, Portainer
+from homelab.clients.portainer import DEPLOY_TIMEOUT, Json, Portainer
 
 RUNNING = 7  # EdgeStackStatusType (api/portainer.go): what an agent reports once every service runs
 ERROR = 2

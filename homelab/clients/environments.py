@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from homelab.clients.portainer import PORT as PORTAINER_PORT
 from homelab.model.inventory import Host, Inventory
-from homelab.portainer import PORT as PORTAINER_PORT
 
 DOCKER, AGENT, EDGE = 1, 2, 4
 KIND_NAMES = {DOCKER: "Docker (socket)", AGENT: "Agent", 3: "Azure", EDGE: "Edge Agent", 5: "Kubernetes"}
