@@ -26,7 +26,7 @@ from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.remote import Remote
 from bootstrap.stack import WAIT
 from bootstrap.steps import Step, StepFailed
-from homelab import gaming
+from homelab.checks import gaming
 from homelab.clients.gitremote import GitRemoteError, file_at, ref_commit
 from homelab.clients.portainer import Json, Portainer, PortainerError
 from homelab.clients.portainer_edge import ERROR, RUNNING, EdgeApi, last_status, status_name

@@ -1,7 +1,7 @@
 """The gaming toggle: `python -m bootstrap.gaming on|off|status HOST [--inventory PATH]`.
 
 `on` stops the worker's GPU stack (Ollama lets go of the GPU's memory, Open WebUI goes with it) and records
-gaming mode on the worker (homelab.gaming.MARKER), so that the specs skip the GPU checks, saying "gaming mode"
+gaming mode on the worker (homelab.checks.gaming.MARKER), so that the specs skip the GPU checks, saying "gaming mode"
 (only while the stack is really stopped: a record with the stack running fails P3-GAMING-001), and bootstrap
 phase 3 leaves the stack stopped. `off` removes the record and starts the stack again. Both are
 idempotent; a worker that is off is reported, not an error (it is gaming, or asleep).
@@ -25,7 +25,7 @@ from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.remote import Remote
 from bootstrap.stack import Stack
 from bootstrap.steps import StepFailed
-from homelab import gaming
+from homelab.checks import gaming
 from homelab.model.gitops import edge_deploys, project
 from homelab.model.inventory_loader import InventoryError, load_inventory
 from homelab.model.secrets import SecretError, Secrets

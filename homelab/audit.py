@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from homelab import audit_html, promexport
-from homelab.exposure_matrix import MATRIX
+from homelab.checks.exposure_matrix import MATRIX
 from homelab.model.inventory import Inventory
 from homelab.model.redact import REDACTOR
 from homelab.model.waivers import WAIVED, WaiverError, Waivers

@@ -1,4 +1,4 @@
-"""The report's "Exposure matrix" section: who can reach what, one table per host (homelab.exposure_matrix).
+"""The report's "Exposure matrix" section: who can reach what, one table per host (homelab.checks.exposure_matrix).
 
 Tables: the public address first, then the hosts by name. Rows: what was probed, in natural order (numbers
 compared as numbers: `8081/tcp` before `10000/tcp`). Columns: the sources that probed the host, the
@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from html import escape
 
-from homelab.exposure_matrix import PUBLIC, Cell, ExposureMatrix
+from homelab.checks.exposure_matrix import PUBLIC, Cell, ExposureMatrix
 from homelab.results import Run
 
 SOURCES = ("runner", "vpn-client", "guest", "wan")  # the first columns, in this order

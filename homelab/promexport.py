@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime
 
-from homelab.exposure_matrix import ExposureMatrix
+from homelab.checks.exposure_matrix import ExposureMatrix
 from homelab.results import RESULTS, Run
 
 PREFIX = "homelab_compliance"

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from homelab import gaming, report
+from homelab import report
 from homelab.audit import Audit, WaiverExpired
-from homelab.checks import could_not_observe
+from homelab.checks import could_not_observe, gaming
 from homelab.model import redact
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import InventoryError, load_inventory
@@ -288,7 +288,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         threading.Thread(target=config.stash[ACCESS].prefetch_engines, name="homelab-engines", daemon=True).start()
 
 
-# -- a GPU worker's gaming state (homelab.gaming.read), read once per worker and run. A spec of the GPU stack
+# -- a GPU worker's gaming state (homelab.checks.gaming.read), read once per worker and run. A spec of the GPU stack
 # skips with "gaming mode" only when gaming mode is recorded and the GPU stack is verifiably stopped; a record with
 # the stack running is P3-GAMING-001's failure; a state that cannot be read fails as "could not observe". ---------
 @pytest.fixture(scope="session")

@@ -75,7 +75,7 @@ class Run:
     unreachable: dict[str, str] = field(default_factory=dict)  # always-on host -> the check that failed on it
     off: list[str] = field(default_factory=list)  # on-demand hosts found off
     waivers: list[dict[str, Any]] = field(default_factory=list)  # as in the file, with `status`
-    # the exposure matrix's cells (homelab.exposure_matrix.Cell as dicts); absent in runs recorded before it
+    # the exposure matrix's cells (homelab.checks.exposure_matrix.Cell as dicts); absent in runs recorded before it
     exposure: list[dict[str, Any]] = field(default_factory=list)
     risks: list[dict[str, Any]] = field(default_factory=list)  # homelab.risks.Risk as dicts: accepted, standing
 

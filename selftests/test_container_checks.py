@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from spec_project import INI, closed_port, inventory_text
 
-from homelab import stackcheck
+from homelab.checks import static
 from homelab.checks.containers import (
     Finding,
     host_access,
@@ -291,9 +291,9 @@ def repo(tmp_path: Path) -> Path:
 
 
 def static_problems(root: Path) -> list[str]:
-    repo = stackcheck.Repository(root)
+    repo = static.Repository(root)
     return [p for stack, service in repo.service_ids()
-            for p in repo.check_service(stackcheck.host_access_allowed, stack, service)]
+            for p in repo.check_service(static.host_access_allowed, stack, service)]
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from spec_project import REPO, spec_module
 
+from homelab.checks.gaming import GamingState
 from homelab.clients.gitremote import GitRemoteError
-from homelab.gaming import GamingState
 from homelab.model.gitops import GitStack
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory

@@ -3,7 +3,7 @@
 dockerd on TCP (P1-DOCKER-002, P2-DOCKER-001, P3-DOCKER-001): the real script runs under bash on a fake /proc,
 with a fake `sudo` that wants a password or lets it through, so that the configuration (flags, daemon.json) and
 the behaviour (a listening TCP socket held by dockerd) are both judged, and a read that fails is a failure.
-Gaming mode (homelab.gaming, tests/phase3): the real phase 3 conftest and specs run through pytester against a
+Gaming mode (homelab.checks.gaming, tests/phase3): the real phase 3 conftest and specs run through pytester against a
 fake worker, so that the exposure specs always run and a gaming-mode record with the stack running fails.
 """
 
@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from homelab import gaming
+from homelab.checks import gaming
 from homelab.checks.engine import (
     DAEMON_SCRIPT,
     Unobserved,

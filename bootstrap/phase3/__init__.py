@@ -24,7 +24,7 @@ from bootstrap.remote import Remote, is_off
 from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Plan, Step, StepFailed
 from bootstrap.trust import TRUSTED_CAS, trusted_cas
-from homelab import gaming
+from homelab.checks import gaming
 from homelab.checks.reach import service_host
 from homelab.clients.environments import edge_poll_verified
 from homelab.model.gitops import edge_deploys

@@ -22,8 +22,8 @@ import pytest
 from homelab.checks import problem
 from homelab.checks.dns import query_command
 from homelab.checks.exposure import NameAsk, Surface, attack_ports, surfaces
+from homelab.checks.exposure_matrix import MATRIX, PUBLIC, Cell
 from homelab.checks.ufw import UfwStatus, parse_status
-from homelab.exposure_matrix import MATRIX, PUBLIC, Cell
 from homelab.model.inventory import STACK_PHASES, Host, Inventory, Vantage
 from homelab.model.policy import Source, exposure_of, may_connect, published, sources
 from homelab.transport import httpprobe

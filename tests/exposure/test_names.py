@@ -15,7 +15,7 @@ import pytest
 
 from homelab.checks import problem
 from homelab.checks.exposure import classify, name_allowed, observed
-from homelab.exposure_matrix import MATRIX, Cell
+from homelab.checks.exposure_matrix import MATRIX, Cell
 from homelab.model.policy import allowed_networks
 
 pytestmark = pytest.mark.exposure
