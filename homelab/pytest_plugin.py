@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 
-from homelab import report
-from homelab.audit import Audit, WaiverExpired
 from homelab.checks import could_not_observe, gaming
 from homelab.model import redact
 from homelab.model.inventory import Inventory
@@ -26,6 +24,8 @@ from homelab.model.inventory_loader import InventoryError, load_inventory
 from homelab.model.redact import REDACTOR
 from homelab.model.secrets import SecretError, Secrets
 from homelab.model.waivers import WaiverError, Waivers, load_waivers
+from homelab.report import columns
+from homelab.report.audit import Audit, WaiverExpired
 from homelab.targets import KINDS, select
 from homelab.transport.hostaccess import HostAccess
 
@@ -114,7 +114,7 @@ def pytest_configure(config: pytest.Config) -> None:
     directory = None
     if not (config.option.no_reports or config.option.collectonly or hasattr(config, "workerinput")):
         directory = config.rootpath / config.option.report_dir
-        report.enable_files(config, directory, inventory)
+        columns.enable_files(config, directory, inventory)
     audit = config.stash[AUDIT] = Audit(config, inventory, access, waivers, directory)
     config.pluginmanager.register(audit, "homelab-audit")
 
@@ -157,7 +157,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if len(markers) == 1:
         kind = markers[0].args[0]
         params, ids = select(inventory, kind, dict(markers[0].kwargs))
-        if not params and kind == "gitstack":  # `git.deploy: direct`: a choice the report lists (homelab.risks)
+        if not params and kind == "gitstack":  # `git.deploy: direct`: a choice the report lists (homelab.report.risks)
             metafunc.parametrize(kind, [pytest.param(None, marks=pytest.mark.skip(
                 reason="the inventory has Portainer deploy no stack from Git (git.deploy: direct, or no `git:`): "
                        "bootstrap deploys every stack itself, an accepted risk the report lists"))], ids=["none"])
@@ -182,7 +182,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def _phased(metafunc: pytest.Metafunc, params: list[Any]) -> list[Any]:
     """A spec about every host with no phase marker of its own belongs to each target's phase (platform 1,
     agents 2, edge workers 3): `pytest -m phase2` then checks the agents, as the rollout reaches them."""
-    if any(report.PHASE.match(m.name) for m in metafunc.definition.iter_markers()):
+    if any(columns.PHASE.match(m.name) for m in metafunc.definition.iter_markers()):
         return params
 
     def phase_of(param: Any) -> int | None:
@@ -354,7 +354,7 @@ def reachability(pytestconfig: pytest.Config) -> Any:
 
 # -- reports and redaction -----------------------------------------------------------------------------
 class Masking:
-    """Secrets masked on every channel of a spec run besides its reports (`report.redact`, below): the terminal,
+    """Secrets masked on every channel of a spec run besides its reports (`columns.redact`, below): the terminal,
     `-s` included; log records (live with --log-cli-level, captured, caplog, --log-file); warnings."""
 
     def __init__(self, config: pytest.Config) -> None:
@@ -409,12 +409,12 @@ class Masking:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[
         None, pytest.TestReport, pytest.TestReport]:
     rep = yield
-    report.describe(item, rep)
+    columns.describe(item, rep)
     audit = item.config.stash.get(AUDIT, None)
     if audit is not None:
         audit.waive(item, rep)
     if REDACTOR:
-        report.redact(rep)
+        columns.redact(rep)
     return rep
 
 
@@ -423,6 +423,6 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Generator[
         None, pytest.CollectReport, pytest.CollectReport]:
     rep = yield
     if REDACTOR:
-        report.redact(rep)
+        columns.redact(rep)
     return rep
 

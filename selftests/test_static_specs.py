@@ -26,7 +26,7 @@ from homelab.model.compose import (
     parse_volume,
     variable_references,
 )
-from homelab.report import SEVERITIES
+from homelab.report.columns import SEVERITIES
 
 pytest_plugins = ["pytester"]
 

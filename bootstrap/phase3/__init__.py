@@ -73,7 +73,7 @@ def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: 
             return adopted_edge_id(inventory, access, host)
         if name == "EDGE_INSECURE_POLL":
             # Verified through NPM by Portainer's name; unverified only where Portainer has no name (its own 9443
-            # is self-signed): an accepted risk the report lists (homelab.risks).
+            # is self-signed): an accepted risk the report lists (homelab.report.risks).
             return "0" if edge_poll_verified(inventory) else "1"
         if name == "DNS_SERVER":  # not a secret: Technitium, which resolves Portainer's name for the agent
             return str(service_host(inventory, "technitium").address)

@@ -77,7 +77,7 @@ class Run:
     waivers: list[dict[str, Any]] = field(default_factory=list)  # as in the file, with `status`
     # the exposure matrix's cells (homelab.checks.exposure_matrix.Cell as dicts); absent in runs recorded before it
     exposure: list[dict[str, Any]] = field(default_factory=list)
-    risks: list[dict[str, Any]] = field(default_factory=list)  # homelab.risks.Risk as dicts: accepted, standing
+    risks: list[dict[str, Any]] = field(default_factory=list)  # homelab.report.risks.Risk as dicts: accepted, standing
 
     @property
     def meaning(self) -> str:

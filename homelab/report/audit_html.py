@@ -1,7 +1,7 @@
 """`report.html`: one run as an audit checklist, in one self-contained file (inline CSS, no script, no link).
 
 Top to bottom: the verdict and the run's facts; the summary by phase and by severity, hosts down, skip
-reasons; the exposure matrix (homelab/audit_matrix_html.py); what changed since the last run; the waivers;
+reasons; the exposure matrix (homelab/report/audit_matrix_html.py); what changed since the last run; the waivers;
 then one row per check. The caller masks secrets.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
-from homelab import audit_matrix_html
-from homelab.results import RESULTS, Check, Drift, Exit, Run
+from homelab.report import audit_matrix_html
+from homelab.report.results import RESULTS, Check, Drift, Exit, Run
 
 VERDICTS: dict[int, tuple[str, str]] = {Exit.PASSED: ("passed", "PASSED"), Exit.FAILED: ("failed", "FAILED"),
             Exit.UNREACHABLE: ("failed", "INCOMPLETE"), Exit.EXCEPTIONS: ("waived", "PASSED WITH EXCEPTIONS")}
@@ -165,7 +165,7 @@ def render(run: Run, changes: Drift) -> str:
 <section id="waivers"><h2>Waivers</h2>{_waivers(run)}</section>
 <section id="risks"><h2>Accepted risks</h2>{_risks(run)}</section>
 <section id="checks"><h2>Checks ({len(run.checks)})</h2>{_rows(run)}</section>
-<footer>Written by the homelab spec suite (tests/, homelab/audit.py). Secret values are masked as ********.
+<footer>Written by the homelab spec suite (tests/, homelab/report/audit.py). Secret values are masked as ********.
 Exit codes: 0 all passed, 1 failures, 6 a host unreachable, 7 only waived or skipped.</footer>
 </body></html>
 """

@@ -14,7 +14,7 @@ from collections import defaultdict
 from html import escape
 
 from homelab.checks.exposure_matrix import PUBLIC, Cell, ExposureMatrix
-from homelab.results import Run
+from homelab.report.results import Run
 
 SOURCES = ("runner", "vpn-client", "guest", "wan")  # the first columns, in this order
 FAIL = "✗ FAIL"

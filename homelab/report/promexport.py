@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime
 
 from homelab.checks.exposure_matrix import ExposureMatrix
-from homelab.results import RESULTS, Run
+from homelab.report.results import RESULTS, Run
 
 PREFIX = "homelab_compliance"
 

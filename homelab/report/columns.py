@@ -75,7 +75,7 @@ def git_revision(root: Path) -> str:
 
 
 def enable_files(config: pytest.Config, directory: Path, inventory: Inventory) -> None:
-    """A spec run writes reports/junit.xml unless told otherwise (report.html and the rest: homelab.audit).
+    """A spec run writes reports/junit.xml unless told otherwise (report.html and the rest: homelab.report.audit).
 
     pytest-html writes only when asked (`--html reports/details.html`): the engineer's view, with logs.
     """

@@ -2,7 +2,7 @@
 
 `Audit` is registered by the plugin for every spec run. It writes, under the report directory:
 `report.html` (the auditor's checklist), `results.json` (and a copy in `history/`) and `compliance.prom`
-(node-exporter's textfile collector). Exit codes: `homelab.results.Exit`.
+(node-exporter's textfile collector). Exit codes: `homelab.report.results.Exit`.
 """
 
 from __future__ import annotations
@@ -15,14 +15,14 @@ from typing import Any
 
 import pytest
 
-from homelab import audit_html, promexport
 from homelab.checks.exposure_matrix import MATRIX
 from homelab.model.inventory import Inventory
 from homelab.model.redact import REDACTOR
 from homelab.model.waivers import WAIVED, WaiverError, Waivers
-from homelab.report import git_revision
-from homelab.results import MEANING, Check, Exit, History, Run, drift
-from homelab.risks import accepted
+from homelab.report import audit_html, promexport
+from homelab.report.columns import git_revision
+from homelab.report.results import MEANING, Check, Exit, History, Run, drift
+from homelab.report.risks import accepted
 from homelab.transport.hostaccess import HostAccess
 
 DETAIL_MAX = 2000  # characters of a failure kept in the report and results.json
@@ -160,7 +160,7 @@ class Audit:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        """A run that completed gets its exit code (homelab.results.Exit), and, unless told not to, its files."""
+        """A run that completed gets its exit code (homelab.report.results.Exit), and, unless told not to, its files."""
         if session.exitstatus not in (Exit.PASSED, Exit.FAILED) or self.config.option.collectonly:
             return
         run = self.run = self.build()
