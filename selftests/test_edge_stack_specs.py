@@ -14,7 +14,7 @@ from homelab.clients.gitremote import GitRemoteError
 from homelab.model.gitops import GitStack
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
-from homelab.targets import select
+from homelab.specs.targets import select
 
 SPECS = spec_module("tests/gitops/test_edge_stacks.py")
 HEAD = "abc1234" + "0" * 33

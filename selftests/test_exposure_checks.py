@@ -331,7 +331,7 @@ def _load(path: str) -> Any:
 def test_name_spec_fails_when_nothing_came_back(example: Inventory) -> None:
     """EXP-NAME-001 from a vantage whose python3 prints nothing: "could not observe", no pass."""
     from homelab.checks.reach import PhaseProbes
-    from homelab.targets import select
+    from homelab.specs.targets import select
 
     probes = PhaseProbes(example, _SilentPython())  # type: ignore[arg-type]
     guest = next(s for s in sources(example) if s.name == "guest")

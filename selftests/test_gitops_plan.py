@@ -1,5 +1,5 @@
 """Which stacks Portainer deploys from Git (homelab.model.gitops), the `gitstack` targets the GIT-STACK specs run
-against (homelab.targets), and the accepted risks the report lists for every stack bootstrap deploys itself
+against (homelab.specs.targets), and the accepted risks the report lists for every stack bootstrap deploys itself
 (homelab.report.risks): everywhere with `git.deploy: direct` or without a `git:` section; and the Edge stacks, which
 Portainer CE never polls."""
 
@@ -14,7 +14,7 @@ from homelab.model.gitops import MANAGED, edge_stack_hosts, git_stacks, portaine
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
 from homelab.report.risks import Risk, accepted
-from homelab.targets import select
+from homelab.specs.targets import select
 
 ROOT = Path(__file__).resolve().parents[1]
 MANAGED_ON_SERVERS = ["monitoring@platform", "exporters@platform", "exporters@unraid", "exporters@pve-docker-1",

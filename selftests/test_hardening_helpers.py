@@ -1,4 +1,4 @@
-"""The hardening code's pure parts: HSTS max-age (homelab/checks/tls.py), `key__not` filters (homelab/targets.py),
+"""The hardening code's pure parts: HSTS max-age (homelab/checks/tls.py), `key__not` filters (homelab/specs/targets.py),
 where Edge agents poll Portainer and what an EdgeKey says (homelab/clients/environments.py), and the report's accepted
 risks (homelab/report/risks.py), all from the repository's inventory.yaml or a copy of it with one line changed.
 """
@@ -24,7 +24,7 @@ from homelab.clients.environments import (
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
 from homelab.report.risks import accepted
-from homelab.targets import _matches, select
+from homelab.specs.targets import _matches, select
 
 ROOT = Path(__file__).parents[1]
 PORTAINER_NAME_LINE = "    fqdn: portainer.home.example.com\n"

@@ -404,7 +404,7 @@ def run_phase3(project: pytest.Pytester, world: dict[str, object]) -> dict[str, 
     specs of gaming-pc-1."""
     (project.path / "world.json").write_text(json.dumps(world))
     plugin = [] if any(e.name == "homelab" for e in importlib.metadata.entry_points(group="pytest11")) \
-        else ["-p", "homelab.pytest_plugin"]
+        else ["-p", "homelab.specs.pytest_plugin"]
     out = project.path / "outcomes.json"
     (project.path / "tests" / "conftest.py").write_text(FAKES + f'''
 

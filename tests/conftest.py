@@ -1,4 +1,4 @@
-"""Fixtures the phase specs share beyond the plugin's (homelab/pytest_plugin.py, which also holds the gaming-state
+"""Fixtures the phase specs share beyond the plugin's (homelab/specs/pytest_plugin.py, which also holds the gaming-state
 fixtures: `gaming_state`, `not_gaming`, `service_up`)."""
 
 from __future__ import annotations

@@ -8,8 +8,8 @@ import pytest
 
 from homelab.checks.observability import GrafanaView, KumaView, PrometheusView
 from homelab.model import monitoring
-from homelab.pytest_plugin import INVENTORY
-from homelab.targets import Instance
+from homelab.specs.pytest_plugin import INVENTORY
+from homelab.specs.targets import Instance
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -26,7 +26,7 @@ from homelab.model.secrets import SecretError, Secrets
 from homelab.model.waivers import WaiverError, Waivers, load_waivers
 from homelab.report import columns
 from homelab.report.audit import Audit, WaiverExpired
-from homelab.targets import KINDS, select
+from homelab.specs.targets import KINDS, select
 from homelab.transport.hostaccess import HostAccess
 
 INVENTORY = pytest.StashKey[Inventory]()
