@@ -22,8 +22,8 @@ from typing import Any
 
 from bootstrap.environments import portainer_api
 from bootstrap.gitstacks import unreachable_fix
-from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.remote import Remote
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import WAIT
 from bootstrap.steps import Step, StepFailed
 from homelab.checks import gaming

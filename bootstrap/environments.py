@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bootstrap.phase1.portainer import PortainerAccess
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.steps import Step, StepFailed
 from homelab.clients.environments import (
     AGENT,

@@ -21,8 +21,8 @@ import sys
 import time
 
 from bootstrap.edgestacks import EdgeStack, set_member
-from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.remote import Remote
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import Stack
 from bootstrap.steps import StepFailed
 from homelab.checks import gaming

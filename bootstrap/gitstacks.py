@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bootstrap.environments import portainer_api
-from bootstrap.phase1.portainer import PortainerAccess
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import WAIT, Ready, Stack, env_names, is_ready, wait_healthy
 from bootstrap.steps import Step, StepFailed
 from homelab.clients.gitremote import GitRemoteError, ref_commit

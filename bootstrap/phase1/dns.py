@@ -17,7 +17,7 @@ import sys
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from bootstrap.phase1.apiclients import TechnitiumSession, applied, checked
+from bootstrap.services.apiclients import TechnitiumSession, applied, checked
 from bootstrap.steps import Step
 from homelab.clients.technitium import RECURSION_ACL, Record, acl_list
 from homelab.model.inventory import Inventory

@@ -11,8 +11,8 @@ inventory's group and tags, each refreshed by a snapshot and up.
 from __future__ import annotations
 
 from bootstrap import engine, environments, hostfirewall, sshd
-from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.remote import Remote
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Parallel, Plan, Step
 from homelab.clients.environments import agent_port

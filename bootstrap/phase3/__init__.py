@@ -17,10 +17,10 @@ from __future__ import annotations
 import uuid
 
 from bootstrap import edgestacks, engine, environments, hostfirewall, sshd
-from bootstrap.phase1 import proxy
-from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.phase3 import gpu
 from bootstrap.remote import Remote, is_off
+from bootstrap.services import proxy
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Plan, Step, StepFailed
 from bootstrap.trust import TRUSTED_CAS, trusted_cas

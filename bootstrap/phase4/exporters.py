@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from bootstrap import engine, hostfirewall
 from bootstrap.gitstacks import git_stack_step
-from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.phase4.grafana import grafana_steps
 from bootstrap.remote import Remote
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import Ready, Stack, deploy_step, files_step
 from bootstrap.steps import Step
 from homelab.clients.grafana import Grafana, GrafanaError

@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from bootstrap.phase1 import dns as dns_steps
-from bootstrap.phase1 import proxy
+from bootstrap.services import proxy
 from bootstrap.steps import Step, run_steps
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory

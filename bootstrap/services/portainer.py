@@ -1,4 +1,5 @@
-"""Phase 1, step 4: Portainer's admin (inside its init window) and an API token in the env file.
+"""Portainer's admin (inside its init window) and an API token in the env file: phase 1's step 4, and the
+`PortainerAccess` that every later phase signs in with.
 
 Portainer's certificate is pinned: on first contact its SHA-256 fingerprint is recorded in the env file as
 PORTAINER_TLS_FINGERPRINT (trust on first use, announced); afterwards a different certificate is refused.

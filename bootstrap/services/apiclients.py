@@ -1,4 +1,5 @@
-"""Logged-in API sessions for the phase 1 steps, opened on first use (a dry run before deploy opens none).
+"""Logged-in NPM and Technitium API sessions for the DNS and proxy steps, opened on first use (a dry run before
+deploy opens none).
 
 Checks ask with `wait=False`: a service that does not answer yet is simply "not done" (the dry run says
 "would"). Applies ask with `wait=True`: right after the stack deploys, the API may need a moment, so they

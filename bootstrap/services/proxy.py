@@ -1,4 +1,5 @@
-"""Phase 1, TLS: NPM on the platform host serves every service name over HTTPS, with a certificate each.
+"""TLS: NPM on the platform host serves every service name over HTTPS, with a certificate each (phase 1, and
+phases 3 and 4 again for the names they bring).
 
 For each service instance with an fqdn whose phase is at most the one applied (phase 1: Portainer, NPM's
 own admin, Technitium's console, Uptime Kuma), two steps, each checked against NPM's API:
@@ -21,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bootstrap.phase1 import npmtls
-from bootstrap.phase1.apiclients import NpmSession, applied, checked
+from bootstrap.services import npmtls
+from bootstrap.services.apiclients import NpmSession, applied, checked
 from bootstrap.steps import Step, StepFailed
 from homelab.clients.npm import AccessList, Certificate, Npm, NpmError, access_list_body, letsencrypt_request
 from homelab.model.certs import Authority, CertError, issue_leaf, load_authority
@@ -161,7 +162,7 @@ class Certificates:
 
 def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool | None = None, phase: int = 1) -> list[Step]:
     """The TLS and proxy steps for every name served once `phase` is applied; with `pool`, NPM's TLS versions
-    too (bootstrap.phase1.npmtls)."""
+    too (bootstrap.services.npmtls)."""
     api = NpmSession(inventory, secrets)
     certs = Certificates(inventory, secrets, api)
     target = f"{inventory.platform_host.name}/npm"
