@@ -9,10 +9,11 @@ from pathlib import Path
 
 from bootstrap import phase1, phase2, phase3, phase4
 from bootstrap.steps import Plan, StepFailed, run_steps
-from homelab.inventory import Inventory, InventoryError, load_inventory
-from homelab.redact import mask_streams, masked_output
-from homelab.secrets import SecretError, Secrets
-from homelab.ssh import SSHError, SSHPool
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import InventoryError, load_inventory
+from homelab.model.redact import mask_streams, masked_output
+from homelab.model.secrets import SecretError, Secrets
+from homelab.transport.ssh import SSHError, SSHPool
 
 # Each phase turns the inventory into its steps; the rollout, phase by phase: README.md, "Point it at your homelab".
 PHASES: dict[str, Callable[[Inventory, Secrets, SSHPool], Plan]] = {

@@ -1,4 +1,4 @@
-"""Edge stacks from Git (docs/gitops.md; which ones: homelab.gitops): on the Edge hosts (the gaming PCs) Portainer
+"""Edge stacks from Git (docs/gitops.md; which ones: homelab.model.gitops): on the Edge hosts (the gaming PCs) Portainer
 CE deploys `gpu-worker` and `exporters` as Edge stacks, which each host's Edge agent fetches when it polls and runs
 as compose project `edge_<stack>`. Upstream facts: docs/design/edge-stacks.md.
 
@@ -22,19 +22,19 @@ from typing import Any
 
 from bootstrap.environments import portainer_api
 from bootstrap.gitstacks import unreachable_fix
-from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.remote import Remote
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import WAIT
 from bootstrap.steps import Step, StepFailed
-from homelab import gaming
-from homelab.compose import ComposeError, load_stack
-from homelab.gitops import EDGE_PROJECT_PREFIX, edge_group, edge_stack_hosts
-from homelab.gitremote import GitRemoteError, file_at, ref_commit
-from homelab.inventory import Host, Inventory
-from homelab.portainer import Json, Portainer, PortainerError
-from homelab.portainer_edge import AGENT_FILES, ERROR, RUNNING, EdgeApi, last_status, status_name
-from homelab.secrets import Secrets
-from homelab.ssh import SSHError, SSHPool
+from homelab.checks import gaming
+from homelab.clients.gitremote import GitRemoteError, file_at, ref_commit
+from homelab.clients.portainer import Json, Portainer, PortainerError
+from homelab.clients.portainer_edge import AGENT_FILES, ERROR, RUNNING, EdgeApi, last_status, status_name
+from homelab.model.compose import ComposeError, load_stack
+from homelab.model.gitops import EDGE_PROJECT_PREFIX, edge_group, edge_stack_hosts
+from homelab.model.inventory import Host, Inventory
+from homelab.model.secrets import Secrets
+from homelab.transport.ssh import SSHError, SSHPool
 
 GAMING_STACK = gaming.STACK  # the stack a GPU worker in gaming mode leaves out of its Edge group
 

@@ -1,4 +1,4 @@
-"""Portainer environments from the inventory (homelab.environments): one per host, named after it.
+"""Portainer environments from the inventory (homelab.clients.environments): one per host, named after it.
 
 Idempotent by name: an environment is updated in place, never duplicated; a name held by an environment of
 another kind is a clash the operator must resolve. Environments the inventory does not know are left alone
@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from bootstrap.phase1.portainer import PortainerAccess
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.steps import Step, StepFailed
-from homelab.environments import (
+from homelab.clients.environments import (
     AGENT,
     EDGE,
     UP,
@@ -24,8 +24,8 @@ from homelab.environments import (
     placement_differences,
     wanted,
 )
-from homelab.inventory import Host
-from homelab.portainer import TOKEN_VAR, Portainer, PortainerError
+from homelab.clients.portainer import TOKEN_VAR, Portainer, PortainerError
+from homelab.model.inventory import Host
 
 
 @contextmanager

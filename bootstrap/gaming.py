@@ -1,13 +1,13 @@
 """The gaming toggle: `python -m bootstrap.gaming on|off|status HOST [--inventory PATH]`.
 
 `on` stops the worker's GPU stack (Ollama lets go of the GPU's memory, Open WebUI goes with it) and records
-gaming mode on the worker (homelab.gaming.MARKER), so that the specs skip the GPU checks, saying "gaming mode"
+gaming mode on the worker (homelab.checks.gaming.MARKER), so that the specs skip the GPU checks, saying "gaming mode"
 (only while the stack is really stopped: a record with the stack running fails P3-GAMING-001), and bootstrap
 phase 3 leaves the stack stopped. `off` removes the record and starts the stack again. Both are
 idempotent; a worker that is off is reported, not an error (it is gaming, or asleep).
 
-Where Portainer deploys gpu-worker as an Edge stack (homelab.gitops), `on` also takes the worker out of the stack's
-Edge group, so that its agent removes the stack (volumes stay) and nothing redeploys it while the player plays,
+Where Portainer deploys gpu-worker as an Edge stack (homelab.model.gitops), `on` also takes the worker out of the
+stack's Edge group, so that its agent removes the stack (volumes stay) and nothing redeploys it while the player plays,
 not even an agent restart; `off` puts it back, and the agent deploys it again.
 """
 
@@ -21,15 +21,15 @@ import sys
 import time
 
 from bootstrap.edgestacks import EdgeStack, set_member
-from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.remote import Remote
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import Stack
 from bootstrap.steps import StepFailed
-from homelab import gaming
-from homelab.gitops import edge_deploys, project
-from homelab.inventory import InventoryError, load_inventory
-from homelab.secrets import SecretError, Secrets
-from homelab.ssh import SSHError, SSHPool
+from homelab.checks import gaming
+from homelab.model.gitops import edge_deploys, project
+from homelab.model.inventory_loader import InventoryError, load_inventory
+from homelab.model.secrets import SecretError, Secrets
+from homelab.transport.ssh import SSHError, SSHPool
 
 STACK = "gpu-worker"
 WAIT = 120.0  # an Edge agent deploys on its next poll, then Open WebUI's health check starts

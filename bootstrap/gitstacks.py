@@ -1,5 +1,5 @@
-"""Stacks Portainer deploys from Git (docs/gitops.md; which ones: homelab.gitops): each is a Portainer Git stack in
-its host's environment, of the inventory's repository, reference and `stacks/NAME/compose.yaml`, with the stack's
+"""Stacks Portainer deploys from Git (docs/gitops.md; which ones: homelab.model.gitops): each is a Portainer Git stack
+in its host's environment, of the inventory's repository, reference and `stacks/NAME/compose.yaml`, with the stack's
 variables as its Env and GitOps polling (`git.poll`), and it runs the reference's current commit.
 
 Idempotent: a missing stack is created (Portainer clones and deploys it), one whose Git settings or Env differ
@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from bootstrap.environments import portainer_api
-from bootstrap.phase1.portainer import PortainerAccess
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import WAIT, Ready, Stack, env_names, is_ready, wait_healthy
 from bootstrap.steps import Step, StepFailed
-from homelab.compose import ComposeError, load_stack
-from homelab.gitremote import GitRemoteError, ref_commit
-from homelab.inventory import GitSource
-from homelab.portainer import Portainer, PortainerError
+from homelab.clients.gitremote import GitRemoteError, ref_commit
+from homelab.clients.portainer import Portainer, PortainerError
+from homelab.model.compose import ComposeError, load_stack
+from homelab.model.inventory import GitSource
 
 
 def unreachable_fix(git: GitSource) -> str:

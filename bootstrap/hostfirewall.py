@@ -1,4 +1,4 @@
-"""A host's firewall from the reachability policy (homelab.firewall): the last step of each phase on a host.
+"""A host's firewall from the reachability policy (homelab.model.firewall): the last step of each phase on a host.
 
 ufw: default deny incoming, allow outgoing, SSH and each published port from the networks its exposure
 admits. DOCKER-USER: our chain HOMELAB-DOCKER, persisted as a block in /etc/ufw/after.rules so that every
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from bootstrap.remote import Remote, put_text
 from bootstrap.steps import Step, StepFailed
-from homelab import firewall
-from homelab.firewall import CHAIN, FirewallRefused
+from homelab.model import firewall
+from homelab.model.firewall import CHAIN, FirewallRefused
 
 AFTER_RULES = "/etc/ufw/after.rules"
 UNRAID_GO = "/boot/config/go"

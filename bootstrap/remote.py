@@ -1,5 +1,6 @@
 """Commands and files on one host of the inventory over the run's SSH connection, as root (`sudo -n` when the SSH
-user is not root). Failures become StepFailed naming the host, the command and its error."""
+user is not root). Failures become StepFailed naming the host, the command and its error. `is_off`: whether an
+on-demand host is switched off (phases 3 and 4 skip it, saying so)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import shlex
 from dataclasses import dataclass
 
 from bootstrap.steps import StepFailed
-from homelab.inventory import Host, Inventory
-from homelab.secrets import Secrets
-from homelab.ssh import CommandResult, SSHPool
+from homelab.model.inventory import Host, Inventory
+from homelab.model.secrets import Secrets
+from homelab.transport.ssh import CommandResult, SSHError, SSHPool
 
 
 @dataclass
@@ -62,3 +63,13 @@ def put_text(remote: Remote, path: str, text: str, mode: int = 0o644) -> None:
     directory, name = path.rsplit("/", 1)
     remote.put({name: (text.encode(), mode)}, directory)
 
+
+def is_off(pool: SSHPool, host: Host) -> str | None:
+    """Why an on-demand host cannot be reached now (it is off), or None when it answers."""
+    try:
+        pool.get(host)
+    except SSHError as exc:
+        if host.on_demand:
+            return str(exc)
+        raise
+    return None

@@ -13,7 +13,7 @@ import time
 from bootstrap.remote import Remote, put_text
 from bootstrap.steps import Step, StepFailed
 from homelab.checks import sshd
-from homelab.ssh import HostUnreachable, SSHError, connect, offered_auth
+from homelab.transport.ssh import HostUnreachable, SSHError, connect, offered_auth
 
 RELOAD = ("systemctl reload ssh 2>/dev/null || systemctl reload sshd 2>/dev/null || /etc/rc.d/rc.sshd reload "
           "2>/dev/null || kill -HUP \"$(cat /run/sshd.pid 2>/dev/null || cat /var/run/sshd.pid)\"")

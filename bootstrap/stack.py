@@ -28,10 +28,10 @@ import yaml
 
 from bootstrap.remote import Remote
 from bootstrap.steps import Step, StepFailed
-from homelab.compose import COMPOSE_FILE, ComposeError, load_stack
-from homelab.images import override_for
-from homelab.paths import stack_dir
-from homelab.portainer import PortainerError
+from homelab.clients.portainer import PortainerError
+from homelab.model.compose import COMPOSE_FILE, ComposeError, load_stack
+from homelab.model.images import override_for
+from homelab.model.paths import stack_dir
 
 OVERRIDE = "compose.override.yaml"
 CONFIG_LABEL = "homelab.config-sha256"

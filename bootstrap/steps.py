@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from homelab.redact import REDACTOR
+from homelab.model.redact import REDACTOR
 
 
 class StepFailed(Exception):

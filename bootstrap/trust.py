@@ -11,7 +11,7 @@ import ssl
 from pathlib import Path
 
 from bootstrap.steps import StepFailed
-from homelab.inventory import Inventory
+from homelab.model.inventory import Inventory
 
 TRUSTED_CAS = "homelab-ca.crt"
 

@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 
-from homelab.inventory import InventoryError
+from homelab.model.inventory_loader import InventoryError
 from lab import up as lifecycle
 from lab.docker import LabError, ensure_engine
 from lab.keys import SSH_KEY

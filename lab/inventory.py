@@ -1,6 +1,6 @@
 """The lab inventory: the seed inventory's schema and services, with the lab's addresses, keys and users.
 
-Written to .lab/inventory.yaml and validated with `homelab.inventory.load_inventory` before anyone sees it.
+Written to .lab/inventory.yaml and validated with `homelab.model.inventory_loader.load_inventory` before anyone sees it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from typing import Any
 
 import yaml
 
-from homelab.inventory import Inventory, load_inventory
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
 from lab.keys import CA_CERT, CA_KEY, ENV_FILE, SSH_KEY, ensure_env
 from lab.topology import (
     GIT_ADDRESS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from homelab.paths import REPO as REPO  # re-exported: lab.faults and the proofs import it from here
+from homelab.model.paths import REPO as REPO  # re-exported: lab.faults and the proofs import it from here
 from lab.docker import LabError
 
 LAB_DIR = REPO / ".lab"

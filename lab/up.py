@@ -6,7 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from homelab.inventory import Inventory
+from homelab.model.inventory import Inventory
 from lab import containers, gitserver, images, inventory, registry, stackimages
 from lab.docker import docker, ensure_engine, inspect_format, lab_objects
 from lab.images import Log

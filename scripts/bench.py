@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a file: homelab and lab import from here
 
-from homelab.inventory import load_inventory
-from homelab.paths import REPO
+from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from lab import up as lab_up
 from lab.docker import docker
 from lab.topology import machine
@@ -100,8 +100,8 @@ def scale_to(extra: int) -> None:
 
 def forget_removed_environments() -> None:
     """Portainer still lists the extra agents removed by scaling back: delete those the inventory lost."""
-    from homelab.portainer import FINGERPRINT_VAR, PORT, TOKEN_VAR, Portainer
-    from homelab.secrets import Secrets
+    from homelab.clients.portainer import FINGERPRINT_VAR, PORT, TOKEN_VAR, Portainer
+    from homelab.model.secrets import Secrets
 
     inventory = load_inventory(INVENTORY)
     secrets = Secrets(inventory.secrets, inventory.settings.env_file)

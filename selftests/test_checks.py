@@ -17,7 +17,7 @@ import pytest
 from homelab.checks.dns import acl_problem, parse_answer, query_command
 from homelab.checks.engine import parse_stat
 from homelab.checks.ufw import parse_status
-from homelab.inventory import load_inventory
+from homelab.model.inventory_loader import load_inventory
 
 INVENTORY = load_inventory(Path(__file__).parents[1] / "inventory.yaml")
 

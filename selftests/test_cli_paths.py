@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from bootstrap.__main__ import open_secrets
-from homelab.inventory import load_inventory
-from homelab.pytest_plugin import _joined
-from homelab.secrets import SecretError, Secrets
+from homelab.model.inventory_loader import load_inventory
+from homelab.model.secrets import SecretError, Secrets
+from homelab.specs.pytest_plugin import _joined
 
 REPO = Path(__file__).parents[1]
 ENV_VARS = ("HOMELAB_INVENTORY", "HOMELAB_ENV_FILE", "HOMELAB_WAIVERS", "HOMELAB_REPORT_DIR")

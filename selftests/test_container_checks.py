@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from spec_project import INI, closed_port, inventory_text
 
-from homelab import stackcheck
+from homelab.checks import static
 from homelab.checks.containers import (
     Finding,
     host_access,
@@ -27,8 +27,9 @@ from homelab.checks.containers import (
     unplanned_ports,
 )
 from homelab.checks.engine import STACKS_DIR
-from homelab.compose import load_compose
-from homelab.inventory import Host, load_inventory
+from homelab.model.compose import load_compose
+from homelab.model.inventory import Host
+from homelab.model.inventory_loader import load_inventory
 
 ROOT = Path(__file__).parents[1]
 EVERY = ("0.0.0.0", "::")
@@ -290,9 +291,9 @@ def repo(tmp_path: Path) -> Path:
 
 
 def static_problems(root: Path) -> list[str]:
-    repo = stackcheck.Repository(root)
+    repo = static.Repository(root)
     return [p for stack, service in repo.service_ids()
-            for p in repo.check_service(stackcheck.host_access_allowed, stack, service)]
+            for p in repo.check_service(static.host_access_allowed, stack, service)]
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -337,7 +338,7 @@ import json
 import docker
 import pytest
 
-from homelab.dockerclient import EngineSnapshot
+from homelab.transport.dockerclient import EngineSnapshot
 
 MODE = {mode!r}
 INSPECTED = json.loads({inspected!r})

@@ -20,13 +20,15 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from bootstrap.phase1 import dns, proxy
-from bootstrap.phase1.apiclients import NpmSession
-from homelab.certs import Authority, CertError, Leaf, issue_leaf, load_authority
-from homelab.inventory import Inventory, load_inventory
-from homelab.npm import Certificate, Npm, NpmAuthError, NpmError, ProxyHost, letsencrypt_request
-from homelab.secrets import Secrets
-from homelab.technitium import Technitium, TechnitiumAuthError, TechnitiumError, acl_list
+from bootstrap.phase1 import dns
+from bootstrap.services import proxy
+from bootstrap.services.apiclients import NpmSession
+from homelab.clients.npm import Certificate, Npm, NpmAuthError, NpmError, ProxyHost, letsencrypt_request
+from homelab.clients.technitium import Technitium, TechnitiumAuthError, TechnitiumError, acl_list
+from homelab.model.certs import Authority, CertError, Leaf, issue_leaf, load_authority
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
+from homelab.model.secrets import Secrets
 from lab import inventory as lab_inventory
 
 ROOT = Path(__file__).parents[1]

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from bootstrap.edgestacks import EdgeStack
-from homelab.inventory import Inventory, load_inventory
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
 
 ROOT = Path(__file__).resolve().parents[1]
 FILE = "services: {}\n"

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from bootstrap.phase3 import adopted_edge_id, edge_id
-from homelab.environments import edge_id_mismatch
-from homelab.inventory import load_inventory
+from homelab.clients.environments import edge_id_mismatch
+from homelab.model.inventory_loader import load_inventory
 
 BOUND = "5f0c3b7e-bound-by-portainer"
 

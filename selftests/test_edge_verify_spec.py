@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from spec_project import REPO, spec_module
 
-from homelab.environments import edge_poll_url
-from homelab.inventory import Inventory, load_inventory
+from homelab.clients.environments import edge_poll_url
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
 
 SPECS = spec_module("tests/phase3/test_edge_agent.py")
 

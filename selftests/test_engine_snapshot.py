@@ -9,7 +9,7 @@ import docker
 import docker.errors
 import pytest
 
-from homelab.dockerclient import EngineSnapshot
+from homelab.transport.dockerclient import EngineSnapshot
 
 INSPECTED = [
     {"Id": "a1", "Name": "/portainer-agent", "State": {"Status": "running"},

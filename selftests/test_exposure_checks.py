@@ -1,5 +1,5 @@
-"""The exposure checks without a lab: the attack plan, listeners from /proc/net, classifying by-name answers,
-and `homelab.httpprobe` against real servers on loopback (an HTTP server, a fake Docker `/_ping`, a banner)."""
+"""The exposure checks without a lab: the attack plan, listeners from /proc/net, classifying by-name answers, and
+`homelab.transport.httpprobe` against real servers on loopback (an HTTP server, a fake Docker `/_ping`, a banner)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from homelab import httpprobe, sweep
 from homelab.checks.exposure import (
     EXTRA_PORTS,
     PUBLIC_ADDRESS,
@@ -30,8 +29,10 @@ from homelab.checks.exposure import (
     surfaces,
     what_answers,
 )
-from homelab.inventory import Inventory, load_inventory
-from homelab.policy import Source, sources
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
+from homelab.model.policy import Source, sources
+from homelab.transport import httpprobe, sweep
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -261,7 +262,7 @@ class _SilentPython:
         return None
 
     def run(self, target: object, command: str, timeout: float | None = None) -> object:
-        from homelab.ssh import CommandResult
+        from homelab.transport.ssh import CommandResult
 
         return CommandResult(0, "", "")
 
@@ -330,7 +331,7 @@ def _load(path: str) -> Any:
 def test_name_spec_fails_when_nothing_came_back(example: Inventory) -> None:
     """EXP-NAME-001 from a vantage whose python3 prints nothing: "could not observe", no pass."""
     from homelab.checks.reach import PhaseProbes
-    from homelab.targets import select
+    from homelab.specs.targets import select
 
     probes = PhaseProbes(example, _SilentPython())  # type: ignore[arg-type]
     guest = next(s for s in sources(example) if s.name == "guest")
@@ -355,7 +356,7 @@ def test_access_list_spec_fails_when_npm_cannot_be_read(example: Inventory, tmp_
     """EXP-NAME-002's NPM client: an admin API that does not answer is "could not observe", never a pass."""
     from dataclasses import replace
 
-    from homelab.secrets import Secrets
+    from homelab.model.secrets import Secrets
 
     conftest = _load("tests/conftest.py")
     closed = socket.socket()

@@ -1,5 +1,5 @@
-"""The exposure matrix (homelab/exposure_matrix.py): the collector, its place in results.json, the report's
-"Exposure matrix" section (homelab/audit_matrix_html.py) and compliance.prom; then a pytester run whose spec
+"""The exposure matrix (homelab/checks/exposure_matrix.py): the collector, its place in results.json, the report's
+"Exposure matrix" section (homelab/report/audit_matrix_html.py) and compliance.prom; then a pytester run whose spec
 records cells, end to end."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import pytest
 from spec_project import AUDIT_SPECS, make_project, results
 from test_report_audit import Tables, section
 
-from homelab import audit_html, promexport
-from homelab.exposure_matrix import MATRIX, PUBLIC, Cell, ExposureMatrix
-from homelab.results import History, Run, drift
+from homelab.checks.exposure_matrix import MATRIX, PUBLIC, Cell, ExposureMatrix
+from homelab.report import audit_html, promexport
+from homelab.report.results import History, Run, drift
 
 WAN_OPEN = Cell(PUBLIC, "portainer.home.example.com https", "wan", "closed", "refused by NPM (403)", True)
 CELLS = [
@@ -174,7 +174,7 @@ import threading
 
 import pytest
 
-from homelab.exposure_matrix import MATRIX, Cell
+from homelab.checks.exposure_matrix import MATRIX, Cell
 
 pytestmark = pytest.mark.phase1
 

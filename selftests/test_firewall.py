@@ -1,4 +1,4 @@
-"""Firewall rules generated from the reachability policy (homelab.firewall): pure, no host needed."""
+"""Firewall rules generated from the reachability policy (homelab.model.firewall): pure, no host needed."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from homelab import firewall
-from homelab.firewall import FirewallRefused
-from homelab.inventory import Inventory, load_inventory
+from homelab.model import firewall
+from homelab.model.firewall import FirewallRefused
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
 
 ROOT = Path(__file__).parents[1]
 LAN, VPN = "198.51.100.0/24", "203.0.113.0/26"

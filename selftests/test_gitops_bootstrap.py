@@ -13,8 +13,9 @@ import pytest
 from test_gitops_inventory import REPOSITORY, git_inventory
 
 from bootstrap.gitstacks import GitStack
-from homelab.inventory import Inventory, load_inventory
-from homelab.paths import stack_dir
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import stack_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAD = "def5678" + "0" * 33

@@ -1,6 +1,7 @@
-"""The inventory's `git:` section (issue #18, homelab.inventory._git): what it accepts, its defaults, and the one-line
-refusal, naming file:line and field, of each malformed value. Also the shared helper of the test_gitops_* selftests:
-the repository's inventory.yaml with its `git:` section replaced, written to a temporary folder."""
+"""The inventory's `git:` section (issue #18, homelab.model.inventory_loader._git): what it accepts, its defaults, and
+the one-line refusal, naming file:line and field, of each malformed value. Also the shared helper of the
+test_gitops_* selftests: the repository's inventory.yaml with its `git:` section replaced, written to a temporary
+folder."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from homelab.inventory import GitSource, Inventory, InventoryError, load_inventory
+from homelab.model.inventory import GitSource, Inventory
+from homelab.model.inventory_loader import InventoryError, load_inventory
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "inventory.yaml"
 EXAMPLE_TEXT = EXAMPLE.read_text(encoding="utf-8")

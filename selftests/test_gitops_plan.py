@@ -1,6 +1,6 @@
-"""Which stacks Portainer deploys from Git (homelab.gitops), the `gitstack` targets the GIT-STACK specs run against
-(homelab.targets), and the accepted risks the report lists for every stack bootstrap deploys itself
-(homelab.risks): everywhere with `git.deploy: direct` or without a `git:` section; and the Edge stacks, which
+"""Which stacks Portainer deploys from Git (homelab.model.gitops), the `gitstack` targets the GIT-STACK specs run
+against (homelab.specs.targets), and the accepted risks the report lists for every stack bootstrap deploys itself
+(homelab.report.risks): everywhere with `git.deploy: direct` or without a `git:` section; and the Edge stacks, which
 Portainer CE never polls."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from test_gitops_inventory import REPOSITORY, git_inventory
 
-from homelab.gitops import MANAGED, edge_stack_hosts, git_stacks, portainer_deploys, project, stack_of_project
-from homelab.inventory import Inventory, load_inventory
-from homelab.risks import Risk, accepted
-from homelab.targets import select
+from homelab.model.gitops import MANAGED, edge_stack_hosts, git_stacks, portainer_deploys, project, stack_of_project
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
+from homelab.report.risks import Risk, accepted
+from homelab.specs.targets import select
 
 ROOT = Path(__file__).resolve().parents[1]
 MANAGED_ON_SERVERS = ["monitoring@platform", "exporters@platform", "exporters@unraid", "exporters@pve-docker-1",

@@ -1,4 +1,4 @@
-"""homelab.gitremote without a lab: the pkt-lines of Git's smart HTTP discovery, and `ref_commit` against a real
+"""homelab.clients.gitremote without a lab: the pkt-lines of Git's smart HTTP discovery, and `ref_commit` against a real
 `git http-backend` served on 127.0.0.1 (plain HTTP, and HTTPS with a self-signed certificate as settings.ca_bundle,
 reached at git.address with the repository's name as SNI and Host). Every failure names the repository URL."""
 
@@ -20,7 +20,7 @@ from selfsigned import self_signed
 from spec_project import closed_port
 from test_gitops_inventory import git_inventory
 
-from homelab.gitremote import GitRemoteError, advertised_refs, ref_commit
+from homelab.clients.gitremote import GitRemoteError, advertised_refs, ref_commit
 
 NAME = "git.home.example.com"
 

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from spec_project import REPO, spec_module
 
-from homelab.gitops import GitStack
-from homelab.gitremote import GitRemoteError
-from homelab.inventory import Inventory, load_inventory
-from homelab.portainer import PortainerError
-from homelab.targets import select
+from homelab.clients.gitremote import GitRemoteError
+from homelab.clients.portainer import PortainerError
+from homelab.model.gitops import GitStack
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
+from homelab.specs.targets import select
 
 SPECS = spec_module("tests/gitops/test_git_stacks.py")
 REPOSITORY = "https://git.home.example.com/homelab/homelab.git"

@@ -1,6 +1,6 @@
-"""The hardening code's pure parts: HSTS max-age (homelab/checks/tls.py), `key__not` filters (homelab/targets.py),
-where Edge agents poll Portainer and what an EdgeKey says (homelab/environments.py), and the report's accepted
-risks (homelab/risks.py), all from the repository's inventory.yaml or a copy of it with one line changed.
+"""The hardening code's pure parts: HSTS max-age (homelab/checks/tls.py), `key__not` filters (homelab/specs/targets.py),
+where Edge agents poll Portainer and what an EdgeKey says (homelab/clients/environments.py), and the report's accepted
+risks (homelab/report/risks.py), all from the repository's inventory.yaml or a copy of it with one line changed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from homelab.checks.tls import hsts_max_age
-from homelab.environments import (
+from homelab.clients.environments import (
     EDGE,
     PORTAINER_PORT,
     edge_key_url,
@@ -21,9 +21,10 @@ from homelab.environments import (
     identity_differences,
     wanted,
 )
-from homelab.inventory import Inventory, load_inventory
-from homelab.risks import accepted
-from homelab.targets import _matches, select
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
+from homelab.report.risks import accepted
+from homelab.specs.targets import _matches, select
 
 ROOT = Path(__file__).parents[1]
 PORTAINER_NAME_LINE = "    fqdn: portainer.home.example.com\n"

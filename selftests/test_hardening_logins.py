@@ -19,8 +19,9 @@ from spec_project import spec_module
 
 from homelab.checks import tls
 from homelab.checks.logins import LOGINS, NO_LOGIN, Login
-from homelab.inventory import Inventory, load_inventory
-from homelab.targets import Fqdn, select
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
+from homelab.specs.targets import Fqdn, select
 
 ROOT = Path(__file__).parents[1]
 

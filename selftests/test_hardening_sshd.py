@@ -19,8 +19,9 @@ import pytest
 from spec_project import spec_module
 
 from homelab.checks import sshd
-from homelab.inventory import Host, Inventory, load_inventory
-from homelab.ssh import CommandResult, HostUnreachable, SSHError
+from homelab.model.inventory import Host, Inventory
+from homelab.model.inventory_loader import load_inventory
+from homelab.transport.ssh import CommandResult, HostUnreachable, SSHError
 
 ROOT = Path(__file__).parents[1]
 

@@ -3,7 +3,7 @@
 dockerd on TCP (P1-DOCKER-002, P2-DOCKER-001, P3-DOCKER-001): the real script runs under bash on a fake /proc,
 with a fake `sudo` that wants a password or lets it through, so that the configuration (flags, daemon.json) and
 the behaviour (a listening TCP socket held by dockerd) are both judged, and a read that fails is a failure.
-Gaming mode (homelab.gaming, tests/phase3): the real phase 3 conftest and specs run through pytester against a
+Gaming mode (homelab.checks.gaming, tests/phase3): the real phase 3 conftest and specs run through pytester against a
 fake worker, so that the exposure specs always run and a gaming-mode record with the stack running fails.
 """
 
@@ -19,7 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from homelab import gaming
+from homelab.checks import gaming
 from homelab.checks.engine import (
     DAEMON_SCRIPT,
     Unobserved,
@@ -30,7 +30,7 @@ from homelab.checks.engine import (
     stat_command,
     tcp_hosts,
 )
-from homelab.ssh import CommandResult
+from homelab.transport.ssh import CommandResult
 
 ROOT = Path(__file__).parents[1]
 PID = "4242"
@@ -316,9 +316,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from homelab.policy import may_connect
-from homelab.probes import Outcome
-from homelab.ssh import CommandResult
+from homelab.model.policy import may_connect
+from homelab.transport.probes import Outcome
+from homelab.transport.ssh import CommandResult
 
 PORTS = {11434: "ollama", 3000: "open-webui"}
 
@@ -404,7 +404,7 @@ def run_phase3(project: pytest.Pytester, world: dict[str, object]) -> dict[str, 
     specs of gaming-pc-1."""
     (project.path / "world.json").write_text(json.dumps(world))
     plugin = [] if any(e.name == "homelab" for e in importlib.metadata.entry_points(group="pytest11")) \
-        else ["-p", "homelab.pytest_plugin"]
+        else ["-p", "homelab.specs.pytest_plugin"]
     out = project.path / "outcomes.json"
     (project.path / "tests" / "conftest.py").write_text(FAKES + f'''
 

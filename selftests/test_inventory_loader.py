@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from homelab.inventory import Inventory, InventoryError, load_inventory
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import InventoryError, load_inventory
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "inventory.yaml"
 EXAMPLE_TEXT = EXAMPLE.read_text(encoding="utf-8")

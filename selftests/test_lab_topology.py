@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from homelab.inventory import load_inventory
+from homelab.model.inventory_loader import load_inventory
 from lab import inventory as lab_inventory
 from lab import topology
 from lab.docker import LabError

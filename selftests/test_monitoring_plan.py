@@ -12,10 +12,11 @@ import yaml
 
 from bootstrap.phase4.exporters import monitoring_stack
 from bootstrap.stack import CONFIG_LABEL, OVERRIDE, Stack
-from homelab import monitoring
 from homelab.checks.observability import parse_states
-from homelab.inventory import Inventory, load_inventory
-from homelab.secrets import Secrets
+from homelab.model import monitoring
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
+from homelab.model.secrets import Secrets
 
 ROOT = Path(__file__).parents[1]
 

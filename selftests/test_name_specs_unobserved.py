@@ -16,10 +16,11 @@ from test_hardening_logins import Answering, _name
 
 from homelab.checks import tls
 from homelab.checks.observability import GrafanaView
-from homelab.grafana import Grafana
-from homelab.inventory import Inventory, load_inventory
-from homelab.secrets import Secrets
-from homelab.targets import Fqdn, select
+from homelab.clients.grafana import Grafana
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
+from homelab.model.secrets import Secrets
+from homelab.specs.targets import Fqdn, select
 
 SPECS = spec_module("tests/names/test_name_tls.py")
 UP = lambda instance: None  # noqa: E731 - the service taken as up

@@ -1,4 +1,4 @@
-"""homelab.npm's access lists: the pure helpers, and the calls against the NPM stand-in (API only, no nginx)."""
+"""homelab.clients.npm's access lists: the pure helpers, and the calls against the NPM stand-in (API only, no nginx)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from homelab.npm import AccessList, Npm, NpmError, NpmUnreachable, access_list_body
+from homelab.clients.npm import AccessList, Npm, NpmError, NpmUnreachable, access_list_body
 
 STANDIN = Path(__file__).resolve().parents[1] / "lab" / "standins" / "npm" / "npm_standin.py"
 HOST = "127.0.0.1"

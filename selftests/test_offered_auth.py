@@ -1,5 +1,5 @@
-"""`homelab.ssh.offered_auth` (HARD-SSH-001's observation) against a real SSH server on 127.0.0.1: paramiko's server
-side, an Ed25519 host key, no lab.
+"""`homelab.transport.ssh.offered_auth` (HARD-SSH-001's observation) against a real SSH server on 127.0.0.1: paramiko's
+server side, an Ed25519 host key, no lab.
 
 The server is asked the `none` method only after its host key is verified against what the inventory knows; the
 methods come back sorted; a server that lets the user in without authentication answers []; an impostor's key, no
@@ -23,8 +23,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from homelab.inventory import Settings, SSHAccess
-from homelab.ssh import TOFU_MARK, HostKeyMismatch, HostUnreachable, SSHError, offered_auth
+from homelab.model.inventory import Settings, SSHAccess
+from homelab.transport.ssh import TOFU_MARK, HostKeyMismatch, HostUnreachable, SSHError, offered_auth
 
 TIMEOUT = 2.0
 

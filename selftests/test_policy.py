@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from homelab.inventory import Inventory, load_inventory
-from homelab.policy import Source, allowed_networks, may_connect, sources
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
+from homelab.model.policy import Source, allowed_networks, may_connect, sources
 
 ROOT = Path(__file__).parents[1]
 

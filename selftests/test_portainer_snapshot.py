@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from homelab.checks.portainer import PortainerView, snapshot_each
-from homelab.inventory import load_inventory
-from homelab.portainer import PortainerError, PortainerUnreachable
+from homelab.clients.portainer import PortainerError, PortainerUnreachable
+from homelab.model.inventory_loader import load_inventory
 
 HUNG = 3
 ENDPOINTS = [{"Id": 2, "Name": "unraid", "Type": 2, "Status": 1}, {"Id": HUNG, "Name": "docker1", "Type": 2,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from homelab import sweep
-from homelab.probes import Outcome, Probe, parse_remote, probe_here, remote_script
+from homelab.transport import sweep
+from homelab.transport.probes import Outcome, Probe, parse_remote, probe_here, remote_script
 
 
 @pytest.fixture

@@ -23,10 +23,10 @@ from types import SimpleNamespace
 import pytest
 from spec_project import INI, closed_port, inventory_text
 
-from homelab.inventory import Settings
-from homelab.redact import MASK, REDACTOR, RedactingStream, basic_auth
-from homelab.secrets import SecretError, Secrets
-from homelab.ssh import SSHError, connect
+from homelab.model.inventory import Settings
+from homelab.model.redact import MASK, REDACTOR, RedactingStream, basic_auth
+from homelab.model.secrets import SecretError, Secrets
+from homelab.transport.ssh import SSHError, connect
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -306,8 +306,8 @@ import sys
 from ipaddress import IPv4Address
 from types import SimpleNamespace
 
-from homelab.inventory import Settings
-from homelab.ssh import SSHError, connect
+from homelab.model.inventory import Settings
+from homelab.transport.ssh import SSHError, connect
 
 ssh = SimpleNamespace(port=int(sys.argv[1]), user="admin", key=None, host_key=None)
 try:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from homelab.inventory import load_inventory
-from homelab.redact import MASK, REDACTOR
-from homelab.secrets import SecretError, Secrets, read_env_file
+from homelab.model.inventory_loader import load_inventory
+from homelab.model.redact import MASK, REDACTOR
+from homelab.model.secrets import SecretError, Secrets, read_env_file
 
 
 def test_env_file_syntax(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import paramiko
 import pytest
 
-from homelab.inventory import load_inventory
-from homelab.ssh import SSHError, SSHPool
+from homelab.model.inventory_loader import load_inventory
+from homelab.transport.ssh import SSHError, SSHPool
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -26,9 +26,10 @@ from typing import Any
 import paramiko
 import pytest
 
-from homelab.hostaccess import HostAccess, PoolBackend
-from homelab.inventory import Host, Inventory, SSHAccess, load_inventory
-from homelab.ssh import TOFU_MARK, HostKeyMismatch, SSHError, SSHPool
+from homelab.model.inventory import Host, Inventory, SSHAccess
+from homelab.model.inventory_loader import load_inventory
+from homelab.transport.hostaccess import HostAccess, PoolBackend
+from homelab.transport.ssh import TOFU_MARK, HostKeyMismatch, SSHError, SSHPool
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -276,12 +277,12 @@ def test_trust_on_first_use_records_the_key_and_later_runs_verify_it(
     inventory, target = _setup(tmp_path, server, client_key, None, trust_on_first_use=True,
                                known_hosts=file if configured else None)
     first = SSHPool(inventory)
-    with caplog.at_level(logging.WARNING, logger="homelab.ssh"):
+    with caplog.at_level(logging.WARNING, logger="homelab.transport.ssh"):
         assert first.run(target, "echo hi").stdout == "hi\n"
     first.close()
     line = f"[127.0.0.1]:{server.port} {host_key.get_name()} {host_key.get_base64()} {TOFU_MARK}\n"
     assert file.read_text() == line
-    said = [r.getMessage() for r in caplog.records if r.name == "homelab.ssh"]
+    said = [r.getMessage() for r in caplog.records if r.name == "homelab.transport.ssh"]
     assert len(said) == 1
     assert str(file) in said[0]
     assert host_key.fingerprint in said[0]

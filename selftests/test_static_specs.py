@@ -1,6 +1,6 @@
 """Proof that each static spec fails when its constraint is broken.
 
-The specs in tests/static assert that checks from homelab.stackcheck return no problems. Here each check is fed
+The specs in tests/static assert that checks from homelab.checks.static return no problems. Here each check is fed
 a copy of the real stacks and inventory with exactly one thing broken, and must report exactly that problem.
 One end-to-end test runs the real spec modules with pytester against a broken copy of the repository.
 """
@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from homelab import stackcheck
-from homelab.compose import (
+from homelab.checks import static
+from homelab.checks.static import Repository
+from homelab.model.compose import (
     ComposeError,
     Mount,
     PortMapping,
@@ -25,17 +26,16 @@ from homelab.compose import (
     parse_volume,
     variable_references,
 )
-from homelab.report import SEVERITIES
-from homelab.stackcheck import Repository
+from homelab.report.columns import SEVERITIES
 
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).parents[1]
-SERVICE_CHECKS = [stackcheck.image_pinned, stackcheck.healthcheck_defined, stackcheck.restart_policy,
-                  stackcheck.container_name_matches, stackcheck.socket_allowed, stackcheck.secrets_referenced,
-                  stackcheck.in_inventory, stackcheck.ports_match_inventory, stackcheck.no_docker_api_port]
-STACK_CHECKS = [stackcheck.stack_files_present, stackcheck.compose_valid, stackcheck.variables_documented,
-                stackcheck.env_example_used, stackcheck.env_example_commented, stackcheck.stack_deployed]
+SERVICE_CHECKS = [static.image_pinned, static.healthcheck_defined, static.restart_policy,
+                  static.container_name_matches, static.socket_allowed, static.secrets_referenced,
+                  static.in_inventory, static.ports_match_inventory, static.no_docker_api_port]
+STACK_CHECKS = [static.stack_files_present, static.compose_valid, static.variables_documented,
+                static.env_example_used, static.env_example_commented, static.stack_deployed]
 
 
 def _copy_repo(target: Path) -> None:
@@ -62,14 +62,14 @@ def edit(path: Path, old: str, new: str) -> None:
 def all_problems(root: Path) -> list[str]:
     """Every problem every check finds in the repository at `root`."""
     repo = Repository(root)
-    found = stackcheck.inventory_valid(repo) + stackcheck.no_env_files_tracked(repo) + stackcheck.no_dockerd_tcp(repo)
-    found += stackcheck.prometheus_file_sd(repo) + stackcheck.grafana_dashboards(repo)
+    found = static.inventory_valid(repo) + static.no_env_files_tracked(repo) + static.no_dockerd_tcp(repo)
+    found += static.prometheus_file_sd(repo) + static.grafana_dashboards(repo)
     for stack in repo.stacks():
         found += [p for check in STACK_CHECKS for p in check(repo, stack)]
     for stack, service in repo.service_ids():
         found += [p for check in SERVICE_CHECKS for p in repo.check_service(check, stack, service)]
     for name in repo.inventory_service_names():
-        found += stackcheck.inventory_service_in_stack(repo, name)
+        found += static.inventory_service_in_stack(repo, name)
     return found
 
 
@@ -174,8 +174,8 @@ def test_healthcheck_tool_missing_from_image(repo: Path) -> None:
 def test_healthcheck_tools_known_for_the_platform_images() -> None:
     """The stacks' own healthchecks run programs their pinned images have, where the image's tools are known."""
     platform = load_compose(ROOT / "stacks" / "platform" / "compose.yaml")
-    assert [stackcheck.healthcheck_tool_missing(svc) for svc in platform.services.values()] == [None] * 4
-    assert stackcheck.healthcheck_program(platform.services["technitium"].healthcheck.test) == "dig"  # type: ignore[union-attr]
+    assert [static.healthcheck_tool_missing(svc) for svc in platform.services.values()] == [None] * 4
+    assert static.healthcheck_program(platform.services["technitium"].healthcheck.test) == "dig"  # type: ignore[union-attr]
 
 
 def test_restart_policy_missing(repo: Path) -> None:
@@ -304,7 +304,7 @@ def test_duplicate_key_in_compose(repo: Path) -> None:
 def test_invalid_compose_reported(repo: Path, old: str, new: str, expected: str) -> None:
     """Structural compose mistakes make compose_valid report one line naming file, path and problem."""
     edit(compose_path(repo, "agent"), old, new)
-    problems = stackcheck.compose_valid(Repository(repo), "agent")
+    problems = static.compose_valid(Repository(repo), "agent")
     assert len(problems) == 1
     assert str(compose_path(repo, "agent")) in problems[0]
     assert expected in problems[0]
@@ -342,7 +342,7 @@ def test_dockerd_tcp_listener(repo: Path, line: str) -> None:
 def test_dockerd_tcp_marker_allows_a_reviewed_line(repo: Path) -> None:
     """A line carrying the explicit allow marker (the lab's deliberate breakage) is not reported."""
     (repo / "lab").mkdir()
-    (repo / "lab/break.sh").write_text(f"dockerd -H tcp://0.0.0.0:2375  # {stackcheck.ALLOW_TCP_MARKER}\n",
+    (repo / "lab/break.sh").write_text(f"dockerd -H tcp://0.0.0.0:2375  # {static.ALLOW_TCP_MARKER}\n",
                                        encoding="utf-8")
     assert all_problems(repo) == []
 

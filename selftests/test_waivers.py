@@ -1,4 +1,4 @@
-"""Waivers: the file's format and its errors (homelab.waivers), and what a waiver does to a spec run."""
+"""Waivers: the file's format and its errors (homelab.model.waivers), and what a waiver does to a spec run."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from spec_project import AUDIT_SPECS, make_project, outcome, set_faults, write_waivers
 
-from homelab.waivers import WaiverError, load_waivers
+from homelab.model.waivers import WaiverError, load_waivers
 
 TODAY = datetime.date(2026, 6, 1)
 GOOD = """\

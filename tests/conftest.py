@@ -1,4 +1,4 @@
-"""Fixtures the phase specs share beyond the plugin's (homelab/pytest_plugin.py, which also holds the gaming-state
+"""Fixtures the phase specs share beyond the plugin's (homelab/specs/pytest_plugin.py, which also holds the gaming-state
 fixtures: `gaming_state`, `not_gaming`, `service_up`)."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from homelab.checks.portainer import PortainerView
-from homelab.npm import Npm, NpmError
+from homelab.clients.npm import Npm, NpmError
 
 
 @pytest.fixture(scope="session")

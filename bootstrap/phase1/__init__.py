@@ -8,14 +8,15 @@ the firewall last, so that nothing before it depends on a port it closes.
 from __future__ import annotations
 
 from bootstrap import engine, hostfirewall, sshd
-from bootstrap.phase1 import dns, portainer, proxy
+from bootstrap.phase1 import dns
 from bootstrap.remote import Remote
+from bootstrap.services import portainer, proxy
 from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Plan
 from bootstrap.trust import TRUSTED_CAS, trusted_cas
-from homelab.inventory import Inventory
-from homelab.secrets import Secrets
-from homelab.ssh import SSHPool
+from homelab.model.inventory import Inventory
+from homelab.model.secrets import Secrets
+from homelab.transport.ssh import SSHPool
 
 
 def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:

@@ -17,14 +17,14 @@ import sys
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
-from bootstrap.phase1.apiclients import TechnitiumSession, applied, checked
+from bootstrap.services.apiclients import TechnitiumSession, applied, checked
 from bootstrap.steps import Step
-from homelab.inventory import Inventory
-from homelab.policy import allowed_networks
-from homelab.redact import REDACTOR
-from homelab.secrets import Secrets
-from homelab.ssh import SSHPool
-from homelab.technitium import RECURSION_ACL, Record, acl_list
+from homelab.clients.technitium import RECURSION_ACL, Record, acl_list
+from homelab.model.inventory import Inventory
+from homelab.model.policy import allowed_networks
+from homelab.model.redact import REDACTOR
+from homelab.model.secrets import Secrets
+from homelab.transport.ssh import SSHPool
 
 MANAGED = "managed by homelab bootstrap (inventory.yaml)"
 RECORD_TTL = 300

@@ -11,14 +11,14 @@ inventory's group and tags, each refreshed by a snapshot and up.
 from __future__ import annotations
 
 from bootstrap import engine, environments, hostfirewall, sshd
-from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.remote import Remote
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Parallel, Plan, Step
-from homelab.environments import agent_port
-from homelab.inventory import Inventory
-from homelab.secrets import Secrets
-from homelab.ssh import SSHPool
+from homelab.clients.environments import agent_port
+from homelab.model.inventory import Inventory
+from homelab.model.secrets import Secrets
+from homelab.transport.ssh import SSHPool
 
 STACK = "agent"
 

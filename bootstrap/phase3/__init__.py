@@ -17,21 +17,21 @@ from __future__ import annotations
 import uuid
 
 from bootstrap import edgestacks, engine, environments, hostfirewall, sshd
-from bootstrap.phase1 import proxy
-from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.phase3 import gpu
-from bootstrap.remote import Remote
+from bootstrap.remote import Remote, is_off
+from bootstrap.services import proxy
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import Stack, deploy_step, files_step
 from bootstrap.steps import Plan, Step, StepFailed
 from bootstrap.trust import TRUSTED_CAS, trusted_cas
-from homelab import gaming
+from homelab.checks import gaming
 from homelab.checks.reach import service_host
-from homelab.environments import edge_poll_verified
-from homelab.gitops import edge_deploys
-from homelab.inventory import Host, Inventory
-from homelab.redact import REDACTOR
-from homelab.secrets import Secrets
-from homelab.ssh import SSHError, SSHPool
+from homelab.clients.environments import edge_poll_verified
+from homelab.model.gitops import edge_deploys
+from homelab.model.inventory import Host, Inventory
+from homelab.model.redact import REDACTOR
+from homelab.model.secrets import Secrets
+from homelab.transport.ssh import SSHPool
 
 
 def edge_id(inventory: Inventory, host: Host) -> str:
@@ -64,17 +64,6 @@ def edge_values(access: PortainerAccess, host: Host) -> str | None:
     return str(key)
 
 
-def is_off(pool: SSHPool, host: Host) -> str | None:
-    """Why an on-demand host cannot be reached now (it is off), or None when it answers."""
-    try:
-        pool.get(host)
-    except SSHError as exc:
-        if host.on_demand:
-            return str(exc)
-        raise
-    return None
-
-
 def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: PortainerAccess,
                  host: Host) -> list[Step]:
     remote = Remote(inventory, secrets, pool, host)
@@ -84,7 +73,7 @@ def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: 
             return adopted_edge_id(inventory, access, host)
         if name == "EDGE_INSECURE_POLL":
             # Verified through NPM by Portainer's name; unverified only where Portainer has no name (its own 9443
-            # is self-signed): an accepted risk the report lists (homelab.risks).
+            # is self-signed): an accepted risk the report lists (homelab.report.risks).
             return "0" if edge_poll_verified(inventory) else "1"
         if name == "DNS_SERVER":  # not a secret: Technitium, which resolves Portainer's name for the agent
             return str(service_host(inventory, "technitium").address)

@@ -14,17 +14,16 @@ every exporter of the hosts that are on. docs/observability.md says what and why
 from __future__ import annotations
 
 from bootstrap import edgestacks
-from bootstrap.phase1 import proxy
-from bootstrap.phase1.portainer import PortainerAccess
-from bootstrap.phase3 import is_off
 from bootstrap.phase4 import kuma
 from bootstrap.phase4.exporters import EXPORTERS, MONITORING, host_steps
 from bootstrap.phase4.grafana import targets_step
-from bootstrap.remote import Remote
+from bootstrap.remote import Remote, is_off
+from bootstrap.services import proxy
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.steps import Parallel, Plan, Step
-from homelab.inventory import Inventory
-from homelab.secrets import Secrets
-from homelab.ssh import SSHPool
+from homelab.model.inventory import Inventory
+from homelab.model.secrets import Secrets
+from homelab.transport.ssh import SSHPool
 
 PHASE = 4
 

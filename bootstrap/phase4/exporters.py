@@ -1,7 +1,7 @@
 """Phase 4 on each Docker host: the `exporters` stack (node-exporter, cAdvisor), and on the platform VM the
 `monitoring` stack (Prometheus, Grafana) with its generated file_sd targets; then the host's firewall.
 
-The firewall is computed from every port the inventory publishes on the host (homelab.firewall), so re-applying
+The firewall is computed from every port the inventory publishes on the host (homelab.model.firewall), so re-applying
 it here agrees with phases 1 to 3; it already admits 9100, 8080, 9090 and 3000 from LAN and VPN only.
 """
 
@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from bootstrap import engine, hostfirewall
 from bootstrap.gitstacks import git_stack_step
-from bootstrap.phase1.portainer import PortainerAccess
 from bootstrap.phase4.grafana import grafana_steps
 from bootstrap.remote import Remote
+from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import Ready, Stack, deploy_step, files_step
 from bootstrap.steps import Step
-from homelab import monitoring
-from homelab.gitops import edge_deploys, portainer_deploys
-from homelab.grafana import Grafana, GrafanaError
-from homelab.prometheus import Prometheus, PrometheusError
+from homelab.clients.grafana import Grafana, GrafanaError
+from homelab.clients.prometheus import Prometheus, PrometheusError
+from homelab.model import monitoring
+from homelab.model.gitops import edge_deploys, portainer_deploys
 
 EXPORTERS = "exporters"
 MONITORING = "monitoring"

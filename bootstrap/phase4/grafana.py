@@ -14,11 +14,11 @@ from collections.abc import Callable
 
 from bootstrap.remote import Remote
 from bootstrap.steps import Step, StepFailed
-from homelab import monitoring
-from homelab.grafana import Grafana, GrafanaAuthError, GrafanaError, GrafanaUnreachable
-from homelab.inventory import Host, Inventory
-from homelab.prometheus import ActiveTarget, Prometheus, PrometheusError
-from homelab.secrets import SecretError
+from homelab.clients.grafana import Grafana, GrafanaAuthError, GrafanaError, GrafanaUnreachable
+from homelab.clients.prometheus import ActiveTarget, Prometheus, PrometheusError
+from homelab.model import monitoring
+from homelab.model.inventory import Host, Inventory
+from homelab.model.secrets import SecretError
 
 PASSWORD_VAR = "GRAFANA_ADMIN_PASSWORD"  # noqa: S105 - the secret's name
 WAIT = 90.0  # Grafana re-reads dashboards every 60 s; Prometheus scrapes every 30 s

@@ -1,7 +1,7 @@
 """Phase 4, Uptime Kuma (platform stack, phase 1): its one user, and one monitor per service instance.
 
 The user `admin` is made on first run (Kuma's setup) with UPTIME_KUMA_PASSWORD; afterwards it must sign in
-with it. Monitors come from homelab.monitoring (`SERVICE@HOST`, http on the upstream or port): each is found
+with it. Monitors come from homelab.model.monitoring (`SERVICE@HOST`, http on the upstream or port): each is found
 by name and created, or updated in place, never duplicated. Monitors bootstrap made (their description says
 so) that the inventory no longer has are removed; monitors made by hand are left alone, and named.
 Kuma's API is Socket.IO on 3001, reached from here at the platform's address (as NPM and Technitium are).
@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable
 
 from bootstrap.steps import Step, StepFailed
-from homelab import monitoring
-from homelab.inventory import Inventory
-from homelab.redact import REDACTOR
-from homelab.secrets import SecretError, Secrets
-from homelab.uptimekuma import MonitorSpec, UptimeKuma, UptimeKumaAuthError, UptimeKumaError, UptimeKumaUnreachable
+from homelab.clients.uptimekuma import UptimeKuma, UptimeKumaAuthError, UptimeKumaError, UptimeKumaUnreachable
+from homelab.model import monitoring
+from homelab.model.inventory import Inventory
+from homelab.model.monitoring import MonitorSpec
+from homelab.model.redact import REDACTOR
+from homelab.model.secrets import SecretError, Secrets
 
 PASSWORD_VAR = "UPTIME_KUMA_PASSWORD"  # noqa: S105 - the secret's name
 READY_WAIT = 90.0

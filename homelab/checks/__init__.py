@@ -1,8 +1,15 @@
-"""What the phase specs ask of live hosts, as predicates and readable findings (the specs stay short).
+"""What the specs ask, as predicates and readable findings (the specs stay short): of live hosts, and of the
+repository itself.
 
 Each module answers one area: `reach` (probes from every vantage, and why they disagree with ufw),
 `ufw` (the host firewall's own view), `engine` (the Docker engine and the platform stack's containers),
-`dns` (resolution and recursion through Technitium), `tls` (certificates NPM serves).
+`containers` and `exposure` (what runs and what an attacker reaches, against the plan), `dns` (resolution and
+recursion through Technitium), `tls` (certificates NPM serves), `sshd` and `logins` (hardening), `portainer`
+and `observability` (the services as their APIs see them), `gpu` with `nvidia_smi` (the GPU workers) and
+`gaming` (a worker's gaming mode), `exposure_matrix` (who reached what, as the run recorded it) and `static`
+(the repository: stacks, inventory agreement, git hygiene; no host).
+
+Imports homelab.model, homelab.transport and homelab.clients; report, specs and bootstrap import it.
 """
 
 

@@ -6,7 +6,7 @@ which services bootstrap deploys.
 
 A container belongs to stack S on a host when the host lists S (`hosts.X.stacks`), its
 `com.docker.compose.project` label is S (bootstrap runs `docker compose -p S` in /opt/homelab/stacks/S; Portainer
-names a Git stack's project S, and an Edge agent an Edge stack's `edge_S`: homelab.gitops) and
+names a Git stack's project S, and an Edge agent an Edge stack's `edge_S`: homelab.model.gitops) and
 its `com.docker.compose.service` label is a service of stacks/S/compose.yaml. Its inventory service is the one
 of that name under S; a container of no stack has none, so nothing is planned for it. Only live containers
 (running, restarting or paused) are findings: a stopped one holds no port and runs nothing.
@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import Any
 
-from homelab.compose import Mount, load_stack
-from homelab.gitops import stack_of_project
-from homelab.inventory import HOST_ACCESS, STACK_PHASES, Host, Inventory, Service
-from homelab.policy import published
+from homelab.model.compose import Mount, load_stack
+from homelab.model.gitops import stack_of_project
+from homelab.model.inventory import HOST_ACCESS, STACK_PHASES, Host, Inventory, Service
+from homelab.model.policy import published
 
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
@@ -105,7 +105,7 @@ def placed(inventory: Inventory, host: Host, containers: Iterable[Mapping[str, A
         c = Container.of(attrs)
         if not c.live:
             continue
-        project = stack_of_project(inventory, host, c.project)  # edge_<stack>: an Edge stack (homelab.gitops)
+        project = stack_of_project(inventory, host, c.project)  # edge_<stack>: an Edge stack (homelab.model.gitops)
         stack = project if project in host.stacks and c.compose_service in services_of(project) else None
         service = inventory.services.get(c.compose_service or "") if stack else None
         found.append(Placed(c, stack, service if service is not None and service.stack == stack else None))

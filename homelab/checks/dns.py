@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
 
-from homelab.inventory import Inventory
-from homelab.technitium import Technitium
+from homelab.clients.technitium import Technitium
+from homelab.model.inventory import Inventory
 
 OUT_OF_ZONE = "recursion-probe.example.org"
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}

@@ -15,10 +15,10 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Any
 
 from homelab.checks import could_not_observe
-from homelab.compose import ComposeService, load_stack
-from homelab.inventory import Inventory
-from homelab.paths import STACKS
-from homelab.ssh import CommandResult
+from homelab.model.compose import ComposeService, load_stack
+from homelab.model.inventory import Inventory
+from homelab.model.paths import STACKS
+from homelab.transport.ssh import CommandResult
 
 STACKS_DIR = STACKS  # stacks/, under the name the selftests import from here
 EXEMPTION_LABEL = "homelab.healthcheck"

@@ -1,6 +1,6 @@
 """Exposure by every path: what an attacker on each vantage reaches, by port and by name, and what listens.
 
-Three views, each judged against one policy (`homelab.policy`):
+Three views, each judged against one policy (`homelab.model.policy`):
 - the attacker's sweep: from the runner and every vantage, a broad port set on every host address (from the
   internet, on the public address only: that is all the internet can address), every open port the policy
   does not allow from there is a finding, named with what answers (an SSH banner, an HTTP `Server`, the
@@ -18,8 +18,8 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any
 
-from homelab.inventory import Host, Inventory
-from homelab.policy import EXPOSURE_KINDS, Source, allowed_networks, may_connect
+from homelab.model.inventory import Host, Inventory
+from homelab.model.policy import EXPOSURE_KINDS, Source, allowed_networks, may_connect
 
 # The usual container and admin ports beyond 1-1024 (issue #14): Docker API, dev servers, UIs, exporters, Ollama.
 EXTRA_PORTS = (*range(2375, 2378), 3000, 3001, 5000, *range(8000, 8101), 8443, *range(9000, 9101), 9443,

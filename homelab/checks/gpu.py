@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from homelab.checks import could_not_observe, problem
-from homelab.gpu import parse_list
+from homelab.checks.nvidia_smi import parse_list
 
 LOAD_HINT = ("load a model to make it observable (`docker exec ollama ollama run MODEL ''`, or any request), "
              "or make `nvidia-smi -L` work in the container")

@@ -3,7 +3,7 @@ answers at the pinned tags). Asked through NPM by each service's name, as a brow
 
 A service with a name and no entry here fails HARD-AUTH-001 until one is added: a new UI is never assumed safe.
 Prometheus and Ollama have no login at all: their exposure is their only guard, an accepted risk the report lists
-(homelab.risks).
+(homelab.report.risks).
 """
 
 from __future__ import annotations

@@ -16,16 +16,16 @@ from typing import Any, NoReturn, TypeVar
 import httpx
 import pytest
 
-from homelab import gaming, monitoring
-from homelab.checks import could_not_observe, problem
-from homelab.grafana import Grafana, GrafanaAuthError, GrafanaError
-from homelab.hostaccess import HostAccess
-from homelab.inventory import Host, Inventory
-from homelab.prometheus import ActiveTarget, Prometheus, PrometheusError
-from homelab.redact import basic_auth
-from homelab.secrets import SecretError, Secrets
-from homelab.ssh import HostUnreachable
-from homelab.uptimekuma import Monitor, UptimeKuma, UptimeKumaError
+from homelab.checks import could_not_observe, gaming, problem
+from homelab.clients.grafana import Grafana, GrafanaAuthError, GrafanaError
+from homelab.clients.prometheus import ActiveTarget, Prometheus, PrometheusError
+from homelab.clients.uptimekuma import Monitor, UptimeKuma, UptimeKumaError
+from homelab.model import monitoring
+from homelab.model.inventory import Host, Inventory
+from homelab.model.redact import basic_auth
+from homelab.model.secrets import SecretError, Secrets
+from homelab.transport.hostaccess import HostAccess
+from homelab.transport.ssh import HostUnreachable
 
 T = TypeVar("T")
 PHASE4 = "`python -m bootstrap phase4`"
@@ -216,7 +216,7 @@ def parse_states(text: str) -> dict[str, str]:
 def why_down(access: HostAccess, host: Host, stack: str) -> str | None:
     """Why a target or monitor of `host` may be down on purpose: its on-demand host is off (recorded for the
     report, as the host-down policy does), or the GPU worker is in gaming mode with its GPU stack verifiably
-    stopped (homelab.gaming.read). None when neither holds, or the gaming state cannot be read."""
+    stopped (homelab.checks.gaming.read). None when neither holds, or the gaming state cannot be read."""
     if not host.on_demand:
         return None
     error = access.ssh.failure(host)

@@ -13,11 +13,11 @@ from typing import Any, NoReturn
 import pytest
 
 from homelab.checks import problem
-from homelab.environments import Endpoint
-from homelab.inventory import Inventory
-from homelab.portainer import FINGERPRINT_VAR, PORT, TOKEN_VAR, Json, Portainer, PortainerError
-from homelab.portainer_edge import EdgeApi
-from homelab.secrets import SecretError, Secrets
+from homelab.clients.environments import Endpoint
+from homelab.clients.portainer import FINGERPRINT_VAR, PORT, TOKEN_VAR, Json, Portainer, PortainerError
+from homelab.clients.portainer_edge import EdgeApi
+from homelab.model.inventory import Inventory
+from homelab.model.secrets import SecretError, Secrets
 
 DIRECT_TYPES = (1, 2)  # Docker (socket) and Agent environments: Portainer snapshots them; Edge ones check in
 PHASE1 = "run `python -m bootstrap phase1` (it writes both to the env file)"
@@ -92,7 +92,7 @@ class PortainerView:
         found: dict[int, str] = self._ask("tags", lambda p: {t["ID"]: t["Name"] for t in p.tags()})
         return found
 
-    # -- Edge compute (homelab.portainer_edge): read once per run --------------------------------------------------
+    # -- Edge compute (homelab.clients.portainer_edge): read once per run ----------------------------------------------
     def edge_enabled(self) -> bool:
         return bool(self._ask("settings", lambda p: EdgeApi(p).settings()).get("EnableEdgeComputeFeatures"))
 

@@ -2,7 +2,7 @@
 
 `PhaseProbes` plans every probe the specs need (each published TCP port of every host, plus the ports that must
 answer nowhere and SSH), and on first use runs them all in one concurrent sweep per source
-(`homelab.probes.Reachability.sweep`): a whole phase costs about one probe timeout. A `wan` source probes
+(`homelab.transport.probes.Reachability.sweep`): a whole phase costs about one probe timeout. A `wan` source probes
 the homelab's `public_address`, as the internet sees it. `verdict` compares an outcome with the policy and,
 when they disagree, says why: ufw's own view, the router, or a published Docker port bypassing ufw.
 """
@@ -19,16 +19,16 @@ from typing import Any
 
 import pytest
 
-from homelab import httpprobe
 from homelab.checks import problem
 from homelab.checks.dns import query_command
 from homelab.checks.exposure import NameAsk, Surface, attack_ports, surfaces
+from homelab.checks.exposure_matrix import MATRIX, PUBLIC, Cell
 from homelab.checks.ufw import UfwStatus, parse_status
-from homelab.exposure_matrix import MATRIX, PUBLIC, Cell
-from homelab.inventory import STACK_PHASES, Host, Inventory, Vantage
-from homelab.policy import Source, exposure_of, may_connect, published, sources
-from homelab.probes import Outcome, Probe, Reachability, run_module
-from homelab.ssh import Reachable, SSHError, SSHPool
+from homelab.model.inventory import STACK_PHASES, Host, Inventory, Vantage
+from homelab.model.policy import Source, exposure_of, may_connect, published, sources
+from homelab.transport import httpprobe
+from homelab.transport.probes import Outcome, Probe, Reachability, run_module
+from homelab.transport.ssh import Reachable, SSHError, SSHPool
 
 # Portainer's plain HTTP and the Docker API (plain and TLS): open to no one; the agent port 9001 too, on every
 # host that does not publish it (an Edge agent only dials out).
@@ -117,7 +117,7 @@ class PhaseProbes:
         return f"no-such-name.{self.inventory.domain}"
 
     def _http(self, target: Reachable | None, requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """`homelab.httpprobe` from `target`: in this process for this machine, else as `python3 -c` over SSH."""
+        """`homelab.transport.httpprobe` from `target`: in this process for this machine, else `python3 -c` by SSH."""
         timeout = self.inventory.settings.probe_timeout * 2
         if target is None:
             return httpprobe.ask_all(requests, timeout)

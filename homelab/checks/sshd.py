@@ -7,7 +7,7 @@ host whose inventory SSH user is root (Unraid), and then with a key only (`prohi
 
 from __future__ import annotations
 
-from homelab.inventory import Host
+from homelab.model.inventory import Host
 
 DROP_IN = "/etc/ssh/sshd_config.d/00-homelab.conf"  # sshd keeps the first value it reads: this file is read first
 # `sshd -T` as root: the settings sshd would run with, every keyword in lower case ("passwordauthentication no")

@@ -15,13 +15,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from homelab.gitops import EDGE_PROJECT_PREFIX
-from homelab.inventory import Inventory, load_inventory
-from homelab.npm import Npm
-from homelab.portainer import FINGERPRINT_VAR, TOKEN_VAR, Portainer
-from homelab.portainer_edge import RUNNING, EdgeApi, last_status
-from homelab.secrets import Secrets
-from homelab.technitium import Technitium
+from homelab.clients.npm import Npm
+from homelab.clients.portainer import FINGERPRINT_VAR, TOKEN_VAR, Portainer
+from homelab.clients.portainer_edge import RUNNING, EdgeApi, last_status
+from homelab.clients.technitium import Technitium
+from homelab.model.gitops import EDGE_PROJECT_PREFIX
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
+from homelab.model.secrets import Secrets
 from lab.docker import LabError, docker
 from lab.topology import LAB_DIR, machine
 

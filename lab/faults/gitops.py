@@ -7,7 +7,7 @@ selftests/proof/test_gitops_proof.py.
 
 from __future__ import annotations
 
-from homelab.portainer_edge import EdgeApi
+from homelab.clients.portainer_edge import EdgeApi
 from lab.faults.base import Fault, Lab
 
 HOST, STACK = "pve-docker-1", "exporters"

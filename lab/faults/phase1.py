@@ -8,7 +8,7 @@ import shlex
 import time
 from collections.abc import Callable
 
-from homelab.certs import issue_leaf, load_authority
+from homelab.model.certs import issue_leaf, load_authority
 from lab.docker import LabError
 from lab.faults.base import SAVED, Fault, Lab
 from lab.topology import PUBLIC_ADDRESS, REGISTRY, ROUTER

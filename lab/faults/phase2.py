@@ -7,7 +7,7 @@ import json
 import shlex
 import time
 
-from homelab.portainer import Json
+from homelab.clients.portainer import Json
 from lab.docker import LabError
 from lab.faults.base import Fault, Lab
 

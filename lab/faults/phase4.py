@@ -14,10 +14,10 @@ from collections.abc import Callable
 
 import httpx
 
-from homelab import monitoring
-from homelab.prometheus import Prometheus
-from homelab.redact import basic_auth
-from homelab.uptimekuma import UptimeKuma
+from homelab.clients.prometheus import Prometheus
+from homelab.clients.uptimekuma import UptimeKuma
+from homelab.model import monitoring
+from homelab.model.redact import basic_auth
 from lab.docker import LabError
 from lab.faults.base import Fault, Lab
 

@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 from lab_helpers import TINY, TINY_DIR
 
-from homelab.inventory import Inventory
-from homelab.ssh import SSHPool
+from homelab.model.inventory import Inventory
+from homelab.transport.ssh import SSHPool
 from lab import up as lab_up
 from lab.docker import LabError, docker
 from lab.registry import build_and_push

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from homelab.inventory import Host, Inventory, Vantage
-from homelab.ssh import SSHPool
+from homelab.model.inventory import Host, Inventory, Vantage
+from homelab.transport.ssh import SSHPool
 
 TINY = "lab/tiny:1"  # the lab's own tiny image (busybox on scratch), pushed by the `tiny_image` fixture
 TINY_DIR = Path(__file__).parent / "tiny"

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from lab_helpers import sh
 
-from homelab.inventory import Inventory
-from homelab.portainer import FINGERPRINT_VAR, TOKEN_VAR, FingerprintMismatch, Portainer
-from homelab.secrets import read_env_file
-from homelab.ssh import SSHPool
+from homelab.clients.portainer import FINGERPRINT_VAR, TOKEN_VAR, FingerprintMismatch, Portainer
+from homelab.model.inventory import Inventory
+from homelab.model.secrets import read_env_file
+from homelab.transport.ssh import SSHPool
 
 pytestmark = [pytest.mark.lab, pytest.mark.lab_bootstrap]
 ROOT = Path(__file__).parents[2]

@@ -28,12 +28,13 @@ import pytest
 import yaml
 
 from bootstrap.phase1 import dns as dns_steps
-from bootstrap.phase1 import proxy
+from bootstrap.services import proxy
 from bootstrap.steps import Step, run_steps
-from homelab.inventory import Inventory, load_inventory
-from homelab.redact import REDACTOR
-from homelab.secrets import Secrets
-from homelab.ssh import SSHPool
+from homelab.model.inventory import Inventory
+from homelab.model.inventory_loader import load_inventory
+from homelab.model.redact import REDACTOR
+from homelab.model.secrets import Secrets
+from homelab.transport.ssh import SSHPool
 from lab import inventory as lab_inventory
 
 pytestmark = [pytest.mark.lab, pytest.mark.lab_bootstrap]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from homelab import firewall
-from homelab.firewall import FirewallRefused
-from homelab.inventory import Inventory
+from homelab.model import firewall
+from homelab.model.firewall import FirewallRefused
+from homelab.model.inventory import Inventory
 
 pytestmark = pytest.mark.lab
 

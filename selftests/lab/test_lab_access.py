@@ -8,9 +8,9 @@ import stat
 import pytest
 from lab_helpers import machine, sh
 
-from homelab.dockerclient import docker_over_ssh
-from homelab.inventory import Inventory
-from homelab.ssh import HostKeyMismatch, SSHPool, connect
+from homelab.model.inventory import Inventory
+from homelab.transport.dockerclient import docker_over_ssh
+from homelab.transport.ssh import HostKeyMismatch, SSHPool, connect
 from lab.topology import HOSTS, VANTAGES
 
 pytestmark = pytest.mark.lab

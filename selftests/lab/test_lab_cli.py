@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from homelab.inventory import Inventory
+from homelab.model.inventory import Inventory
 
 LAB = str(Path(sys.executable).parent / "lab")
 

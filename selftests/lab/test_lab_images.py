@@ -9,9 +9,9 @@ import pytest
 import yaml
 from lab_helpers import TINY, sh
 
-from homelab.images import override_for
-from homelab.inventory import Inventory
-from homelab.ssh import SSHPool
+from homelab.model.images import override_for
+from homelab.model.inventory import Inventory
+from homelab.transport.ssh import SSHPool
 from lab.topology import REGISTRY
 
 pytestmark = pytest.mark.lab

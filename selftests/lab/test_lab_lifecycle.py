@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from lab_helpers import sh
 
-from homelab.inventory import Inventory
-from homelab.ssh import SSHPool
+from homelab.model.inventory import Inventory
+from homelab.transport.ssh import SSHPool
 from lab import up as lab_up
 from lab.docker import docker, exists, lab_objects
 

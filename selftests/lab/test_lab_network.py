@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from lab_helpers import listener_log, sh, start_listener, stop_listener
 
-from homelab.inventory import Inventory
-from homelab.probes import Outcome, Probe, Reachability, probe_here
-from homelab.ssh import SSHPool
+from homelab.model.inventory import Inventory
+from homelab.transport.probes import Outcome, Probe, Reachability, probe_here
+from homelab.transport.ssh import SSHPool
 from lab.topology import HOSTS
 
 pytestmark = pytest.mark.lab

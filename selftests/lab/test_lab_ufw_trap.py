@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 from lab_helpers import TINY, sh, start_listener, stop_listener
 
-from homelab.inventory import Host, Inventory
-from homelab.probes import Outcome, Probe, Reachability
-from homelab.ssh import SSHPool
+from homelab.model.inventory import Host, Inventory
+from homelab.transport.probes import Outcome, Probe, Reachability
+from homelab.transport.ssh import SSHPool
 from lab.topology import REGISTRY
 
 pytestmark = pytest.mark.lab

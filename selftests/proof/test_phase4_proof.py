@@ -17,8 +17,8 @@ import pytest
 from proof import TIMINGS, bootstrap, deploy, expect_caught, not_green, specs
 
 from bootstrap.__main__ import PHASES
-from homelab import monitoring
 from homelab.checks.observability import parse_states
+from homelab.model import monitoring
 from lab import faults
 
 pytestmark = pytest.mark.lab

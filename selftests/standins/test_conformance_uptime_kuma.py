@@ -17,8 +17,8 @@ from test_uptime_kuma import USER, Kuma
 from uptime_kuma_api import MonitorType, UptimeKumaApi, UptimeKumaException
 
 from homelab.checks.observability import KumaView
-from homelab.inventory import load_inventory
-from homelab.secrets import Secrets
+from homelab.model.inventory_loader import load_inventory
+from homelab.model.secrets import Secrets
 
 TIMEOUT = 5.0
 ROOT = Path(__file__).resolve().parents[2]

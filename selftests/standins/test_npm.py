@@ -168,9 +168,9 @@ def test_bad_credentials_are_401_with_error_envelope(npm: Npm, identity: str) ->
 
 
 def test_project_client_reports_bad_credentials_as_auth_error(npm: Npm) -> None:
-    """homelab.npm turns the 401 into NpmAuthError carrying NPM's message."""
-    from homelab.npm import Npm as Client
-    from homelab.npm import NpmAuthError
+    """homelab.clients.npm turns the 401 into NpmAuthError carrying NPM's message."""
+    from homelab.clients.npm import Npm as Client
+    from homelab.clients.npm import NpmAuthError
 
     with Client(npm.url("")) as client, pytest.raises(NpmAuthError, match="HTTP 401: Invalid email or password"):
         client.login("admin@example.com", "wrong-secret")

@@ -159,8 +159,8 @@ def test_the_client_never_asks_for_the_environment() -> None:
     answers an admin with Build.Env: the container's environment, AGENT_SECRET included)."""
     import inspect
 
-    from bootstrap.phase1 import portainer as phase1_portainer
-    from homelab import portainer as client
+    from bootstrap.services import portainer as phase1_portainer
+    from homelab.clients import portainer as client
 
     for module in (client, phase1_portainer):
         code = inspect.getsource(module)

@@ -1,5 +1,5 @@
 """The Uptime Kuma stand-in's Socket.IO API, driven by the kept `uptime-kuma-api` library and by our client
-(homelab/uptimekuma.py): setup, login, monitors, tags, and the monitors' checks in /metrics."""
+(homelab/clients/uptimekuma.py): setup, login, monitors, tags, and the monitors' checks in /metrics."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from standin_helpers import HOST, FakeDocker, free_port, wait_until
 from test_uptime_kuma import USER, Kuma, sample
 from uptime_kuma_api import MonitorType, UptimeKumaApi, UptimeKumaException
 
-from homelab.uptimekuma import MonitorSpec, UptimeKuma, UptimeKumaAuthError, UptimeKumaUnreachable
+from homelab.clients.uptimekuma import UptimeKuma, UptimeKumaAuthError, UptimeKumaUnreachable
+from homelab.model.monitoring import MonitorSpec
 
 TIMEOUT = 5.0
 RUNNING = {"State": {"Running": True, "Status": "running"}}
@@ -176,7 +177,7 @@ def test_one_transport_alone(kuma: Kuma, transport: str) -> None:
         sio.disconnect()
 
 
-# --- homelab/uptimekuma.py -----------------------------------------------------------------------------------
+# --- homelab/clients/uptimekuma.py -----------------------------------------------------------------------------------
 def test_client_wrong_password_names_url_not_password(kuma: Kuma) -> None:
     """Our client's error names the URL and says "wrong username or password"; the password is not in it."""
     with UptimeKuma(server_url(kuma), timeout=TIMEOUT) as ours, pytest.raises(UptimeKumaAuthError) as caught:

@@ -12,9 +12,9 @@ import pytest
 
 from homelab.checks import problem
 from homelab.checks.exposure import ROUTER_FORWARDS_COMMAND, allowed, parse_forwards, public_ports, what_answers
+from homelab.checks.exposure_matrix import MATRIX, Cell
 from homelab.checks.reach import expect_reach, firewall_fix
-from homelab.exposure_matrix import MATRIX, Cell
-from homelab.policy import exposure_of
+from homelab.model.policy import exposure_of
 
 pytestmark = pytest.mark.exposure
 

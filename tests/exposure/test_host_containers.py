@@ -17,8 +17,8 @@ import pytest
 
 from homelab.checks import problem
 from homelab.checks.containers import Finding, host_access, socket_mounts, unplanned_containers, unplanned_ports
-from homelab.dockerclient import EngineSnapshot
-from homelab.inventory import Host
+from homelab.model.inventory import Host
+from homelab.transport.dockerclient import EngineSnapshot
 
 pytestmark = pytest.mark.exposure
 

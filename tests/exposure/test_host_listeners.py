@@ -13,7 +13,6 @@ import json
 
 import pytest
 
-from homelab import httpprobe
 from homelab.checks import problem
 from homelab.checks.exposure import (
     DOCKER_PING_FALLBACK,
@@ -23,8 +22,9 @@ from homelab.checks.exposure import (
     parse_listeners,
     planned_listener,
 )
-from homelab.probes import run_module
-from homelab.ssh import quote
+from homelab.transport import httpprobe
+from homelab.transport.probes import run_module
+from homelab.transport.ssh import quote
 
 pytestmark = pytest.mark.exposure
 

@@ -15,8 +15,8 @@ import pytest
 
 from homelab.checks import problem
 from homelab.checks.exposure import classify, name_allowed, observed
-from homelab.exposure_matrix import MATRIX, Cell
-from homelab.policy import allowed_networks
+from homelab.checks.exposure_matrix import MATRIX, Cell
+from homelab.model.policy import allowed_networks
 
 pytestmark = pytest.mark.exposure
 

@@ -1,5 +1,5 @@
-"""Git is the source of truth on the Edge hosts too: each stack Portainer deploys there (homelab.gitops) is an Edge
-stack made from this repository, aimed at the host's Edge environment, serving the reference's current file, and
+"""Git is the source of truth on the Edge hosts too: each stack Portainer deploys there (homelab.model.gitops) is an
+Edge stack made from this repository, aimed at the host's Edge environment, serving the reference's current file, and
 running on the host as its agent reports; no other Edge stack reaches the host.
 
 Portainer CE keeps no Git settings and no commit for an Edge stack (it clones once, at creation): what can be
@@ -12,9 +12,9 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import could_not_observe, problem
-from homelab.gitops import EDGE_ROLE, edge_deploys, edge_group
-from homelab.gitremote import GitRemoteError, file_at, ref_commit
-from homelab.portainer_edge import ERROR, RUNNING, last_status, status_name
+from homelab.clients.gitremote import GitRemoteError, file_at, ref_commit
+from homelab.clients.portainer_edge import ERROR, RUNNING, last_status, status_name
+from homelab.model.gitops import EDGE_ROLE, edge_deploys, edge_group
 
 pytestmark = pytest.mark.gitops
 

@@ -1,4 +1,4 @@
-"""Git is the source of truth: every stack Portainer manages (homelab.gitops) is a Git stack of the inventory's
+"""Git is the source of truth: every stack Portainer manages (homelab.model.gitops) is a Git stack of the inventory's
 repository, reference and compose path, in its host's environment, running the reference's current commit; and
 Portainer holds no stack that is not from this repository (one made or edited in its editor).
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import could_not_observe, problem
-from homelab.gitops import edge_deploys, portainer_deploys
-from homelab.gitremote import GitRemoteError, ref_commit
-from homelab.portainer import PortainerError
+from homelab.clients.gitremote import GitRemoteError, ref_commit
+from homelab.clients.portainer import PortainerError
+from homelab.model.gitops import edge_deploys, portainer_deploys
 
 pytestmark = pytest.mark.gitops
 

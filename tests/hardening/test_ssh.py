@@ -12,7 +12,7 @@ import pytest
 from homelab.checks import could_not_observe, problem
 from homelab.checks.engine import as_root
 from homelab.checks.sshd import EFFECTIVE, differences, effective, matches, offered_wrongly, root_login
-from homelab.ssh import SSHError, offered_auth
+from homelab.transport.ssh import SSHError, offered_auth
 
 pytestmark = pytest.mark.hardening
 

@@ -6,9 +6,9 @@ import pytest
 
 from homelab.checks import problem
 from homelab.checks.dns import a_records, acl_problem, parse_answer, technitium_settings
+from homelab.checks.exposure_matrix import MATRIX, Cell
 from homelab.checks.reach import service_host
-from homelab.exposure_matrix import MATRIX, Cell
-from homelab.policy import may_connect
+from homelab.model.policy import may_connect
 
 pytestmark = pytest.mark.phase1
 

@@ -18,7 +18,7 @@ from homelab.checks.engine import (
     restart_policy,
     stat_command,
 )
-from homelab.targets import Instance
+from homelab.specs.targets import Instance
 
 pytestmark = pytest.mark.phase1
 

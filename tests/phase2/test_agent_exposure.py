@@ -11,7 +11,7 @@ import pytest
 from homelab.checks import problem
 from homelab.checks.engine import DAEMON_JSON, expect_dockerd_unix_only
 from homelab.checks.reach import expect_reach
-from homelab.environments import agent_port
+from homelab.clients.environments import agent_port
 
 pytestmark = pytest.mark.phase2
 

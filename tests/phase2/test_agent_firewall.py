@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from homelab import firewall
 from homelab.checks import problem
 from homelab.checks.ufw import default_deny_problem
+from homelab.model import firewall
 
 pytestmark = pytest.mark.phase2
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import problem
-from homelab.environments import UP, identity_differences, placement_differences, wanted
+from homelab.clients.environments import UP, identity_differences, placement_differences, wanted
 
 pytestmark = pytest.mark.phase2
 

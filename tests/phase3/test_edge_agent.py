@@ -12,7 +12,7 @@ from homelab.checks import problem
 from homelab.checks.engine import compose_service, env_value, expect_container, find_container, published_ports
 from homelab.checks.reach import expect_reach, service_host
 from homelab.checks.tls import handshake
-from homelab.environments import (
+from homelab.clients.environments import (
     EDGE,
     edge_id_mismatch,
     edge_key_url,

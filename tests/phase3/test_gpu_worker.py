@@ -25,10 +25,10 @@ from homelab.checks.engine import (
     restart_policy,
     runs_image,
 )
+from homelab.checks.gaming import MARKER, STACK
 from homelab.checks.gpu import gpu_finding, listed_gpus, running_models
+from homelab.checks.nvidia_smi import LIST_COMMAND
 from homelab.checks.reach import expect_reach
-from homelab.gaming import MARKER, STACK
-from homelab.gpu import LIST_COMMAND
 
 pytestmark = pytest.mark.phase3
 

@@ -6,10 +6,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from homelab import monitoring
 from homelab.checks.observability import GrafanaView, KumaView, PrometheusView
-from homelab.pytest_plugin import INVENTORY
-from homelab.targets import Instance
+from homelab.model import monitoring
+from homelab.specs.pytest_plugin import INVENTORY
+from homelab.specs.targets import Instance
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from homelab import monitoring
 from homelab.checks import problem
 from homelab.checks.reach import service_host
-from homelab.yamlfile import load_yaml
+from homelab.model import monitoring
+from homelab.model.yamlfile import load_yaml
 
 pytestmark = pytest.mark.phase4
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks.reach import expect_reach
-from homelab.monitoring import first_tcp_port
+from homelab.model.monitoring import first_tcp_port
 
 pytestmark = pytest.mark.phase4
 

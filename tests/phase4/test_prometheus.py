@@ -12,10 +12,10 @@ import shlex
 import httpx
 import pytest
 
-from homelab import monitoring
 from homelab.checks import problem
 from homelab.checks.engine import expect_container
 from homelab.checks.observability import why_down
+from homelab.model import monitoring
 
 pytestmark = pytest.mark.phase4
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from homelab import monitoring
 from homelab.checks import problem
 from homelab.checks.observability import why_down
+from homelab.model import monitoring
 
 pytestmark = pytest.mark.phase4
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from homelab import stackcheck
-from homelab.stackcheck import expect_no_problems
+from homelab.checks import static
+from homelab.checks.static import expect_no_problems
 
 pytestmark = pytest.mark.static
 
-REPO = stackcheck.repository(Path(__file__).parents[2])
+REPO = static.repository(Path(__file__).parents[2])
 SERVICES = [pytest.param(stack, service, id=f"{stack}/{service}") for stack, service in REPO.service_ids()]
 
 
@@ -19,7 +19,7 @@ SERVICES = [pytest.param(stack, service, id=f"{stack}/{service}") for stack, ser
                   fix="fix inventory.yaml at the file, line and field the message names")
 def test_inventory_valid() -> None:
     """inventory.yaml at the repository root loads and validates."""
-    expect_no_problems(stackcheck.inventory_valid(REPO))
+    expect_no_problems(static.inventory_valid(REPO))
 
 
 @pytest.mark.spec("S-INV-002", severity="high",
@@ -27,7 +27,7 @@ def test_inventory_valid() -> None:
 @pytest.mark.parametrize("name", REPO.inventory_service_names())
 def test_inventory_service_in_stack(name: str) -> None:
     """Every inventory service exists in the compose file of the stack the inventory names."""
-    expect_no_problems(stackcheck.inventory_service_in_stack(REPO, name))
+    expect_no_problems(static.inventory_service_in_stack(REPO, name))
 
 
 @pytest.mark.spec("S-INV-003", severity="high",
@@ -35,7 +35,7 @@ def test_inventory_service_in_stack(name: str) -> None:
 @pytest.mark.parametrize(("stack", "service"), SERVICES)
 def test_compose_service_in_inventory(stack: str, service: str) -> None:
     """Every compose service is in the inventory, under the stack whose folder holds it."""
-    expect_no_problems(REPO.check_service(stackcheck.in_inventory, stack, service))
+    expect_no_problems(REPO.check_service(static.in_inventory, stack, service))
 
 
 @pytest.mark.spec("S-INV-004", severity="high",
@@ -43,4 +43,4 @@ def test_compose_service_in_inventory(stack: str, service: str) -> None:
 @pytest.mark.parametrize(("stack", "service"), SERVICES)
 def test_published_ports_match_inventory(stack: str, service: str) -> None:
     """Every service publishes exactly the inventory's ports (number and protocol), no more, no fewer."""
-    expect_no_problems(REPO.check_service(stackcheck.ports_match_inventory, stack, service))
+    expect_no_problems(REPO.check_service(static.ports_match_inventory, stack, service))

@@ -1,6 +1,6 @@
 """Static specs for each stack folder: its files, a valid compose file, and an `.env.example` that matches it.
 
-Parametrized over the stacks the inventory format knows (homelab.inventory.STACK_PHASES) and any other folder
+Parametrized over the stacks the inventory format knows (homelab.model.inventory.STACK_PHASES) and any other folder
 under stacks/; ids are stack names.
 """
 
@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from homelab import stackcheck
-from homelab.stackcheck import expect_no_problems
+from homelab.checks import static
+from homelab.checks.static import expect_no_problems
 
 pytestmark = pytest.mark.static
 
-REPO = stackcheck.repository(Path(__file__).parents[2])
+REPO = static.repository(Path(__file__).parents[2])
 STACKS = REPO.stacks()
 
 
@@ -24,7 +24,7 @@ STACKS = REPO.stacks()
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_files_present(stack: str) -> None:
     """Every stack folder has compose.yaml, .env.example and README.md."""
-    expect_no_problems(stackcheck.stack_files_present(REPO, stack))
+    expect_no_problems(static.stack_files_present(REPO, stack))
 
 
 @pytest.mark.spec("S-STACK-002", severity="high",
@@ -33,7 +33,7 @@ def test_stack_files_present(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_compose_file_valid(stack: str) -> None:
     """Every compose.yaml parses strictly (no duplicate keys) and is structurally valid compose."""
-    expect_no_problems(stackcheck.compose_valid(REPO, stack))
+    expect_no_problems(static.compose_valid(REPO, stack))
 
 
 @pytest.mark.spec("S-STACK-003", severity="medium",
@@ -42,14 +42,14 @@ def test_compose_file_valid(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_variables_documented(stack: str) -> None:
     """Every `${VAR}` a compose file references is listed in the stack's .env.example."""
-    expect_no_problems(stackcheck.variables_documented(REPO, stack))
+    expect_no_problems(static.variables_documented(REPO, stack))
 
 
 @pytest.mark.spec("S-STACK-004", severity="low", fix="remove the variable from .env.example, or use it in compose.yaml")
 @pytest.mark.parametrize("stack", STACKS)
 def test_env_example_variables_used(stack: str) -> None:
     """Every variable of a stack's .env.example is used by its compose file."""
-    expect_no_problems(stackcheck.env_example_used(REPO, stack))
+    expect_no_problems(static.env_example_used(REPO, stack))
 
 
 @pytest.mark.spec("S-STACK-005", severity="low",
@@ -58,7 +58,7 @@ def test_env_example_variables_used(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_env_example_commented(stack: str) -> None:
     """Every .env.example variable has a comment just above it saying where its value comes from."""
-    expect_no_problems(stackcheck.env_example_commented(REPO, stack))
+    expect_no_problems(static.env_example_commented(REPO, stack))
 
 
 @pytest.mark.spec("S-STACK-006", severity="low",
@@ -66,4 +66,4 @@ def test_env_example_commented(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_deployed(stack: str) -> None:
     """Every stack folder is a stack the inventory knows and at least one host deploys."""
-    expect_no_problems(stackcheck.stack_deployed(REPO, stack))
+    expect_no_problems(static.stack_deployed(REPO, stack))
