@@ -14,6 +14,7 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from homelab.clients.npm import Npm
 from homelab.clients.portainer import FINGERPRINT_VAR, TOKEN_VAR, Portainer
@@ -28,6 +29,12 @@ from lab.topology import LAB_DIR, machine
 
 SAVED = LAB_DIR / "faults"           # what a fault saved to undo itself
 EDGE_AGENT = "portainer-edge-agent"  # the Edge agent's container on a gaming PC (stacks/edge-agent)
+
+
+def _reported(stack: dict[str, Any], endpoint: int) -> float:
+    """When the environment's agent last reported on the Edge stack (Unix time; 0 when never)."""
+    history = ((stack.get("Status") or {}).get(str(endpoint)) or {}).get("Status") or []
+    return float(history[-1].get("Time") or 0) if history else 0.0
 
 
 @dataclass(frozen=True)
@@ -90,16 +97,16 @@ class Lab:
             command = f"docker exec {EDGE_AGENT} sh -c {shlex.quote(command)}"
         return self.sh(host, command, timeout=timeout)
 
-    def wait_edge_running(self, host: str, limit: float = 120) -> None:
-        """Until the Edge agent of `host` reports every Edge stack aimed at it Running (7): after the agent was
-        recreated it deploys each stack again (3, 8, 1, 7)."""
+    def wait_edge_running(self, host: str, since: float, limit: float = 120) -> None:
+        """Until the Edge agent of `host` reports every Edge stack aimed at it Running (7) at `since` or later (a
+        Unix time): after the agent was recreated it deploys each stack again (3, 8, 1, 7)."""
         deadline = time.monotonic() + limit
         while True:
             with self.portainer() as portainer:
                 endpoint = next(int(e["Id"]) for e in portainer.endpoints() if e["Name"] == host)
                 groups = {g["Id"] for g in EdgeApi(portainer).groups() if endpoint in (g.get("Endpoints") or [])}
                 waiting = [s["Name"] for s in EdgeApi(portainer).stacks() if groups & set(s.get("EdgeGroups") or [])
-                           and last_status(s, endpoint)[0] != RUNNING]
+                           and (last_status(s, endpoint)[0] != RUNNING or _reported(s, endpoint) < since)]
             if not waiting:
                 return
             if time.monotonic() > deadline:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 
 from lab.faults.base import EDGE_AGENT, Fault, Lab
 
@@ -57,11 +58,12 @@ def _environment(lab: Lab, host: str, service: str, values: dict[str, str]) -> N
     """`service` recreated with `values` added to its environment, as an `environment:` edit made by hand would.
     Bootstrap recreates it from the stack: its compose config hash no longer matches."""
     override = json.dumps({"services": {service: {"environment": values}}})
+    started = time.time()
     lab.sh_project(host, service, f"printf %s {shlex.quote(override)} > {OVERRIDE_FILE} && "
                                   f"{lab.compose(service, OVERRIDE_FILE, host=host)} up -d --no-deps {service} 2>&1")
     lab.wait_healthy(service, host)
     if service == EDGE_AGENT:  # a new agent deploys its Edge stacks again: the fault is in place once they run
-        lab.wait_edge_running(host)
+        lab.wait_edge_running(host, since=started)
 
 
 def _forget_override(lab: Lab, host: str) -> None:
