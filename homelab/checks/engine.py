@@ -78,7 +78,8 @@ def expect_container(instance: Any, engine: Any, fix: str) -> tuple[ComposeServi
     svc = compose_service(instance.service.stack, instance.service.name)
     found = find_container(engine(instance.host), svc, instance.service.stack)
     if found is None:
-        pytest.fail(problem(f"a container for compose service {svc.name}", "none", instance.host.name, fix),
+        pytest.fail(problem(expected=f"a container for compose service {svc.name}", found="none",
+                            where=instance.host.name, fix=fix),
                     pytrace=False)
     return svc, found
 
@@ -305,9 +306,10 @@ def expect_dockerd_unix_only(host: Any, ssh: Any, fix: str) -> None:
     except Unobserved as exc:
         pytest.fail(could_not_observe(str(exc), host.name, f"{DAEMON_SOURCE} as {host.ssh.user}"), pytrace=False)
     assert not view.tcp_listeners, problem(
-        "dockerd on its unix socket only: no tcp host configured, no TCP socket listening",
-        ", ".join(view.tcp_listeners),
-        f"{host.name}: dockerd command line `{view.cmdline}`, {DAEMON_JSON}, and the sockets dockerd holds", fix)
+        expected="dockerd on its unix socket only: no tcp host configured, no TCP socket listening",
+        found=", ".join(view.tcp_listeners),
+        where=f"{host.name}: dockerd command line `{view.cmdline}`, {DAEMON_JSON}, and the sockets dockerd holds",
+        fix=fix)
 
 
 def env_file_of(container: Any) -> str | None:

@@ -57,5 +57,5 @@ def gpu_finding(code: int, output: str, models: list[dict[str, Any]] | Exception
     if vram > 0:
         return None
     names = ", ".join(str(model.get("name")) for model in models)
-    return problem("a GPU inside the container (nvidia-smi -L) or Ollama's models in VRAM",
-                   f"{smi}; {names} loaded with VRAM in use 0 bytes (on the CPU)", where, fix)
+    return problem(expected="a GPU inside the container (nvidia-smi -L) or Ollama's models in VRAM",
+                   found=f"{smi}; {names} loaded with VRAM in use 0 bytes (on the CPU)", where=where, fix=fix)

@@ -34,7 +34,7 @@ KUMA_STATES = {"0": "down", "1": "up", "2": "pending (failing, retrying)", "3": 
 
 def fail(expected: str, found: str, where: str, fix: str) -> NoReturn:
     __tracebackhide__ = True
-    pytest.fail(problem(expected, found, where, fix), pytrace=False)
+    pytest.fail(problem(expected=expected, found=found, where=where, fix=fix), pytrace=False)
 
 
 def unobserved(why: str, url: str, fix: str) -> NoReturn:

@@ -53,7 +53,8 @@ class PortainerView:
 
     def _fail(self, found: str, fix: str) -> NoReturn:
         __tracebackhide__ = True
-        pytest.fail(problem("Portainer answering the API token", found, self.where, fix), pytrace=False)
+        pytest.fail(problem(expected="Portainer answering the API token", found=found, where=self.where,
+                            fix=fix), pytrace=False)
 
     def client(self) -> Portainer:
         __tracebackhide__ = True
@@ -129,9 +130,9 @@ class PortainerView:
         if exc.status in (401, 403):
             self._fail(str(exc), f"{TOKEN_VAR} is refused: {PHASE1}")
         timeout = self.inventory.settings.connect_timeout * 3
-        pytest.fail(problem(f"Portainer to snapshot environment {endpoint['Name']} within {timeout:g} s",
-                            str(exc), f"{self.where}, environment {endpoint['Name']}",
-                            f"Portainer waits up to 60 s on an engine that does not answer: check Docker on "
+        pytest.fail(problem(expected=f"Portainer to snapshot environment {endpoint['Name']} within {timeout:g} s",
+                            found=str(exc), where=f"{self.where}, environment {endpoint['Name']}",
+                            fix=f"Portainer waits up to 60 s on an engine that does not answer: check Docker on "
                             f"{endpoint['Name']} (`docker info` there) and its portainer-agent "
                             "(`docker logs portainer-agent`)"), pytrace=False)
 

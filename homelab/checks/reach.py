@@ -255,10 +255,11 @@ class PhaseProbes:
         where = (f"{self.address(source, host)}:{port}/tcp ({what or 'port'} on {host.name}, exposure {exposure}) "
                  f"from {source.name} ({source.address or 'this machine'}, {source.kind} network)")
         if allowed:
-            return problem("it answers", f"{outcome.value} (no answer)" if outcome is Outcome.FILTERED
-                           else f"{outcome.value} (connection refused)", where,
-                           "start the container (docker compose up -d), and let the firewall admit this network")
-        return problem("no answer (refused or filtered)", "it answers", where, self._why_open(source, host, port))
+            return problem(expected="it answers", found=f"{outcome.value} (no answer)" if outcome is Outcome.FILTERED
+                           else f"{outcome.value} (connection refused)", where=where,
+                           fix="start the container (docker compose up -d), and let the firewall admit this network")
+        return problem(expected="no answer (refused or filtered)", found="it answers", where=where,
+                       fix=self._why_open(source, host, port))
 
     def _why_open(self, source: Source, host: Host, port: int) -> str:
         if source.address == host.address:

@@ -148,8 +148,9 @@ def image_pinned(compose: ComposeFile, svc: ComposeService, _: Inventory) -> lis
     tag, digest = image_tag(svc.image)
     if digest or (tag and tag not in FLOATING_TAGS and "$" not in svc.image):
         return []
-    return [problem(compose.where("services", svc.name, "image"), "an image pinned to a version tag or a digest",
-                    repr(svc.image), "pin the version you tested, e.g. NAME:1.2.3 or NAME@sha256:...")]
+    return [problem(where=compose.where("services", svc.name, "image"),
+                    expected="an image pinned to a version tag or a digest", found=repr(svc.image),
+                    fix="pin the version you tested, e.g. NAME:1.2.3 or NAME@sha256:...")]
 
 
 def healthcheck_program(test: tuple[str, ...]) -> str | None:
@@ -181,31 +182,33 @@ def healthcheck_defined(compose: ComposeFile, svc: ComposeService, _: Inventory)
     reason = svc.labels.get(EXEMPTION_LABEL, "")
     missing = healthcheck_tool_missing(svc)
     if missing is not None:
-        return [problem(where, "a healthcheck that works in this image", f"a healthcheck that runs {missing}",
-                        "run a program the image has (e.g. `dig @127.0.0.1` where only dnsutils is installed)")]
+        return [problem(where=where, expected="a healthcheck that works in this image",
+                        found=f"a healthcheck that runs {missing}",
+                        fix="run a program the image has (e.g. `dig @127.0.0.1` where only dnsutils is installed)")]
     if svc.healthcheck is not None and not svc.healthcheck.disabled:
         return []
     if svc.healthcheck is not None and reason.startswith("none:") and len(reason) > len("none: "):
         return []
     found = "no healthcheck" if svc.healthcheck is None else f"a disabled healthcheck without a `{EXEMPTION_LABEL}: " \
         "\"none: <reason>\"` label"
-    return [problem(where, "a healthcheck that works in this image", found,
-                    "add `healthcheck: {test: [CMD, ...]}`; if the image has no usable tool, write "
+    return [problem(where=where, expected="a healthcheck that works in this image", found=found,
+                    fix="add `healthcheck: {test: [CMD, ...]}`; if the image has no usable tool, write "
                     f"`healthcheck: {{disable: true}}` and label `{EXEMPTION_LABEL}: \"none: <why>\"`")]
 
 
 def restart_policy(compose: ComposeFile, svc: ComposeService, _: Inventory) -> list[str]:
     if svc.restart in RESTART_OK:
         return []
-    return [problem(compose.where("services", svc.name), "restart: unless-stopped (or always)",
-                    repr(svc.restart) if svc.restart else "no restart policy", "add `restart: unless-stopped`")]
+    return [problem(where=compose.where("services", svc.name), expected="restart: unless-stopped (or always)",
+                    found=repr(svc.restart) if svc.restart else "no restart policy",
+                    fix="add `restart: unless-stopped`")]
 
 
 def container_name_matches(compose: ComposeFile, svc: ComposeService, _: Inventory) -> list[str]:
     if svc.container_name == svc.name:
         return []
-    return [problem(compose.where("services", svc.name), f"container_name: {svc.name} (the service key)",
-                    repr(svc.container_name), f"set `container_name: {svc.name}`")]
+    return [problem(where=compose.where("services", svc.name), expected=f"container_name: {svc.name} (the service key)",
+                    found=repr(svc.container_name), fix=f"set `container_name: {svc.name}`")]
 
 
 def socket_allowed(compose: ComposeFile, svc: ComposeService, inventory: Inventory) -> list[str]:
@@ -213,18 +216,20 @@ def socket_allowed(compose: ComposeFile, svc: ComposeService, inventory: Invento
     policy = entry.docker_socket if entry else "none"
     problems = []
     if svc.api_socket and policy != "rw":
-        problems.append(problem(compose.where("services", svc.name, "use_api_socket"),
-                                f"no Docker API access (inventory docker_socket: {policy})", "use_api_socket: true",
-                                "remove `use_api_socket`"))
+        problems.append(problem(where=compose.where("services", svc.name, "use_api_socket"),
+                                expected=f"no Docker API access (inventory docker_socket: {policy})",
+                                found="use_api_socket: true", fix="remove `use_api_socket`"))
     for mount in svc.socket_mounts:
         index = str(svc.mounts.index(mount))
         where = compose.where("services", svc.name, "volumes", index)
         if policy == "none":
-            problems.append(problem(where, "no Docker socket (inventory docker_socket: none)", f"mount {mount}",
-                                    f"remove the mount, or grant it in inventory.yaml services.{svc.name}"))
+            problems.append(problem(where=where, expected="no Docker socket (inventory docker_socket: none)",
+                                    found=f"mount {mount}",
+                                    fix=f"remove the mount, or grant it in inventory.yaml services.{svc.name}"))
         elif policy == "ro" and not mount.read_only:
-            problems.append(problem(where, "the Docker socket read-only (inventory docker_socket: ro)",
-                                    f"mount {mount}", "mount /var/run/docker.sock:/var/run/docker.sock:ro only"))
+            problems.append(problem(where=where, expected="the Docker socket read-only (inventory docker_socket: ro)",
+                                    found=f"mount {mount}",
+                                    fix="mount /var/run/docker.sock:/var/run/docker.sock:ro only"))
     return problems
 
 
@@ -242,10 +247,10 @@ def host_access_allowed(compose: ComposeFile, svc: ComposeService, inventory: In
              "root": f"mount {svc.mounts[root]}" if root is not None else ""}
     taken = host_access_items(raw.get("privileged") is True, raw.get("pid"), raw.get("network_mode"),
                               [m.source for m in svc.mounts if m.type == "bind"])
-    return [problem(compose.where("services", svc.name, *where[item]),
-                    f"{HOST_ACCESS_TEXT[item]} only where host_access allows it (inventory.yaml "
-                    f"services.{svc.name} host_access: [{', '.join(allowed)}])", found[item],
-                    f"remove it, or allow it in inventory.yaml services.{svc.name}.host_access: [{item}]")
+    return [problem(where=compose.where("services", svc.name, *where[item]),
+                    expected=f"{HOST_ACCESS_TEXT[item]} only where host_access allows it (inventory.yaml "
+                    f"services.{svc.name} host_access: [{', '.join(allowed)}])", found=found[item],
+                    fix=f"remove it, or allow it in inventory.yaml services.{svc.name}.host_access: [{item}]")
             for item in taken if item not in allowed]
 
 
@@ -253,19 +258,20 @@ def secrets_referenced(compose: ComposeFile, svc: ComposeService, _: Inventory) 
     problems = []
     for name, value in svc.environment.items():
         if _SECRET_NAME.search(name.upper()) and value is not None and not _SECRET_REF.match(value):
-            problems.append(problem(compose.where("services", svc.name, "environment", name),
-                                    f"{name} as a ${{VAR}} or ${{VAR:?message}} reference (no value, no default)",
-                                    "a value in the file", f"write `{name}: ${{{name}:?set {name} in .env}}` and "
-                                    "put the value in .env (from 1Password)"))
+            problems.append(problem(where=compose.where("services", svc.name, "environment", name),
+                                    expected=f"{name} as a ${{VAR}} or ${{VAR:?message}} reference (no value, no "
+                                    "default)", found="a value in the file", fix=f"write `{name}: ${{{name}:?set "
+                                    f"{name} in .env}}` and put the value in .env (from 1Password)"))
     raw = (compose.data.get("services") or {}).get(svc.name) or {}
     for key in ("command", "entrypoint"):
         for index, name in secret_arguments(raw.get(key)):
             at = (key,) if isinstance(raw.get(key), str) else (key, str(index))
-            problems.append(problem(compose.where("services", svc.name, *at),
-                                    f"the secret {name} as a ${{VAR}} or ${{VAR:?message}} reference",
-                                    f"a value in the file ({name} given literally in `{key}`)",
-                                    f"write it as `${{{_variable(name)}:?set {_variable(name)} in .env}}` and put the "
-                                    "value in .env (from 1Password), or pass a file (`--...-file`, a compose secret)"))
+            problems.append(problem(where=compose.where("services", svc.name, *at),
+                                    expected=f"the secret {name} as a ${{VAR}} or ${{VAR:?message}} reference",
+                                    found=f"a value in the file ({name} given literally in `{key}`)",
+                                    fix=f"write it as `${{{_variable(name)}:?set {_variable(name)} in .env}}` and "
+                                    "put the value in .env (from 1Password), or pass a file (`--...-file`, a compose "
+                                    "secret)"))
     return problems
 
 
@@ -329,8 +335,9 @@ def in_inventory(compose: ComposeFile, svc: ComposeService, inventory: Inventory
     if entry is not None and entry.stack == stack:
         return []
     found = "no such service" if entry is None else f"it under stack {entry.stack!r}"
-    return [problem(compose.where("services", svc.name), f"inventory.yaml services.{svc.name} with stack: {stack}",
-                    found, f"add the service to inventory.yaml with `stack: {stack}`, or rename the compose service")]
+    return [problem(where=compose.where("services", svc.name),
+                    expected=f"inventory.yaml services.{svc.name} with stack: {stack}", found=found,
+                    fix=f"add the service to inventory.yaml with `stack: {stack}`, or rename the compose service")]
 
 
 def ports_match_inventory(compose: ComposeFile, svc: ComposeService, inventory: Inventory) -> list[str]:
@@ -341,23 +348,25 @@ def ports_match_inventory(compose: ComposeFile, svc: ComposeService, inventory: 
     found = sorted(f"{m.published if m.published is not None else '(random)'}/{m.protocol}" for m in svc.ports)
     if expected == found:
         return []
-    return [problem(compose.where("services", svc.name, "ports"),
-                    f"published ports [{', '.join(expected)}] (inventory.yaml services.{svc.name}.ports)",
-                    f"[{', '.join(found)}]", "publish exactly the inventory's ports, or change the inventory")]
+    return [problem(where=compose.where("services", svc.name, "ports"),
+                    expected=f"published ports [{', '.join(expected)}] (inventory.yaml services.{svc.name}.ports)",
+                    found=f"[{', '.join(found)}]",
+                    fix="publish exactly the inventory's ports, or change the inventory")]
 
 
 def no_docker_api_port(compose: ComposeFile, svc: ComposeService, _: Inventory) -> list[str]:
     bad = [m for m in svc.ports if m.published in DOCKER_API_PORTS or m.target in DOCKER_API_PORTS]
-    return [problem(compose.where("services", svc.name, "ports"), "no Docker API port (2375/2376) published",
-                    str(m), "remove it: Portainer reaches engines through the agent on 9001") for m in bad]
+    return [problem(where=compose.where("services", svc.name, "ports"),
+                    expected="no Docker API port (2375/2376) published", found=str(m),
+                    fix="remove it: Portainer reaches engines through the agent on 9001") for m in bad]
 
 
 # -- per stack ----------------------------------------------------------------------------------------------
 
 def stack_files_present(repo: Repository, stack: str) -> list[str]:
     folder = repo.root / "stacks" / stack
-    return [problem(str(folder / name), f"stacks/{stack}/{name}", "no such file",
-                    f"add {name} (see docs/stacks.md)") for name in STACK_FILES if not (folder / name).is_file()]
+    return [problem(where=str(folder / name), expected=f"stacks/{stack}/{name}", found="no such file",
+                    fix=f"add {name} (see docs/stacks.md)") for name in STACK_FILES if not (folder / name).is_file()]
 
 
 def compose_valid(repo: Repository, stack: str) -> list[str]:
@@ -378,11 +387,12 @@ def read_env_example(path: Path) -> tuple[dict[str, int], list[str]]:
             continue
         match = _ENV_LINE.match(line)
         if match is None:
-            problems.append(problem(f"{path}:{number}", "NAME=value or a # comment", repr(raw),
-                                    "fix the line"))
+            problems.append(problem(where=f"{path}:{number}", expected="NAME=value or a # comment", found=repr(raw),
+                                    fix="fix the line"))
         elif match.group(1) in names:
-            problems.append(problem(f"{path}:{number}", f"{match.group(1)} once",
-                                    f"it again (first on line {names[match.group(1)]})", "remove one of them"))
+            problems.append(problem(where=f"{path}:{number}", expected=f"{match.group(1)} once",
+                                    found=f"it again (first on line {names[match.group(1)]})",
+                                    fix="remove one of them"))
         else:
             names[match.group(1)] = number
     return names, problems
@@ -395,7 +405,8 @@ def _stack_env(repo: Repository, stack: str) -> tuple[ComposeFile, Path, dict[st
     except ComposeError as exc:
         return [f"cannot check {stack}: {exc}"]
     if not path.is_file():
-        return [problem(str(path), "an .env.example listing every variable", "no such file", "add it")]
+        return [problem(where=str(path), expected="an .env.example listing every variable", found="no such file",
+                        fix="add it")]
     names, problems = read_env_example(path)
     return problems or (compose, path, names)
 
@@ -405,8 +416,8 @@ def variables_documented(repo: Repository, stack: str) -> list[str]:
     if isinstance(loaded, list):
         return loaded
     compose, env_path, names = loaded
-    return [problem(compose.where(*at), f"{name} listed in {env_path}", "it missing",
-                    f"add `{name}=<placeholder>` with a comment naming its source (e.g. op://homelab/...)")
+    return [problem(where=compose.where(*at), expected=f"{name} listed in {env_path}", found="it missing",
+                    fix=f"add `{name}=<placeholder>` with a comment naming its source (e.g. op://homelab/...)")
             for name, at in compose.variables.items() if name not in names]
 
 
@@ -415,8 +426,8 @@ def env_example_used(repo: Repository, stack: str) -> list[str]:
     if isinstance(loaded, list):
         return loaded
     compose, env_path, names = loaded
-    return [problem(f"{env_path}:{line}", f"{name} used by {compose.path}", "no ${" + name + "} reference",
-                    "remove the variable, or use it in compose.yaml")
+    return [problem(where=f"{env_path}:{line}", expected=f"{name} used by {compose.path}",
+                    found="no ${" + name + "} reference", fix="remove the variable, or use it in compose.yaml")
             for name, line in names.items() if name not in compose.variables]
 
 
@@ -426,24 +437,25 @@ def env_example_commented(repo: Repository, stack: str) -> list[str]:
         return []   # reported by stack_files_present
     lines = path.read_text(encoding="utf-8").splitlines()
     names, _ = read_env_example(path)
-    return [problem(f"{path}:{line}", f"a # comment above {name} saying where its value comes from",
-                    "none", "add e.g. `# op://homelab/<item>/<field>` or `# not a secret: ...` above it")
+    return [problem(where=f"{path}:{line}", expected=f"a # comment above {name} saying where its value comes from",
+                    found="none", fix="add e.g. `# op://homelab/<item>/<field>` or `# not a secret: ...` above it")
             for name, line in names.items() if line < 2 or not lines[line - 2].strip().startswith("#")]
 
 
 def stack_deployed(repo: Repository, stack: str) -> list[str]:
     folder = f"stacks/{stack}"
     if stack not in STACK_PHASES:
-        return [problem(folder, f"a stack the inventory knows ({', '.join(STACK_PHASES)})", repr(stack),
-                        "rename the folder, or add the stack to homelab.model.inventory.STACK_PHASES")]
+        return [problem(where=folder, expected=f"a stack the inventory knows ({', '.join(STACK_PHASES)})",
+                        found=repr(stack),
+                        fix="rename the folder, or add the stack to homelab.model.inventory.STACK_PHASES")]
     try:
         hosts = repo.inventory().hosts_with_stack(stack)
     except InventoryError as exc:
         return [f"cannot check {stack}: {exc}"]
     if hosts:
         return []
-    return [problem(str(repo.root / "inventory.yaml"), f"some host listing stack {stack!r}", "none",
-                    f"add {stack} to a host's `stacks:`, or remove {folder}")]
+    return [problem(where=str(repo.root / "inventory.yaml"), expected=f"some host listing stack {stack!r}",
+                    found="none", fix=f"add {stack} to a host's `stacks:`, or remove {folder}")]
 
 
 # -- repository ---------------------------------------------------------------------------------------------
@@ -464,8 +476,10 @@ def inventory_service_in_stack(repo: Repository, name: str) -> list[str]:
         return [f"cannot check {name}: {exc}"]
     if name in compose.services:
         return []
-    return [problem(str(compose.path), f"a service {name!r} (inventory.yaml services.{name}, stack {entry.stack})",
-                    f"services {', '.join(compose.services)}", "add the service, or fix the inventory's stack")]
+    return [problem(where=str(compose.path),
+                    expected=f"a service {name!r} (inventory.yaml services.{name}, stack {entry.stack})",
+                    found=f"services {', '.join(compose.services)}",
+                    fix="add the service, or fix the inventory's stack")]
 
 
 def _git_files(root: Path, *options: str) -> list[str] | str:
@@ -488,8 +502,8 @@ def no_env_files_tracked(repo: Repository) -> list[str]:
     files = _git_files(repo.root)
     if isinstance(files, str):
         return [files]
-    return [problem(str(repo.root / name), "no .env file in git (values come from 1Password)",
-                    "it tracked", f"`git rm --cached {name}`, rotate its secrets, keep it ignored")
+    return [problem(where=str(repo.root / name), expected="no .env file in git (values come from 1Password)",
+                    found="it tracked", fix=f"`git rm --cached {name}`, rotate its secrets, keep it ignored")
             for name in files if _is_env_file(name)]
 
 
@@ -507,9 +521,10 @@ def no_dockerd_tcp(repo: Repository) -> list[str]:
             continue
         for number, line in enumerate(text.splitlines(), start=1):
             if _DOCKERD_TCP.search(line) and ALLOW_TCP_MARKER not in line:
-                problems.append(problem(f"{repo.root / name}:{number}", "dockerd on its unix socket only",
-                                        line.strip()[:80], "remove the TCP listener; use ssh:// or the "
-                                        "Portainer agent to reach an engine"))
+                problems.append(problem(where=f"{repo.root / name}:{number}",
+                                        expected="dockerd on its unix socket only", found=line.strip()[:80],
+                                        fix="remove the TCP listener; use ssh:// or the Portainer agent to reach an "
+                                        "engine"))
     return problems
 
 
@@ -532,12 +547,13 @@ def prometheus_file_sd(repo: Repository) -> list[str]:
     for job in PROMETHEUS_JOBS:
         files = [f for sd in (jobs.get(job) or {}).get("file_sd_configs") or [] for f in sd.get("files") or []]
         if not files or not all(f.startswith("/etc/prometheus/targets/") and f.endswith(".json") for f in files):
-            problems.append(problem(f"{folder / 'prometheus.yml'}: scrape_configs.{job}",
-                                    "file_sd_configs reading /etc/prometheus/targets/*.json", repr(files or None),
-                                    "read the job's targets from the files bootstrap writes into targets/"))
+            problems.append(problem(where=f"{folder / 'prometheus.yml'}: scrape_configs.{job}",
+                                    expected="file_sd_configs reading /etc/prometheus/targets/*.json",
+                                    found=repr(files or None),
+                                    fix="read the job's targets from the files bootstrap writes into targets/"))
     if not (folder / "targets/.gitkeep").is_file():
-        problems.append(problem(str(folder / "targets"), "a targets/ folder kept in git (.gitkeep)", "none",
-                                "add prometheus/targets/.gitkeep"))
+        problems.append(problem(where=str(folder / "targets"), expected="a targets/ folder kept in git (.gitkeep)",
+                                found="none", fix="add prometheus/targets/.gitkeep"))
     return problems
 
 
@@ -551,8 +567,9 @@ def grafana_dashboards(repo: Repository) -> list[str]:
         return [str(exc)]
     uids = [d.get("uid") for d in (datasources or {}).get("datasources") or [] if isinstance(d, dict)]
     if DATASOURCE_UID not in uids:
-        problems.append(problem(str(folder / "provisioning/datasources/prometheus.yaml"),
-                                f"a datasource with uid {DATASOURCE_UID!r}", repr(uids), "set `uid: prometheus`"))
+        problems.append(problem(where=str(folder / "provisioning/datasources/prometheus.yaml"),
+                                expected=f"a datasource with uid {DATASOURCE_UID!r}", found=repr(uids),
+                                fix="set `uid: prometheus`"))
     found: dict[str, Path] = {}
     for path in sorted((folder / "dashboards").glob("*.json")):
         try:
@@ -563,10 +580,12 @@ def grafana_dashboards(repo: Repository) -> list[str]:
         found[str(board.get("uid"))] = path
         sources = {json.dumps(ds, sort_keys=True) for ds in _datasources(board)}
         if sources - {json.dumps({"type": "prometheus", "uid": DATASOURCE_UID}, sort_keys=True)}:
-            problems.append(problem(str(path), f"every panel on datasource uid {DATASOURCE_UID!r}",
-                                    ", ".join(sorted(sources)), "point the panels at the provisioned datasource"))
-    problems += [problem(str(folder / "dashboards"), f"a dashboard with uid {uid!r}", f"uids {sorted(found)}",
-                         "add it, with a fixed `uid`") for uid in DASHBOARD_UIDS if uid not in found]
+            problems.append(problem(where=str(path), expected=f"every panel on datasource uid {DATASOURCE_UID!r}",
+                                    found=", ".join(sorted(sources)),
+                                    fix="point the panels at the provisioned datasource"))
+    problems += [problem(where=str(folder / "dashboards"), expected=f"a dashboard with uid {uid!r}",
+                         found=f"uids {sorted(found)}",
+                         fix="add it, with a fixed `uid`") for uid in DASHBOARD_UIDS if uid not in found]
     return problems
 
 

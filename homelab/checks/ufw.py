@@ -77,6 +77,6 @@ def default_deny_problem(status: UfwStatus, host_name: str) -> str | None:
     if status.active and status.default_incoming == "deny":
         return None
     return problem(
-        "ufw active, default deny (incoming)",
-        f"{'active' if status.active else 'inactive'}, default {status.default_incoming or 'unknown'} (incoming)",
-        f"{host_name}: sudo ufw status verbose", "sudo ufw default deny incoming && sudo ufw enable")
+        expected="ufw active, default deny (incoming)",
+        found=f"{'active' if status.active else 'inactive'}, default {status.default_incoming or 'unknown'} (incoming)",
+        where=f"{host_name}: sudo ufw status verbose", fix="sudo ufw default deny incoming && sudo ufw enable")

@@ -61,9 +61,10 @@ def test_nothing_unplanned_answers(surface, inventory, reachability, reach):
     address = reachability.surface_address(surface)
     findings = [f"{address}:{p}/tcp answers ({what_answers(answers.get(p))}): {_fix(inventory, surface, p)}"
                 for p in unexpected]
-    pytest.fail(problem("only the ports the policy allows from here", f"{len(unexpected)} more answer",
-                        f"{surface.target} from {surface.source.name} ({surface.source.address or 'this machine'}, "
-                        f"{surface.source.kind} network)", "; ".join(findings)), pytrace=False)
+    pytest.fail(problem(expected="only the ports the policy allows from here", found=f"{len(unexpected)} more answer",
+                        where=f"{surface.target} from {surface.source.name} "
+                        f"({surface.source.address or 'this machine'}, {surface.source.kind} network)",
+                        fix="; ".join(findings)), pytrace=False)
 
 
 @pytest.mark.spec("EXP-SSH-001", severity="critical",
@@ -98,6 +99,5 @@ def test_router_forwards_only_public_ports(inventory, access, reach):
     public = {proto: public_ports(inventory, proto) for proto in ("tcp", "udp")}
     stray = [str(f) for f in forwards if f.port not in public.get(f.protocol, set())]
     listed = ", ".join(f"{p}/{proto}" for proto, ports in public.items() for p in sorted(ports)) or "none"
-    assert not stray, problem(f"forwards of the public ports only ({listed})",
-                              ", ".join(stray), f"the router {router.address} (`{ROUTER_FORWARDS_COMMAND}`)",
-                              ROUTER_FIX)
+    assert not stray, problem(expected=f"forwards of the public ports only ({listed})", found=", ".join(stray),
+                              where=f"the router {router.address} (`{ROUTER_FORWARDS_COMMAND}`)", fix=ROUTER_FIX)

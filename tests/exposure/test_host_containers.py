@@ -40,9 +40,9 @@ def observe(engine: Callable[[Any], Any], host: Host) -> list[dict[str, Any]]:
             # ask the engine itself before calling the host empty.
             found = [dict(c.attrs) for c in client.client.containers.list(all=True)]
     except Exception as exc:  # any failure to read is a failure to observe, never a pass
-        pytest.fail(problem("the host's containers, as its Docker engine lists them",
-                            f"could not observe them: {type(exc).__name__}: {exc}",
-                            f"the Docker engine of {host.name}", OBSERVE), pytrace=False)
+        pytest.fail(problem(expected="the host's containers, as its Docker engine lists them",
+                            found=f"could not observe them: {type(exc).__name__}: {exc}",
+                            where=f"the Docker engine of {host.name}", fix=OBSERVE), pytrace=False)
     return found
 
 
@@ -50,7 +50,8 @@ def expect_none(findings: list[Finding], expected: str, host: Host) -> None:
     """Fail with one expected/found/where/fix line per finding."""
     __tracebackhide__ = True
     if findings:
-        pytest.fail("\n".join(problem(expected, f.found, f"container {f.container} ({f.image}) on {host.name}", f.fix)
+        pytest.fail("\n".join(problem(expected=expected, found=f.found,
+                                      where=f"container {f.container} ({f.image}) on {host.name}", fix=f.fix)
                               for f in findings), pytrace=False)
 
 

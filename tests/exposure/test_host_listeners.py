@@ -53,8 +53,8 @@ def test_only_planned_listeners(host, inventory, access, reach):
         f"could not observe: no listener on {host.name}'s SSH port {host.ssh.port} in /proc/net, though this "
         "check came in over SSH (another network namespace?)")
     stray = [str(item) for item in found if not planned_listener(inventory, host, item)]
-    assert not stray, problem("only SSH, the inventory's published ports and its daemons",
-                              ", ".join(stray), f"sockets listening on {host.name}", LISTEN_FIX)
+    assert not stray, problem(expected="only SSH, the inventory's published ports and its daemons",
+                              found=", ".join(stray), where=f"sockets listening on {host.name}", fix=LISTEN_FIX)
 
 
 @pytest.mark.spec("EXP-DOCKER-001", severity="critical", fix=DOCKER_FIX)
@@ -85,5 +85,6 @@ def test_no_port_answers_docker_api(host, access, reach):
             pytest.fail(f"could not observe the Docker API probe on {host.name}: {result.stderr.strip()[:200]}",
                         pytrace=False)
         docker = [line.split()[0] for line in lines if line.strip() and not line.endswith(" none")]
-    assert not docker, problem("no Docker API on any TCP port", f"the Docker API answers on {', '.join(docker)}",
-                               f"{host.name}, asked from the host itself", DOCKER_FIX)
+    assert not docker, problem(expected="no Docker API on any TCP port",
+                               found=f"the Docker API answers on {', '.join(docker)}",
+                               where=f"{host.name}, asked from the host itself", fix=DOCKER_FIX)

@@ -62,13 +62,14 @@ def test_name_reached_only_where_allowed(fqdn, source, inventory, reachability, 
         row = f"{fqdn.name} {ask.scheme}" + ("" if direct else f" (SNI {ask.sni})")
         MATRIX.record(Cell(fqdn.instance.host.name, row, source.name, "open" if allowed else "closed", found, ok))
         if not ok and reached:
-            problems.append(problem(f"no answer from {service.name} (exposure {service.exposure})", found,
-                                    f"{ask.key} from {source.name} ({source.address or 'this machine'}, "
-                                    f"{source.kind} network)", _why_reached(inventory, source, ask)))
+            problems.append(problem(expected=f"no answer from {service.name} (exposure {service.exposure})",
+                                    found=found, where=f"{ask.key} from {source.name} "
+                                    f"({source.address or 'this machine'}, {source.kind} network)",
+                                    fix=_why_reached(inventory, source, ask)))
         elif not ok:
-            problems.append(problem(f"{service.name} reached (exposure {service.exposure} admits this network)",
-                                    found, f"{ask.key} from {source.name}",
-                                    "let NPM's 443 admit this network and the proxy host's access list allow it "
+            problems.append(problem(expected=f"{service.name} reached (exposure {service.exposure} admits this "
+                                    "network)", found=found, where=f"{ask.key} from {source.name}",
+                                    fix="let NPM's 443 admit this network and the proxy host's access list allow it "
                                     f"(re-run `python -m bootstrap phase{service.phase}`)"))
     if problems:
         pytest.fail(" | ".join(problems), pytrace=False)
@@ -85,8 +86,9 @@ def test_unknown_name_reaches_nothing(source, reachability, reach):
     assert asks, f"could not observe: no NPM listener to ask from {source.name}"
     for ask in asks:
         found, reached = _observe(reachability, source, ask, reach)
-        assert not reached, problem("NPM's default site (nothing behind it)", found, f"{ask.key} from {source.name}",
-                                    "NPM > Settings > Default Site: 404 or no response; remove a catch-all proxy host")
+        assert not reached, problem(expected="NPM's default site (nothing behind it)", found=found,
+                                    where=f"{ask.key} from {source.name}", fix="NPM > Settings > Default Site: 404 or "
+                                    "no response; remove a catch-all proxy host")
 
 
 @pytest.mark.spec("EXP-NAME-002", severity="high", fix=ACCESS_FIX)
@@ -100,14 +102,15 @@ def test_name_has_access_list(fqdn, inventory, npm):
     wanted = sorted(str(n) for n in allowed_networks(inventory, service.exposure) or [])
     host = npm.proxy_host_for(fqdn.name)
     where = f"NPM proxy host {fqdn.name}"
-    assert host is not None, problem("a proxy host for the name", "none", where, ACCESS_FIX)
+    assert host is not None, problem(expected="a proxy host for the name", found="none", where=where, fix=ACCESS_FIX)
     list_id = int(host.fields.get("access_list_id") or 0)
-    assert list_id, problem(f"an access list allowing {', '.join(wanted)} only", "no access list (anyone who "
-                            "reaches NPM reaches the service)", where, ACCESS_FIX)
+    assert list_id, problem(expected=f"an access list allowing {', '.join(wanted)} only",
+                            found="no access list (anyone who reaches NPM reaches the service)", where=where,
+                            fix=ACCESS_FIX)
     found = next((a for a in npm.access_lists() if a.id == list_id), None)
-    assert found is not None, problem(f"access list {list_id}", "missing", where, ACCESS_FIX)
+    assert found is not None, problem(expected=f"access list {list_id}", found="missing", where=where, fix=ACCESS_FIX)
     allows = sorted(address for directive, address in found.clients if directive == "allow")
     assert (allows, len(found.usernames)) == (wanted, 0), problem(
-        f"allow {', '.join(wanted)}, deny all, no users", f"allow {', '.join(allows) or 'nothing'}"
-        + (f" and {len(found.usernames)} login(s)" if found.usernames else ""), f"{where} (access list {found.name!r})",
-        ACCESS_FIX)
+        expected=f"allow {', '.join(wanted)}, deny all, no users", found=f"allow {', '.join(allows) or 'nothing'}"
+        + (f" and {len(found.usernames)} login(s)" if found.usernames else ""),
+        where=f"{where} (access list {found.name!r})", fix=ACCESS_FIX)

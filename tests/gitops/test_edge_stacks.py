@@ -27,16 +27,17 @@ EDGE_COMPUTE = ("turn on Edge compute: `--edge-compute` in stacks/platform/compo
 
 def _edge_stack(portainer, name: str) -> dict | None:
     if not portainer.edge_enabled():
-        pytest.fail(problem("Portainer's Edge compute features on", "EnableEdgeComputeFeatures false (every Edge "
-                            "stack route answers 503)", portainer.where, EDGE_COMPUTE), pytrace=False)
+        pytest.fail(problem(expected="Portainer's Edge compute features on",
+                            found="EnableEdgeComputeFeatures false (every Edge stack route answers 503)",
+                            where=portainer.where, fix=EDGE_COMPUTE), pytrace=False)
     return next((s for s in portainer.edge_stacks() if str(s.get("Name", "")).lower() == name.lower()), None)
 
 
 def _environment_id(portainer, host) -> int:
     environment = portainer.environments().get(host.name)
     if environment is None:
-        pytest.fail(problem(f"an Edge environment {host.name}", "none", portainer.where,
-                            "register the host: `python -m bootstrap phase3`"), pytrace=False)
+        pytest.fail(problem(expected=f"an Edge environment {host.name}", found="none", where=portainer.where,
+                            fix="register the host: `python -m bootstrap phase3`"), pytrace=False)
     return int(environment["Id"])
 
 
@@ -55,21 +56,22 @@ def test_edge_stack_deployed_from_git(gitstack, inventory, portainer, gaming_sta
     path = inventory.git.compose_path(gitstack.name)
     found = _edge_stack(portainer, gitstack.name)
     where = f"{portainer.where}, Edge stacks"
-    assert found is not None, problem(f"an Edge stack {gitstack.name} of {inventory.git.repository} {path}",
-                                      "none (deployed by hand, or not at all)", where, REDEPLOY)
+    assert found is not None, problem(expected=f"an Edge stack {gitstack.name} of {inventory.git.repository} {path}",
+                                      found="none (deployed by hand, or not at all)", where=where, fix=REDEPLOY)
     group = portainer.edge_groups().get(edge_group(gitstack.name))
     wrong = [f"entry file {found.get('EntryPoint')!r}"] if found.get("EntryPoint") != path else []
     wrong += ["not a compose stack"] if int(found.get("DeploymentType", 0)) != 0 else []
     if group is None or group.get("Id") not in (found.get("EdgeGroups") or []):
         wrong.append(f"not aimed at the Edge group {edge_group(gitstack.name)} (groups {found.get('EdgeGroups')})")
-    assert not wrong, problem(f"the Edge stack {gitstack.name}: {path}, compose, group {edge_group(gitstack.name)}",
-                              "; ".join(wrong), where, REDEPLOY)
+    assert not wrong, problem(expected=f"the Edge stack {gitstack.name}: {path}, compose, group "
+                              f"{edge_group(gitstack.name)}", found="; ".join(wrong), where=where, fix=REDEPLOY)
     member = _environment_id(portainer, gitstack.host) in (group.get("Endpoints") or [])
     if not member and _gaming(gitstack, gaming_state):
         pytest.skip(gaming_state(gitstack.host).skip_reason)
-    assert member, problem(f"{gitstack.host.name}'s Edge environment in the Edge group {edge_group(gitstack.name)}",
-                           f"members {group.get('Endpoints')}: the host's agent does not deploy {gitstack.name}",
-                           where, REDEPLOY)
+    assert member, problem(expected=f"{gitstack.host.name}'s Edge environment in the Edge group "
+                           f"{edge_group(gitstack.name)}",
+                           found=f"members {group.get('Endpoints')}: the host's agent does not deploy {gitstack.name}",
+                           where=where, fix=REDEPLOY)
 
 
 @pytest.mark.spec("GIT-EDGE-002", severity="high", fix=f"run {PHASES}: it recreates the Edge stack from the reference")
@@ -82,8 +84,8 @@ def test_edge_stack_runs_the_reference(gitstack, inventory, secrets, portainer, 
     path = git.compose_path(gitstack.name)
     found = _edge_stack(portainer, gitstack.name)
     if found is None:
-        pytest.fail(problem(f"an Edge stack {gitstack.name}", "none (GIT-EDGE-001 says why)", portainer.where,
-                            REDEPLOY), pytrace=False)
+        pytest.fail(problem(expected=f"an Edge stack {gitstack.name}", found="none (GIT-EDGE-001 says why)",
+                            where=portainer.where, fix=REDEPLOY), pytrace=False)
     password = secrets.get(git.password_secret) if git.password_secret else None
     try:
         head = ref_commit(inventory, git, password)
@@ -95,20 +97,22 @@ def test_edge_stack_runs_the_reference(gitstack, inventory, secrets, portainer, 
                     "settings.ca_bundle)", pytrace=False)
     branch = git.ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
     assert portainer.edge_file(int(found["Id"])) == wanted, problem(
-        f"the {gitstack.name} Edge stack serving {path} as {branch} has it at {head[:7]}",
-        "another file (Portainer cloned an older commit, or the stack was edited in Portainer)",
-        f"{portainer.where}, Edge stack {found['Id']}",
-        f"run {PHASES}: it recreates the Edge stack from {branch} (Portainer CE does not poll Edge stacks)")
+        expected=f"the {gitstack.name} Edge stack serving {path} as {branch} has it at {head[:7]}",
+        found="another file (Portainer cloned an older commit, or the stack was edited in Portainer)",
+        where=f"{portainer.where}, Edge stack {found['Id']}",
+        fix=f"run {PHASES}: it recreates the Edge stack from {branch} (Portainer CE does not poll Edge stacks)")
     reach(gitstack.host)  # the host-down policy: an Edge host that is off has nothing running to report
     if _gaming(gitstack, gaming_state):
         pytest.skip(gaming_state(gitstack.host).skip_reason)
     status, error = last_status(found, _environment_id(portainer, gitstack.host))
     where = f"{portainer.where}, Edge stack {found['Id']} version {found.get('Version')}, {gitstack.host.name}'s agent"
-    assert status != ERROR, problem(f"{gitstack.name} running on {gitstack.host.name}", f"Error: {error}", where,
-                                    "fix the stack in Git and push it, then " + PHASES)
+    assert status != ERROR, problem(expected=f"{gitstack.name} running on {gitstack.host.name}",
+                                    found=f"Error: {error}", where=where,
+                                    fix="fix the stack in Git and push it, then " + PHASES)
     assert status == RUNNING, problem(
-        f"{gitstack.name} running on {gitstack.host.name} (the agent's status Running)", status_name(status), where,
-        "check the agent (`docker logs portainer-edge-agent` on the host) and its check-in in Portainer; then "
+        expected=f"{gitstack.name} running on {gitstack.host.name} (the agent's status Running)",
+        found=status_name(status), where=where,
+        fix="check the agent (`docker logs portainer-edge-agent` on the host) and its check-in in Portainer; then "
         + PHASES)
 
 
@@ -132,6 +136,7 @@ def test_no_other_edge_stack(host, inventory, portainer):
             strays.append(f"{name} (not a stack the inventory has Portainer deploy on {host.name})")
         elif reaching != [edge_group(name)]:
             strays.append(f"{name} (through Edge groups {', '.join(reaching)})")
-    assert not strays, problem(f"only the inventory's Edge stacks reaching {host.name}", ", ".join(strays),
-                               f"{portainer.where}, Edge stacks and groups", "delete the stray Edge stack in "
-                               "Portainer, or take the host out of the Edge group; Git is the source of truth")
+    assert not strays, problem(expected=f"only the inventory's Edge stacks reaching {host.name}",
+                               found=", ".join(strays), where=f"{portainer.where}, Edge stacks and groups",
+                               fix="delete the stray Edge stack in Portainer, or take the host out of the Edge group; "
+                               "Git is the source of truth")

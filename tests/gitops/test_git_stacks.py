@@ -30,8 +30,8 @@ def _stacks(portainer, inventory, host_name: str) -> tuple[dict, list[dict]]:
     try:
         environment = portainer.environments().get(host_name)
         if environment is None:
-            pytest.fail(problem(f"a Portainer environment {host_name}", "none", where,
-                                "register the host: `python -m bootstrap phase2`"), pytrace=False)
+            pytest.fail(problem(expected=f"a Portainer environment {host_name}", found="none", where=where,
+                                fix="register the host: `python -m bootstrap phase2`"), pytrace=False)
         return environment, portainer.client().stacks(environment["Id"])
     except PortainerError as exc:
         pytest.fail(could_not_observe(f"Portainer did not list the stacks ({exc})", host_name, where) +
@@ -68,8 +68,8 @@ def test_stack_deployed_from_git(gitstack, inventory, portainer):
     else:
         state = "; ".join(f"{key} {config.get(key)!r}" for key, value in wanted.items() if config.get(key) != value)
     assert not state, problem(
-        f"a Git stack {gitstack.name} of {git.repository} {git.ref} {wanted['ConfigFilePath']}", state,
-        f"Portainer environment {gitstack.host.name}", REDEPLOY if found is None or config else HAND_MADE)
+        expected=f"a Git stack {gitstack.name} of {git.repository} {git.ref} {wanted['ConfigFilePath']}", found=state,
+        where=f"Portainer environment {gitstack.host.name}", fix=REDEPLOY if found is None or config else HAND_MADE)
 
 
 @pytest.mark.spec("GIT-STACK-002", severity="high",
@@ -82,18 +82,18 @@ def test_stack_runs_the_reference(gitstack, inventory, secrets, portainer):
     _, stacks = _stacks(portainer, inventory, gitstack.host.name)
     found = next((s for s in stacks if s.get("Name") == gitstack.name and s.get("GitConfig")), None)
     if found is None:
-        pytest.fail(problem(f"a Git stack {gitstack.name}", "none (GIT-STACK-001 says why)",
-                            f"Portainer environment {gitstack.host.name}", REDEPLOY), pytrace=False)
+        pytest.fail(problem(expected=f"a Git stack {gitstack.name}", found="none (GIT-STACK-001 says why)",
+                            where=f"Portainer environment {gitstack.host.name}", fix=REDEPLOY), pytrace=False)
     head = _head(inventory, secrets)
     deployed = str(found["GitConfig"].get("ConfigHash") or "")
     branch = git.ref.removeprefix("refs/heads/").removeprefix("refs/tags/")
     polling = (found.get("AutoUpdate") or {}).get("Interval")
     assert deployed == head, problem(
-        f"{gitstack.name} on {gitstack.host.name} running {branch}'s commit {head[:7]}",
-        f"{gitstack.name} on {gitstack.host.name} runs {deployed[:7] or 'no commit'}, {branch} is at {head[:7]}",
-        f"Portainer environment {gitstack.host.name}, stack {found['Id']} (GitOps polling "
+        expected=f"{gitstack.name} on {gitstack.host.name} running {branch}'s commit {head[:7]}",
+        found=f"{gitstack.name} on {gitstack.host.name} runs {deployed[:7] or 'no commit'}, {branch} is at {head[:7]}",
+        where=f"Portainer environment {gitstack.host.name}, stack {found['Id']} (GitOps polling "
         f"{'every ' + polling if polling else 'off'})",
-        f"redeploy: `python -m bootstrap phase4` or Pull and redeploy in Portainer"
+        fix=f"redeploy: `python -m bootstrap phase4` or Pull and redeploy in Portainer"
         f"{'' if polling else ', or turn on auto-update (git.poll)'}")
 
 
@@ -118,5 +118,5 @@ def test_no_stack_outside_git(host, inventory, portainer):
         elif name not in host.stacks or not portainer_deploys(inventory, host, name) or \
                 edge_deploys(inventory, host, name):  # on an Edge host it must be an Edge stack
             strays.append(f"{name} (not a stack the inventory has Portainer deploy on {host.name})")
-    assert not strays, problem("only the inventory's Git stacks", ", ".join(strays),
-                               f"Portainer environment {host.name}", HAND_MADE)
+    assert not strays, problem(expected="only the inventory's Git stacks", found=", ".join(strays),
+                               where=f"Portainer environment {host.name}", fix=HAND_MADE)

@@ -37,7 +37,8 @@ def test_api_refuses_anonymous(fqdn, inventory, service_up):
     answer = _ask(inventory, npm, fqdn.name, login.path, where, start)
     refused = " or ".join(map(str, login.refused)) if not login.json_status else f'{{"status": "{login.json_status}"}}'
     assert login.refuses(answer.status_code, answer.text), problem(
-        f"a refusal ({refused})", f"HTTP {answer.status_code}: {answer.text[:120]!r}", where, LOGIN_FIX)
+        expected=f"a refusal ({refused})", found=f"HTTP {answer.status_code}: {answer.text[:120]!r}", where=where,
+        fix=LOGIN_FIX)
     if login.auth_flag:
         path, key = login.auth_flag
         said = _ask(inventory, npm, fqdn.name, path, f"GET https://{fqdn.name}{path}", start)
@@ -45,9 +46,9 @@ def test_api_refuses_anonymous(fqdn, inventory, service_up):
         if off is None:
             pytest.fail(could_not_observe(f"{path} does not say {key} (HTTP {said.status_code}: {said.text[:120]!r})",
                                           npm.name, f"GET https://{fqdn.name}{path}") + start, pytrace=False)
-        assert not off, problem(f"{key} true (a login required)", f"{key} false: anyone who reaches the name signs in "
-                                "as its admin", f"GET https://{fqdn.name}{path} via NPM at {npm.address}:443",
-                                LOGIN_FIX)
+        assert not off, problem(expected=f"{key} true (a login required)",
+                                found=f"{key} false: anyone who reaches the name signs in as its admin",
+                                where=f"GET https://{fqdn.name}{path} via NPM at {npm.address}:443", fix=LOGIN_FIX)
 
 
 def _ask(inventory, npm, name: str, path: str, where: str, fix: str) -> httpx.Response:

@@ -45,7 +45,8 @@ def test_ssh_offers_keys_only(host, inventory, access, reach):
     wrong = offered_wrongly(methods)
     if wrong:
         why = "; ".join(differences(host, _settings(host, access))) or "sshd -T shows the planned settings"
-        pytest.fail(problem("publickey only", f"{', '.join(methods) or 'none'} offered ({why})", where, SSH_FIX),
+        pytest.fail(problem(expected="publickey only", found=f"{', '.join(methods) or 'none'} offered ({why})",
+                            where=where, fix=SSH_FIX),
                     pytrace=False)
 
 
@@ -56,5 +57,5 @@ def test_root_login_only_where_planned(host, access, reach):
     reach(host)
     have = _settings(host, access)["permitrootlogin"]
     want = root_login(host)
-    assert matches(want, have), problem(f"PermitRootLogin {want}", f"PermitRootLogin {have} (sshd -T)",
-                       f"sshd on {host.name} ({host.address})", SSH_FIX)
+    assert matches(want, have), problem(expected=f"PermitRootLogin {want}", found=f"PermitRootLogin {have} (sshd -T)",
+                       where=f"sshd on {host.name} ({host.address})", fix=SSH_FIX)

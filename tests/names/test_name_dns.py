@@ -19,5 +19,5 @@ def test_service_fqdn_resolves_to_npm(fqdn, inventory, resolver):
     npm = service_host(inventory, "npm")
     found = a_records(resolver, fqdn.name)
     assert found == [str(npm.address)], problem(
-        f"{fqdn.name} A {npm.address} (NPM on {npm.name})", found,
-        f"Technitium at {', '.join(resolver.nameservers)}", RECORDS)
+        expected=f"{fqdn.name} A {npm.address} (NPM on {npm.name})", found=found,
+        where=f"Technitium at {', '.join(resolver.nameservers)}", fix=RECORDS)

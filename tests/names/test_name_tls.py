@@ -47,8 +47,9 @@ def test_certificate_verifies(fqdn, inventory):
                     f"TLS on {npm.address}:443 (is its container running on {npm.name}? P1-NPM-* and the exposure "
                     "specs say more)", pytrace=False)
     assert error is None, problem(
-        f"a certificate for {fqdn.name} that verifies against {inventory.settings.ca_bundle or 'the system CAs'}",
-        error, f"https://{fqdn.name} via NPM at {npm.address}:443", CERT)
+        expected=f"a certificate for {fqdn.name} that verifies against "
+        f"{inventory.settings.ca_bundle or 'the system CAs'}", found=error,
+        where=f"https://{fqdn.name} via NPM at {npm.address}:443", fix=CERT)
 
 
 @pytest.mark.spec("NAME-TLS-002", severity="high", fix="renew the certificate in NPM (or re-run bootstrap phase 1)")
@@ -67,8 +68,8 @@ def test_certificate_not_expiring(fqdn, inventory):
         pytest.fail(f"{could_not_observe(why, npm.name, source)}; fix: {CERT}", pytrace=False)
     where = f"https://{fqdn.name} via NPM at {npm.address}:443 (expires {cert.not_after:%Y-%m-%d})"
     assert cert.days_left >= inventory.settings.cert_min_days, problem(
-        f"at least {inventory.settings.cert_min_days} days left", f"{cert.days_left:.0f} days", where,
-        "renew the certificate in NPM")
+        expected=f"at least {inventory.settings.cert_min_days} days left", found=f"{cert.days_left:.0f} days",
+        where=where, fix="renew the certificate in NPM")
     if cert.days_left < inventory.settings.cert_warn_days:
         warnings.warn(f"{where}: {cert.days_left:.0f} days left, under cert_warn_days "
                       f"({inventory.settings.cert_warn_days}); renew it soon", CertificateExpiresSoon, stacklevel=1)
@@ -88,9 +89,9 @@ def test_legacy_tls_refused(fqdn, version, inventory):
     except TlsUnobserved as exc:
         pytest.fail(could_not_observe(str(exc), npm.name, f"this machine, offering {version} only with SNI "
                                       f"{fqdn.name}"), pytrace=False)
-    assert accepted is None, problem(f"{version} refused", f"{version} {accepted}",
-                                     f"https://{fqdn.name} via NPM at {npm.address}:443",
-                                     LEGACY_FIX)
+    assert accepted is None, problem(expected=f"{version} refused", found=f"{version} {accepted}",
+                                     where=f"https://{fqdn.name} via NPM at {npm.address}:443",
+                                     fix=LEGACY_FIX)
 
 
 @pytest.mark.spec("NAME-TLS-004", severity="high",
@@ -109,8 +110,9 @@ def test_http_redirects_to_https(fqdn, inventory, http):
     location = answer.headers.get("location", "")
     redirected = answer.status_code in (301, 302, 307, 308) and location.startswith(f"https://{fqdn.name}")
     assert redirected, problem(
-        f"a redirect to https://{fqdn.name}/", f"HTTP {answer.status_code} {location or '(no Location)'}",
-        f"http://{fqdn.name} via NPM at {npm.address}:80", "turn on Force SSL for the proxy host in NPM")
+        expected=f"a redirect to https://{fqdn.name}/",
+        found=f"HTTP {answer.status_code} {location or '(no Location)'}",
+        where=f"http://{fqdn.name} via NPM at {npm.address}:80", fix="turn on Force SSL for the proxy host in NPM")
 
 
 @pytest.mark.spec("NAME-TLS-005", severity="medium", fix=HSTS_FIX)
@@ -125,8 +127,9 @@ def test_hsts_sent(fqdn, inventory, service_up):
     header = answer.headers.get("strict-transport-security", "")
     age = hsts_max_age(header) or 0
     assert age >= HSTS_MIN_AGE, problem(
-        f"Strict-Transport-Security with max-age >= {HSTS_MIN_AGE}", repr(header) if header else "no such header",
-        f"https://{fqdn.name}/ via NPM at {npm.address}:443 (HTTP {answer.status_code})", HSTS_FIX)
+        expected=f"Strict-Transport-Security with max-age >= {HSTS_MIN_AGE}",
+        found=repr(header) if header else "no such header",
+        where=f"https://{fqdn.name}/ via NPM at {npm.address}:443 (HTTP {answer.status_code})", fix=HSTS_FIX)
 
 
 @pytest.mark.spec("NAME-PROXY-001", severity="medium", fix=PROXY_FIX)
@@ -139,9 +142,9 @@ def test_name_proxied_to_service(fqdn, inventory, service_up):
     answer = _get_by_name(inventory, npm, fqdn.name)
     upstream = fqdn.instance.service.upstream
     assert answer.status_code < 500, problem(
-        f"the service's own answer (below 500) from {fqdn.instance.host.address}:{upstream.port if upstream else '?'}",
-        f"HTTP {answer.status_code}", f"https://{fqdn.name}/ via NPM at {npm.address}:443",
-        f"{PROXY_FIX}: {fqdn.instance.id}")
+        expected="the service's own answer (below 500) from "
+        f"{fqdn.instance.host.address}:{upstream.port if upstream else '?'}", found=f"HTTP {answer.status_code}",
+        where=f"https://{fqdn.name}/ via NPM at {npm.address}:443", fix=f"{PROXY_FIX}: {fqdn.instance.id}")
 
 
 def _get_by_name(inventory, npm, name):

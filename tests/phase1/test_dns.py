@@ -26,7 +26,8 @@ def test_host_name_resolves(host, inventory, resolver):
     name = f"{host.hostname}.{inventory.domain}"
     found = a_records(resolver, name)
     assert found == [str(host.address)], problem(
-        f"{name} A {host.address}", found, f"Technitium at {', '.join(resolver.nameservers)}", RECORDS)
+        expected=f"{name} A {host.address}", found=found, where=f"Technitium at {', '.join(resolver.nameservers)}",
+        fix=RECORDS)
 
 
 @pytest.mark.spec("P1-DNS-003", severity="critical", fix=ACL)
@@ -40,7 +41,8 @@ def test_no_open_resolver(source, reachability, reach):
         fix = (f"the router forwards 53/udp of {server} to Technitium: remove that port forward (DNS is LAN/VPN "
                "only); Technitium's own recursion setting is P1-DNS-004's to judge")
     assert not answer.recursion_offered, problem(
-        "REFUSED, RA clear, or no answer", str(answer), f"a recursive query from {source.name} to {server}:53/udp", fix)
+        expected="REFUSED, RA clear, or no answer", found=str(answer),
+        where=f"a recursive query from {source.name} to {server}:53/udp", fix=fix)
 
 
 def observed_answer(reachability, source, reach):
@@ -65,11 +67,11 @@ def test_technitium_dns_udp(source, inventory, reachability, reach):
                        "open" if allowed else "closed", "answers" if answered else "no answer", answered == allowed))
     where = f"{server}:53/udp from {source.name} ({source.address}, {source.kind} network)"
     if allowed:
-        assert answered, problem("an answer", "no answer", where, "start Technitium, and let the firewall admit "
-                                 "53/udp from this network (`python -m bootstrap phase1`)")
+        assert answered, problem(expected="an answer", found="no answer", where=where, fix="start Technitium, and let "
+                                 "the firewall admit 53/udp from this network (`python -m bootstrap phase1`)")
     else:
-        assert not answered, problem("no answer", "it answers", where,
-                                     "the router forwards 53/udp: remove that port forward" if source.kind == "wan"
+        assert not answered, problem(expected="no answer", found="it answers", where=where,
+                                     fix="the router forwards 53/udp: remove that port forward" if source.kind == "wan"
                                      else DOCKER_USER)
 
 
@@ -81,4 +83,5 @@ def test_recursion_limited_to_lan_and_vpn(instance, inventory, secrets):
     password = secrets.get("TECHNITIUM_ADMIN_PASSWORD")
     settings = technitium_settings(base, password, inventory.settings.connect_timeout * 3)
     found = acl_problem(settings, inventory)
-    assert found is None, problem("recursion for LAN and VPN only", found, f"{base} settings", ACL)
+    assert found is None, problem(expected="recursion for LAN and VPN only", found=found, where=f"{base} settings",
+                                  fix=ACL)

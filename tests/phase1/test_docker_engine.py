@@ -26,8 +26,8 @@ def test_engine_up_with_compose_v2(host, infra):
             f"{compose.stdout.strip() or compose.stderr.strip()}"
     ok = engine.rc == 0 and compose.rc == 0 and compose.stdout.strip().lstrip("v")[:1] == "2"
     assert ok, problem(
-        "a running engine and docker compose 2.x", found, host.name,
-        "start dockerd (`sudo systemctl enable --now docker`) and install the docker compose v2 plugin")
+        expected="a running engine and docker compose 2.x", found=found, where=host.name,
+        fix="start dockerd (`sudo systemctl enable --now docker`) and install the docker compose v2 plugin")
 
 
 @pytest.mark.spec("P1-DOCKER-002", severity="critical", fix=NO_TCP)

@@ -36,8 +36,8 @@ def test_container_running(instance, engine):
     """Each platform service has a running container."""
     _, container = container_of(instance, engine)
     assert container.status == "running", problem(
-        "running", container.status, f"container {container.name} on {instance.host.name}",
-        f"`docker start {container.name}`, then read `docker logs {container.name}`; or {DEPLOY}")
+        expected="running", found=container.status, where=f"container {container.name} on {instance.host.name}",
+        fix=f"`docker start {container.name}`, then read `docker logs {container.name}`; or {DEPLOY}")
 
 
 @pytest.mark.spec("P1-STACK-002", severity="high",
@@ -49,9 +49,9 @@ def test_container_healthy(instance, engine):
     exempt = exempt_from_health(svc)
     found = health(container) if container.status == "running" and not exempt else container.status
     assert found == ("running" if exempt else "healthy"), problem(
-        "running (healthcheck exempt)" if exempt else "healthy", found,
-        f"container {container.name} on {instance.host.name}",
-        f"`docker inspect --format '{{{{json .State.Health}}}}' {container.name}`; fix what the check reports")
+        expected="running (healthcheck exempt)" if exempt else "healthy", found=found,
+        where=f"container {container.name} on {instance.host.name}",
+        fix=f"`docker inspect --format '{{{{json .State.Health}}}}' {container.name}`; fix what the check reports")
 
 
 @pytest.mark.spec("P1-STACK-003", severity="medium", fix="give the service `restart: unless-stopped` and redeploy")
@@ -61,8 +61,8 @@ def test_container_restart_policy(instance, engine):
     _, container = container_of(instance, engine)
     policy = restart_policy(container)
     assert policy in RESTART_OK, problem(
-        " or ".join(RESTART_OK), policy, f"container {container.name} on {instance.host.name}",
-        f"redeploy from stacks/{instance.service.stack}/compose.yaml (`restart: unless-stopped`)")
+        expected=" or ".join(RESTART_OK), found=policy, where=f"container {container.name} on {instance.host.name}",
+        fix=f"redeploy from stacks/{instance.service.stack}/compose.yaml (`restart: unless-stopped`)")
 
 
 @pytest.mark.spec("P1-STACK-004", severity="high",
@@ -74,9 +74,9 @@ def test_container_image_pinned(instance, engine, inventory):
     wanted = pinned_image(inventory, svc)
     found = container.attrs["Config"]["Image"]
     assert found == wanted, problem(
-        wanted, found, f"container {container.name} on {instance.host.name} "
+        expected=wanted, found=found, where=f"container {container.name} on {instance.host.name} "
         f"(stacks/{instance.service.stack}/compose.yaml: {svc.image})",
-        f"{DEPLOY}; change versions in stacks/, never on the host")
+        fix=f"{DEPLOY}; change versions in stacks/, never on the host")
 
 
 @pytest.mark.spec("P1-STACK-005", severity="high",
@@ -88,16 +88,17 @@ def test_stack_env_private(host, engine, access, inventory):
     first = next(Instance(s, h) for s, h in inventory.instances() if h == host and s.stack == "platform")
     _, container = container_of(first, engine)
     path = env_file_of(container)
-    assert path, problem("a compose project with an env file", "no compose labels", container.name, DEPLOY)
+    assert path, problem(expected="a compose project with an env file", found="no compose labels", where=container.name,
+                         fix=DEPLOY)
     try:
         found = read_stat(access.ssh.run(host, stat_command(path, host.ssh.user)))
     except Unobserved as exc:
         pytest.fail(could_not_observe(str(exc), host.name, f"`stat {path}` as root over SSH as {host.ssh.user}"),
                     pytrace=False)
-    assert found is not None, problem(f"{path} to exist", "no such file", host.name, DEPLOY)
+    assert found is not None, problem(expected=f"{path} to exist", found="no such file", where=host.name, fix=DEPLOY)
     mode, owner, group = found
     private = mode in ENV_MODES_OK and owner in ("root", host.ssh.user)
     assert private, problem(
-        "mode 600 or 640, owned by root or " + host.ssh.user, f"mode {mode:o}, owner {owner}:{group}",
-        f"{host.name}:{path}", f"sudo chmod 600 {path}; sudo chown root: {path}")
+        expected="mode 600 or 640, owned by root or " + host.ssh.user, found=f"mode {mode:o}, owner {owner}:{group}",
+        where=f"{host.name}:{path}", fix=f"sudo chmod 600 {path}; sudo chown root: {path}")
 

@@ -44,9 +44,9 @@ def test_agent_refuses_unsigned(host, inventory, access, reach):
     result = access.ssh.run(platform, f"curl -sk -o /dev/null -w '%{{http_code}}' --max-time 5 {url}")
     found = result.stdout.strip() or "no answer"
     assert found == "403", problem(
-        "403 (unsigned request refused)", "no answer" if found == "000" else found,
-        f"GET {url} from {platform.name}",
-        "start the agent (`python -m bootstrap phase2`)" if found in ("000", "no answer")
+        expected="403 (unsigned request refused)", found="no answer" if found == "000" else found,
+        where=f"GET {url} from {platform.name}",
+        fix="start the agent (`python -m bootstrap phase2`)" if found in ("000", "no answer")
         else "the service on 9001 is not a Portainer agent refusing unsigned requests: redeploy stacks/agent")
 
 

@@ -43,9 +43,10 @@ def test_agent_host_docker_user_chain(host, inventory, access, reach):
     if not extra and not missing and rules != wanted:
         found.append(f"{firewall.CHAIN}'s rules are out of order")
     assert not found, problem(
-        f"DOCKER-USER jumping to {firewall.CHAIN} first, and {firewall.CHAIN} as planned from inventory.yaml",
-        "; ".join(found), f"{host.name}: iptables -S DOCKER-USER; iptables -S {firewall.CHAIN}",
-        f"{BOOTSTRAP} (it replaces the chain atomically); change who may connect in inventory.yaml, not on the host")
+        expected=f"DOCKER-USER jumping to {firewall.CHAIN} first, and {firewall.CHAIN} as planned from inventory.yaml",
+        found="; ".join(found), where=f"{host.name}: iptables -S DOCKER-USER; iptables -S {firewall.CHAIN}",
+        fix=f"{BOOTSTRAP} (it replaces the chain atomically); change who may connect in inventory.yaml, not on the "
+        "host")
 
 
 @pytest.mark.spec("P2-FW-002", severity="critical",
@@ -67,6 +68,6 @@ def test_unraid_rules_persisted(host, inventory, access, reach):
     block = firewall.go_snippet(firewall.unraid_block(inventory, host))
     state = "the current block" if block in go else "an outdated block" if firewall.BEGIN in go else "no block"
     assert state == "the current block", problem(
-        f"{GO} holding the HOMELAB-DOCKER and HOMELAB-INPUT block planned from inventory.yaml", state,
-        f"{host.name}:{GO}",
-        f"{BOOTSTRAP}; Unraid has no ufw, and only {GO} runs at boot")
+        expected=f"{GO} holding the HOMELAB-DOCKER and HOMELAB-INPUT block planned from inventory.yaml", found=state,
+        where=f"{host.name}:{GO}",
+        fix=f"{BOOTSTRAP}; Unraid has no ufw, and only {GO} runs at boot")

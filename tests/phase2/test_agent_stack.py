@@ -22,8 +22,8 @@ def test_agent_running(instance, engine):
     """The Portainer Agent container runs on every agent host."""
     _, container = expect_container(instance, engine, DEPLOY)
     assert container.status == "running", problem(
-        "running", container.status, f"container {container.name} on {instance.host.name}",
-        f"`docker start {container.name}` and read `docker logs {container.name}`; or {DEPLOY}")
+        expected="running", found=container.status, where=f"container {container.name} on {instance.host.name}",
+        fix=f"`docker start {container.name}` and read `docker logs {container.name}`; or {DEPLOY}")
 
 
 @pytest.mark.spec("P2-AGENT-002", severity="medium", fix="give the agent `restart: unless-stopped` and redeploy")
@@ -33,8 +33,8 @@ def test_agent_restart_policy(instance, engine):
     _, container = expect_container(instance, engine, DEPLOY)
     policy = restart_policy(container)
     assert policy in RESTART_OK, problem(
-        " or ".join(RESTART_OK), policy, f"container {container.name} on {instance.host.name}",
-        f"redeploy from stacks/agent/compose.yaml (`restart: unless-stopped`): {DEPLOY}")
+        expected=" or ".join(RESTART_OK), found=policy, where=f"container {container.name} on {instance.host.name}",
+        fix=f"redeploy from stacks/agent/compose.yaml (`restart: unless-stopped`): {DEPLOY}")
 
 
 @pytest.mark.spec("P2-AGENT-003", severity="high", fix="redeploy so the agent runs the image pinned in stacks/agent")
@@ -44,8 +44,9 @@ def test_agent_image_pinned(instance, engine, inventory):
     svc, container = expect_container(instance, engine, DEPLOY)
     wanted, found = pinned_image(inventory, svc), container.attrs["Config"]["Image"]
     assert found == wanted, problem(
-        wanted, found, f"container {container.name} on {instance.host.name} (stacks/agent/compose.yaml: {svc.image})",
-        f"{DEPLOY}; change versions in stacks/, never on the host")
+        expected=wanted, found=found,
+        where=f"container {container.name} on {instance.host.name} (stacks/agent/compose.yaml: {svc.image})",
+        fix=f"{DEPLOY}; change versions in stacks/, never on the host")
 
 
 @pytest.mark.spec("P2-AGENT-004", severity="critical",
@@ -61,9 +62,9 @@ def test_agent_secret_set(instance, engine, secrets):
     else:
         state = "the inventory's value" if hmac.compare_digest(found, secrets.get(SECRET)) else "a different value"
     assert state == "the inventory's value", problem(
-        f"{SECRET} set to the inventory's value (the one Portainer signs with)", state,
-        f"container {container.name} on {instance.host.name}",
-        f"put {SECRET} in /opt/homelab/stacks/agent/.env from the env file: {DEPLOY}")
+        expected=f"{SECRET} set to the inventory's value (the one Portainer signs with)", found=state,
+        where=f"container {container.name} on {instance.host.name}",
+        fix=f"put {SECRET} in /opt/homelab/stacks/agent/.env from the env file: {DEPLOY}")
 
 
 @pytest.mark.spec("P2-AGENT-005", severity="high",
@@ -75,6 +76,6 @@ def test_agent_publishes_only_its_port(instance, engine):
     wanted = {f"{p.port}/{p.protocol}" for p in instance.service.ports}
     found = published_ports(container)
     assert found == wanted, problem(
-        ", ".join(sorted(wanted)), ", ".join(sorted(found)) or "nothing published",
-        f"container {container.name} on {instance.host.name}",
-        f"remove the extra `ports:` (an override file or a manual `docker run`), then {DEPLOY}")
+        expected=", ".join(sorted(wanted)), found=", ".join(sorted(found)) or "nothing published",
+        where=f"container {container.name} on {instance.host.name}",
+        fix=f"remove the extra `ports:` (an override file or a manual `docker run`), then {DEPLOY}")

@@ -22,8 +22,8 @@ def environment(portainer, want):
     __tracebackhide__ = True
     found = portainer.environments().get(want.name)
     if found is None:
-        pytest.fail(problem(str(want), "no environment by that name", portainer.where,
-                            f"{BOOTSTRAP}, or add it in Portainer (Environments > Add environment)"), pytrace=False)
+        pytest.fail(problem(expected=str(want), found="no environment by that name", where=portainer.where,
+                            fix=f"{BOOTSTRAP}, or add it in Portainer (Environments > Add environment)"), pytrace=False)
     return found
 
 
@@ -34,8 +34,9 @@ def test_environment_registered(host, inventory, portainer):
     want = wanted(inventory, host)
     found = environment(portainer, want)
     diffs = identity_differences(want, found)
-    assert not diffs, problem(str(want), "; ".join(diffs), f"{portainer.where}, environment id {found['Id']}",
-                              f"{BOOTSTRAP}; a wrong type must be deleted in Portainer first")
+    assert not diffs, problem(expected=str(want), found="; ".join(diffs),
+                              where=f"{portainer.where}, environment id {found['Id']}",
+                              fix=f"{BOOTSTRAP}; a wrong type must be deleted in Portainer first")
 
 
 @pytest.mark.spec("P2-PT-002", severity="medium", fix=BOOTSTRAP)
@@ -46,8 +47,9 @@ def test_environment_group_and_tags(host, inventory, portainer):
     found = environment(portainer, want)
     diffs = placement_differences(want, found, portainer.groups(), portainer.tags())
     assert not diffs, problem(
-        f"group {host.portainer.group}, tags {', '.join(sorted(host.portainer.tags)) or 'none'}", "; ".join(diffs),
-        f"{portainer.where}, environment {want.name}", f"{BOOTSTRAP}; change placement in inventory.yaml")
+        expected=f"group {host.portainer.group}, tags {', '.join(sorted(host.portainer.tags)) or 'none'}",
+        found="; ".join(diffs), where=f"{portainer.where}, environment {want.name}",
+        fix=f"{BOOTSTRAP}; change placement in inventory.yaml")
 
 
 @pytest.mark.spec("P2-PT-003", severity="critical",
@@ -60,9 +62,10 @@ def test_environment_up(host, inventory, portainer, access, reach):
     found = environment(portainer, want)
     status = portainer.status_after_snapshot(found, among=access.answering())
     assert status == UP, problem(
-        "status 1 (up) after a snapshot", f"status {status} (down)", f"{portainer.where}, environment {want.name}",
-        f"check the portainer-agent container on {host.name} (`docker logs portainer-agent`), that the platform VM "
-        "reaches it on 9001, and that AGENT_SECRET matches Portainer's")
+        expected="status 1 (up) after a snapshot", found=f"status {status} (down)",
+        where=f"{portainer.where}, environment {want.name}", fix=f"check the portainer-agent container on {host.name} "
+        "(`docker logs portainer-agent`), that the platform VM reaches it on 9001, and that AGENT_SECRET matches "
+        "Portainer's")
 
 
 @pytest.mark.spec("P2-PT-004", severity="high",
@@ -72,6 +75,7 @@ def test_no_unknown_environments(instance, inventory, portainer):
     """Portainer manages no environment that the inventory does not know (every host is named in it)."""
     unknown = sorted(name for name in portainer.environments() if name not in inventory.hosts)
     assert not unknown, problem(
-        "only environments named after hosts of the inventory", f"unknown environments {', '.join(unknown)}",
-        portainer.where, "delete them in Portainer (Environments), or add the hosts to inventory.yaml and run "
-        "bootstrap: a machine Portainer manages is a machine the nightly run must check")
+        expected="only environments named after hosts of the inventory",
+        found=f"unknown environments {', '.join(unknown)}", where=portainer.where, fix="delete them in Portainer "
+        "(Environments), or add the hosts to inventory.yaml and run bootstrap: a machine Portainer manages is a "
+        "machine the nightly run must check")

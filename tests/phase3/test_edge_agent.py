@@ -38,8 +38,8 @@ def test_edge_agent_running(instance, engine, reach):
     reach(instance.host)
     _, container = expect_container(instance, engine, DEPLOY)
     assert container.status == "running", problem(
-        "running", container.status, f"container {container.name} on {instance.host.name}",
-        f"`docker start {container.name}`; or {DEPLOY}")
+        expected="running", found=container.status, where=f"container {container.name} on {instance.host.name}",
+        fix=f"`docker start {container.name}`; or {DEPLOY}")
 
 
 @pytest.mark.spec("P3-EDGE-002", severity="critical",
@@ -50,9 +50,9 @@ def test_edge_agent_publishes_nothing(instance, engine, reach):
     reach(instance.host)
     _, container = expect_container(instance, engine, DEPLOY)
     found = published_ports(container)
-    assert not found, problem("no published port", ", ".join(sorted(found)),
-                              f"container {container.name} on {instance.host.name}",
-                              f"remove the ports from stacks/edge-agent/compose.yaml (or the override), then {DEPLOY}")
+    assert not found, problem(expected="no published port", found=", ".join(sorted(found)),
+                              where=f"container {container.name} on {instance.host.name}", fix="remove the ports from "
+                              f"stacks/edge-agent/compose.yaml (or the override), then {DEPLOY}")
 
 
 @pytest.mark.spec("P3-EDGE-003", severity="critical",
@@ -76,8 +76,8 @@ def edge_environment(portainer, inventory, host, reach):
     want = wanted(inventory, host)
     found = portainer.environments().get(want.name)
     if found is None:
-        pytest.fail(problem(str(want), "no environment by that name", portainer.where,
-                            "re-run `python -m bootstrap phase3` with the worker on"), pytrace=False)
+        pytest.fail(problem(expected=str(want), found="no environment by that name", where=portainer.where,
+                            fix="re-run `python -m bootstrap phase3` with the worker on"), pytrace=False)
     return want, found
 
 
@@ -88,9 +88,10 @@ def test_edge_environment_registered(host, inventory, portainer, reach):
     want, found = edge_environment(portainer, inventory, host, reach)
     diffs = identity_differences(want, found) + placement_differences(want, found, portainer.groups(),
                                                                       portainer.tags())
-    assert not diffs, problem(f"{want}, group {host.portainer.group}, tags {', '.join(host.portainer.tags)}",
-                              "; ".join(diffs), f"{portainer.where}, environment {want.name}",
-                              "re-run `python -m bootstrap phase3`; a wrong type must be deleted in Portainer first")
+    assert not diffs, problem(expected=f"{want}, group {host.portainer.group}, tags {', '.join(host.portainer.tags)}",
+                              found="; ".join(diffs), where=f"{portainer.where}, environment {want.name}",
+                              fix="re-run `python -m bootstrap phase3`; a wrong type must be deleted in Portainer "
+                              "first")
 
 
 @pytest.mark.spec("P3-EDGE-005", severity="high",
@@ -99,7 +100,8 @@ def test_edge_environment_registered(host, inventory, portainer, reach):
 def test_edge_checkin_recent(host, inventory, portainer, reach, engine):
     """The worker's Edge agent checked in within twice its check-in interval + 20 s (Portainer's heartbeat)."""
     want, found = edge_environment(portainer, inventory, host, reach)
-    assert found["Type"] == EDGE, problem("an Edge environment", f"type {found['Type']}", want.name, "see P3-EDGE-004")
+    assert found["Type"] == EDGE, problem(expected="an Edge environment", found=f"type {found['Type']}",
+                                          where=want.name, fix="see P3-EDGE-004")
     interval = int(found.get("EdgeCheckinInterval") or CHECKIN_DEFAULT)
     last, now = int(found.get("LastCheckInDate") or 0), int(found.get("QueryDate") or 0)
     limit = 2 * interval + SLACK
@@ -107,14 +109,14 @@ def test_edge_checkin_recent(host, inventory, portainer, reach, engine):
     fresh = age is not None and age <= limit
     mismatch = None if fresh else edge_id_mismatch(found, agent_edge_id(engine, host))
     assert not mismatch, problem(
-        f"the agent's EDGE_ID to be the Edge ID Portainer holds, and a check-in within {limit} s", mismatch,
-        f"{portainer.where}, Edge environment {want.name}; container {AGENT} on {host.name}",
-        "re-run `python -m bootstrap phase3`: it writes the Edge ID Portainer holds into the agent's .env")
+        expected=f"the agent's EDGE_ID to be the Edge ID Portainer holds, and a check-in within {limit} s",
+        found=mismatch, where=f"{portainer.where}, Edge environment {want.name}; container {AGENT} on {host.name}",
+        fix="re-run `python -m bootstrap phase3`: it writes the Edge ID Portainer holds into the agent's .env")
     assert fresh, problem(
-        f"a check-in within {limit} s (2 x {interval} s + {SLACK} s)",
-        "no check-in ever" if age is None else f"the last one {age} s ago",
-        f"{portainer.where}, Edge environment {want.name}",
-        f"on {host.name}: `docker logs portainer-edge-agent`; is it running, and does it reach "
+        expected=f"a check-in within {limit} s (2 x {interval} s + {SLACK} s)",
+        found="no check-in ever" if age is None else f"the last one {age} s ago",
+        where=f"{portainer.where}, Edge environment {want.name}",
+        fix=f"on {host.name}: `docker logs portainer-edge-agent`; is it running, and does it reach "
         f"{edge_poll_url(inventory)} (and verify its certificate)?")
 
 
@@ -131,20 +133,24 @@ def test_edge_agent_verifies_portainer(host, inventory, portainer, engine, reach
     verifies against the CAs the agent is given: so nobody on the path can answer its polls as Portainer."""
     want, found = edge_environment(portainer, inventory, host, reach)
     container = find_container(engine(host), compose_service("edge-agent", AGENT), "edge-agent")
-    assert container is not None, problem("the Edge agent container", "none", host.name, DEPLOY)
+    assert container is not None, problem(expected="the Edge agent container", found="none", where=host.name,
+                                          fix=DEPLOY)
     insecure = (env_value(container, "EDGE_INSECURE_POLL") or "0").lower() in ("1", "true")
     where = f"container {AGENT} on {host.name}"
-    assert not insecure, problem("EDGE_INSECURE_POLL off (0)", "EDGE_INSECURE_POLL on: Portainer's certificate is "
-                                 "not verified", where, VERIFY_FIX)
+    assert not insecure, problem(expected="EDGE_INSECURE_POLL off (0)",
+                                 found="EDGE_INSECURE_POLL on: Portainer's certificate is not verified", where=where,
+                                 fix=VERIFY_FIX)
     url = edge_key_url(str(found.get("EdgeKey") or "")) or "(an unreadable Edge key)"
     assert edge_poll_verified(inventory), problem(
-        "Portainer polled by its name through NPM", f"no name for Portainer: agents poll {edge_poll_url(inventory)}, "
-        "whose self-signed certificate they cannot verify", "inventory.yaml services.portainer", VERIFY_FIX)
+        expected="Portainer polled by its name through NPM", found="no name for Portainer: agents poll "
+        f"{edge_poll_url(inventory)}, whose self-signed certificate they cannot verify",
+        where="inventory.yaml services.portainer", fix=VERIFY_FIX)
     assert url == edge_poll_url(inventory), problem(
-        f"polls to {edge_poll_url(inventory)} (Portainer's name through NPM)", f"polls to {url}",
-        f"{portainer.where}, Edge environment {want.name}", VERIFY_FIX)
+        expected=f"polls to {edge_poll_url(inventory)} (Portainer's name through NPM)", found=f"polls to {url}",
+        where=f"{portainer.where}, Edge environment {want.name}", fix=VERIFY_FIX)
     name = url.removeprefix("https://")
     npm = service_host(inventory, "npm")
     error = handshake(str(npm.address), name, inventory.settings.ca_bundle, inventory.settings.connect_timeout)
-    assert error is None, problem(f"a certificate for {name} that verifies", error,
-                                  f"https://{name} via NPM at {npm.address}:443, as {where} polls it", VERIFY_FIX)
+    assert error is None, problem(expected=f"a certificate for {name} that verifies", found=error,
+                                  where=f"https://{name} via NPM at {npm.address}:443, as {where} polls it",
+                                  fix=VERIFY_FIX)

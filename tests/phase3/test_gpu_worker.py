@@ -47,9 +47,9 @@ def test_gpu_stack_running(instance, engine, not_gaming):
     not_gaming(instance.host)
     _, container = expect_container(instance, engine, DEPLOY)
     found = health(container) if container.status == "running" else container.status
-    assert found == "healthy", problem("running and healthy", found,
-                                       f"container {container.name} on {instance.host.name}",
-                                       f"`docker logs {container.name}`; {DEPLOY}")
+    assert found == "healthy", problem(expected="running and healthy", found=found,
+                                       where=f"container {container.name} on {instance.host.name}",
+                                       fix=f"`docker logs {container.name}`; {DEPLOY}")
 
 
 @pytest.mark.spec("P3-STACK-002", severity="high", fix="redeploy so each container runs the image pinned in stacks/")
@@ -61,8 +61,9 @@ def test_gpu_stack_pinned(instance, engine, inventory, reach):
     wanted, found = pinned_image(inventory, svc), container.attrs["Config"]["Image"]
     policy = restart_policy(container)
     ok = runs_image(engine(instance.host), container, wanted) and policy in RESTART_OK  # by digest: an Edge stack
-    assert ok, problem(f"image {wanted}, restart unless-stopped", f"image {found}, restart {policy}",
-                       f"container {container.name} on {instance.host.name}", f"{DEPLOY}; never re-tag on the host")
+    assert ok, problem(expected=f"image {wanted}, restart unless-stopped", found=f"image {found}, restart {policy}",
+                       where=f"container {container.name} on {instance.host.name}",
+                       fix=f"{DEPLOY}; never re-tag on the host")
 
 
 @pytest.mark.spec("P3-GPU-001", severity="high", fix=GPU_FIX)
@@ -73,8 +74,9 @@ def test_gpu_requested(instance, engine, not_gaming):
     _, container = expect_container(instance, engine, DEPLOY)
     requests = container.attrs.get("HostConfig", {}).get("DeviceRequests") or []
     devices = sorted(d for r in requests for d in r.get("DeviceIDs") or [])
-    assert CDI in devices, problem(f"a device request for {CDI}", ", ".join(devices) or "no device request",
-                                   f"container {container.name} on {instance.host.name}", GPU_FIX)
+    assert CDI in devices, problem(expected=f"a device request for {CDI}",
+                                   found=", ".join(devices) or "no device request",
+                                   where=f"container {container.name} on {instance.host.name}", fix=GPU_FIX)
 
 
 @pytest.mark.spec("P3-GPU-002", severity="high", fix=GPU_FIX)
@@ -143,8 +145,8 @@ def test_gaming_mode_holds(host, gaming_state):
     The GPU is then free for games, and the GPU specs skip only what is really stopped."""
     state = gaming_state(host)
     assert state.conflict is None, problem(
-        f"the {STACK} stack stopped while {MARKER} exists", state.conflict, host.name,
-        "`python -m bootstrap.gaming on HOST` (stops the stack) or `python -m bootstrap.gaming off HOST`")
+        expected=f"the {STACK} stack stopped while {MARKER} exists", found=state.conflict, where=host.name,
+        fix="`python -m bootstrap.gaming on HOST` (stops the stack) or `python -m bootstrap.gaming off HOST`")
 
 
 @pytest.mark.spec("P3-DOCKER-001", severity="critical", fix=NO_TCP)

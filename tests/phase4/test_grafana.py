@@ -31,8 +31,9 @@ def provisioned_datasource() -> dict:
 def test_grafana_healthy(instance, grafana):
     """Grafana answers /api/health with its database ok."""
     found = grafana.ask("/api/health", lambda g: g.health())
-    assert found.get("database") == "ok", problem("database ok", str(found) or "no answer", f"{grafana.url}/api/health",
-                                                  f"read `docker logs grafana` on {instance.host.name}; {PHASE4}")
+    assert found.get("database") == "ok", problem(expected="database ok", found=str(found) or "no answer",
+                                                  where=f"{grafana.url}/api/health",
+                                                  fix=f"read `docker logs grafana` on {instance.host.name}; {PHASE4}")
 
 
 @pytest.mark.spec("P4-GF-002", severity="high",
@@ -47,9 +48,9 @@ def test_datasource_provisioned(instance, grafana):
     diffs = ["no datasource with that uid"] if found is None else [
         f"{key} {found.get(key)!r} (the repo: {wanted.get(key)!r})" for key in DATASOURCE_FIELDS
         if found.get(key) != wanted.get(key)]
-    assert not diffs, problem(f"datasource uid {uid} as in stacks/monitoring", "; ".join(diffs),
-                              f"{grafana.url}/api/datasources/uid/{uid}",
-                              f"restart Grafana so it provisions again (`docker restart grafana` on "
+    assert not diffs, problem(expected=f"datasource uid {uid} as in stacks/monitoring", found="; ".join(diffs),
+                              where=f"{grafana.url}/api/datasources/uid/{uid}",
+                              fix=f"restart Grafana so it provisions again (`docker restart grafana` on "
                               f"{instance.host.name}); {PHASE4}")
 
 
@@ -60,9 +61,9 @@ def test_datasource_works(instance, grafana):
     """The Prometheus datasource works: Grafana's own health check of it (a query through it) succeeds."""
     uid = monitoring.DATASOURCE_UID
     works, message = grafana.ask(f"the health of datasource {uid}", lambda g: g.datasource_health(uid))
-    assert works, problem("status OK (Successfully queried the Prometheus API)", message,
-                          f"{grafana.url}/api/datasources/uid/{uid}/health",
-                          f"start Prometheus on {instance.host.name} ({PHASE4}); check `docker logs grafana`")
+    assert works, problem(expected="status OK (Successfully queried the Prometheus API)", found=message,
+                          where=f"{grafana.url}/api/datasources/uid/{uid}/health",
+                          fix=f"start Prometheus on {instance.host.name} ({PHASE4}); check `docker logs grafana`")
 
 
 @pytest.mark.spec("P4-GF-004", severity="medium",
@@ -81,8 +82,8 @@ def test_dashboard_present(uid, inventory, grafana):
         state = "provisioned"
     host = service_host(inventory, "grafana")
     assert state == "provisioned", problem(
-        f"dashboard {uid} ({title}) provisioned", state, f"{grafana.url}/api/dashboards/uid/{uid}",
-        f"{PHASE4}: it puts stacks/monitoring/grafana/dashboards/*.json in /opt/homelab/stacks/monitoring on "
+        expected=f"dashboard {uid} ({title}) provisioned", found=state, where=f"{grafana.url}/api/dashboards/uid/{uid}",
+        fix=f"{PHASE4}: it puts stacks/monitoring/grafana/dashboards/*.json in /opt/homelab/stacks/monitoring on "
         f"{host.name}, which Grafana re-reads every minute")
 
 
@@ -98,5 +99,5 @@ def test_no_anonymous_access_or_sign_up(instance, grafana):
     found = grafana.ask("/api/frontend/settings", lambda g: g.frontend_settings())
     wanted = {"anonymousEnabled": False, "disableUserSignUp": True}
     wrong = [f"{key} {found.get(key)!r}" for key, value in wanted.items() if found.get(key) is not value]
-    assert not wrong, problem("anonymousEnabled false, disableUserSignUp true", "; ".join(wrong),
-                              f"{grafana.url}/api/frontend/settings", LOGIN_ONLY)
+    assert not wrong, problem(expected="anonymousEnabled false, disableUserSignUp true", found="; ".join(wrong),
+                              where=f"{grafana.url}/api/frontend/settings", fix=LOGIN_ONLY)

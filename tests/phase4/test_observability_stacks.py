@@ -29,8 +29,8 @@ def test_container_running(instance, engine):
     _, container = expect_container(instance, engine, deploy(instance))
     found = health(container) if container.status == "running" else container.status
     assert found in ("healthy", "none"), problem(
-        "running and healthy", found, f"container {container.name} on {instance.host.name}",
-        f"`docker start {container.name}` and read `docker logs {container.name}`; or {deploy(instance)}")
+        expected="running and healthy", found=found, where=f"container {container.name} on {instance.host.name}",
+        fix=f"`docker start {container.name}` and read `docker logs {container.name}`; or {deploy(instance)}")
 
 
 @pytest.mark.spec("P4-STACK-002", severity="medium", fix="redeploy so each container runs the image pinned in stacks/")
@@ -43,8 +43,9 @@ def test_container_pinned(instance, engine, inventory):
     policy = restart_policy(container)
     ok = runs_image(engine(instance.host), container, wanted) and policy in ("unless-stopped", "always")
     assert ok, problem(
-        f"image {wanted}, restart unless-stopped", f"image {found}, restart {policy}",
-        f"container {container.name} on {instance.host.name}", f"{deploy(instance)}; change versions in stacks/")
+        expected=f"image {wanted}, restart unless-stopped", found=f"image {found}, restart {policy}",
+        where=f"container {container.name} on {instance.host.name}",
+        fix=f"{deploy(instance)}; change versions in stacks/")
 
 
 @pytest.mark.spec("P4-STACK-003", severity="high",
@@ -56,6 +57,6 @@ def test_container_publishes_only_its_ports(instance, engine):
     wanted = {f"{p.port}/{p.protocol}" for p in instance.service.ports}
     found = published_ports(container)
     assert found == wanted, problem(
-        ", ".join(sorted(wanted)), ", ".join(sorted(found)) or "nothing published",
-        f"container {container.name} on {instance.host.name}",
-        f"remove the extra `ports:` (an override file or a manual `docker run`), then {deploy(instance)}")
+        expected=", ".join(sorted(wanted)), found=", ".join(sorted(found)) or "nothing published",
+        where=f"container {container.name} on {instance.host.name}",
+        fix=f"remove the extra `ports:` (an override file or a manual `docker run`), then {deploy(instance)}")

@@ -43,8 +43,8 @@ def test_prometheus_ready(instance, http):
         found = f"HTTP {http.get(url).status_code}"
     except httpx.HTTPError as exc:
         found = f"no answer ({type(exc).__name__}: {exc})"
-    assert found == "HTTP 200", problem("HTTP 200", found, f"GET {url}",
-                                        f"start Prometheus: {PHASE4}; read `docker logs prometheus`")
+    assert found == "HTTP 200", problem(expected="HTTP 200", found=found, where=f"GET {url}",
+                                        fix=f"start Prometheus: {PHASE4}; read `docker logs prometheus`")
 
 
 @pytest.mark.spec("P4-PROM-002", severity="high", fix=TARGETS_FIX)
@@ -67,8 +67,8 @@ def test_file_sd_targets_from_inventory(instance, job, inventory, engine, access
         diffs = [f"{a} ({w['host']}) missing" for a, w in wanted.items() if a not in found]
         diffs += [f"{a} not in the inventory" for a in found if a not in wanted]
         diffs += [f"{a} labelled {found[a]}" for a, w in wanted.items() if a in found and found[a] != w]
-    assert not diffs, problem(f"{len(wanted)} {job} targets from inventory.yaml", "; ".join(diffs),
-                              f"{instance.host.name}:{path}", TARGETS_FIX)
+    assert not diffs, problem(expected=f"{len(wanted)} {job} targets from inventory.yaml", found="; ".join(diffs),
+                              where=f"{instance.host.name}:{path}", fix=TARGETS_FIX)
 
 
 @pytest.mark.spec("P4-PROM-003", severity="high",
@@ -86,12 +86,13 @@ def test_target_up(instance, inventory, prometheus, access):
     if reason:
         pytest.skip(f"{target.job} target {target.address}: {reason}")
     where = f"Prometheus at {prometheus.url}, job {target.job}"
-    assert seen is not None, problem(f"target {target.address} ({instance.host.name})", "no such target", where,
-                                     TARGETS_FIX)
+    assert seen is not None, problem(expected=f"target {target.address} ({instance.host.name})", found="no such target",
+                                     where=where, fix=TARGETS_FIX)
     assert seen.health == "up", problem(
-        f"target {target.address} ({instance.host.name}) up", f"{seen.health}: {seen.last_error or 'no error given'}",
-        where, f"start {instance.service.name} on {instance.host.name} (`docker start {instance.service.name}`, or "
-               f"{PHASE4}) and let the platform VM reach port {target.address.rsplit(':', 1)[1]}")
+        expected=f"target {target.address} ({instance.host.name}) up",
+        found=f"{seen.health}: {seen.last_error or 'no error given'}", where=where, fix="start "
+        f"{instance.service.name} on {instance.host.name} (`docker start {instance.service.name}`, or {PHASE4}) and "
+        f"let the platform VM reach port {target.address.rsplit(':', 1)[1]}")
 
 
 @pytest.mark.spec("P4-PROM-004", severity="medium", fix=TARGETS_FIX)
@@ -101,7 +102,7 @@ def test_no_unknown_targets(instance, inventory, prometheus):
     planned = {(t.job, t.address) for t in monitoring.scrape_targets(inventory)}
     unknown = sorted(f"{job} {address}" for job, address in prometheus.targets()
                      if job in monitoring.JOBS and (job, address) not in planned)
-    assert not unknown, problem("only the inventory's exporters", f"unknown targets {', '.join(unknown)}",
-                                f"Prometheus at {prometheus.url}", f"remove the extra files from "
-                                f"{CONFIG_DIR}/targets on {instance.host.name}, or add the hosts to inventory.yaml; "
-                                f"{TARGETS_FIX}")
+    assert not unknown, problem(expected="only the inventory's exporters",
+                                found=f"unknown targets {', '.join(unknown)}", where=f"Prometheus at {prometheus.url}",
+                                fix=f"remove the extra files from {CONFIG_DIR}/targets on {instance.host.name}, or "
+                                f"add the hosts to inventory.yaml; {TARGETS_FIX}")

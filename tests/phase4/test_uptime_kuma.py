@@ -37,9 +37,9 @@ def test_monitor_configured(monitored, kuma):
     else:
         diffs = found[0].differences(spec)
         state = f"differs in {', '.join(diffs)}" if diffs else "as planned"
-    assert state == "as planned", problem(f"monitor {spec.name}: {monitoring.describe(spec)}", state,
-                                          f"Uptime Kuma at {kuma.url}",
-                                          PHASE4 + ("; delete the duplicates in Uptime Kuma" if len(found) > 1 else ""))
+    assert state == "as planned", problem(expected=f"monitor {spec.name}: {monitoring.describe(spec)}", found=state,
+                                          where=f"Uptime Kuma at {kuma.url}", fix=PHASE4
+                                          + ("; delete the duplicates in Uptime Kuma" if len(found) > 1 else ""))
 
 
 @pytest.mark.spec("P4-KUMA-002", severity="high",
@@ -57,6 +57,7 @@ def test_monitor_up(monitored, kuma, access):
     if state is None:
         state = "no monitor by that name" if spec.name not in kuma.monitors() else "not checked yet (no heartbeat)"
     assert state == "up", problem(
-        f"monitor {spec.name} up ({monitoring.describe(spec)})", state, f"Uptime Kuma at {kuma.url}",
-        f"{PHASE4} if the monitor is missing; else start {instance.service.name} on {instance.host.name} "
-        f"(phase {instance.service.phase}) and let the platform VM reach it")
+        expected=f"monitor {spec.name} up ({monitoring.describe(spec)})", found=state,
+        where=f"Uptime Kuma at {kuma.url}", fix=f"{PHASE4} if the monitor is missing; else start "
+        f"{instance.service.name} on {instance.host.name} (phase {instance.service.phase}) and let the platform VM "
+        "reach it")
