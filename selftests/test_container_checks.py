@@ -307,17 +307,18 @@ def test_static_clean_copy(repo: Path) -> None:
     assert static_problems(repo) == []
 
 
-@pytest.mark.parametrize(("key", "expected"), [
-    ("privileged: true", "services.grafana.privileged: expected privileged mode (every device and capability"),
-    ("pid: host", "services.grafana.pid: expected the host's PID namespace (pid: host) only where"),
-    ("network_mode: host", "services.grafana.network_mode: expected the host's network (network_mode: host) only"),
+@pytest.mark.parametrize(("key", "where", "expected"), [
+    ("privileged: true", "services.grafana.privileged", "privileged mode (every device and capability"),
+    ("pid: host", "services.grafana.pid", "the host's PID namespace (pid: host) only where"),
+    ("network_mode: host", "services.grafana.network_mode", "the host's network (network_mode: host) only"),
 ])
-def test_static_host_access_not_allowed(repo: Path, key: str, expected: str) -> None:
+def test_static_host_access_not_allowed(repo: Path, key: str, where: str, expected: str) -> None:
     """privileged / pid: host / network_mode: host on grafana (host_access: none) is one problem, on its line."""
     edit(repo / "stacks/monitoring/compose.yaml", "    container_name: grafana\n",
          f"    container_name: grafana\n    {key}\n")
     [found] = static_problems(repo)
-    assert expected in found
+    assert found.startswith(f"expected {expected}")
+    assert f"{where}; fix: " in found
     assert "only where host_access allows it (inventory.yaml services.grafana host_access: [])" in found
     assert "allow it in inventory.yaml services.grafana.host_access" in found
 
@@ -326,7 +327,8 @@ def test_static_root_mount_needs_root(repo: Path) -> None:
     """Taking `root` from node-exporter's host_access makes its `/:/host` mount the problem."""
     edit(repo / "inventory.yaml", "host_access: [pid, root]", "host_access: [pid]")
     [found] = static_problems(repo)
-    assert "services.node-exporter.volumes.0: expected the host's root filesystem (a bind mount of /) only" in found
+    assert found.startswith("expected the host's root filesystem (a bind mount of /) only")
+    assert "services.node-exporter.volumes.0; fix: " in found
     assert "found mount /:/host:ro" in found
 
 

@@ -79,6 +79,14 @@ def only_problem(root: Path) -> str:
     return problems[0]
 
 
+def parts(message: str) -> dict[str, str]:
+    """A problem's four parts: every static check words its problems as homelab.checks.problem does."""
+    match = re.fullmatch(r"expected (?P<expected>.*?); found (?P<found>.*); where: (?P<where>.*?); fix: (?P<fix>.*)",
+                         message)
+    assert match, f"not in the shape of homelab.checks.problem: {message}"
+    return match.groupdict()
+
+
 def compose_path(root: Path, stack: str) -> Path:
     return root / "stacks" / stack / "compose.yaml"
 
@@ -102,9 +110,10 @@ def test_image_not_pinned(repo: Path, image: str, found: str) -> None:
     if "$" in image:
         with (repo / "stacks/platform/.env.example").open("a", encoding="utf-8") as env:
             env.write("# not a secret\nPORTAINER_TAG=2.23.0\n")
-    message = only_problem(repo)
-    assert "services.portainer.image: expected an image pinned" in message
-    assert found in message
+    message = parts(only_problem(repo))
+    assert message["where"].endswith("services.portainer.image")
+    assert message["expected"].startswith("an image pinned")
+    assert found in message["found"]
 
 
 def test_image_digest_counts_as_pinned(repo: Path) -> None:
@@ -118,29 +127,36 @@ def test_socket_mount_not_allowed(repo: Path) -> None:
     """A socket mount on a service whose inventory policy is none (npm) is reported."""
     edit(compose_path(repo, "platform"), "      - npm_data:/data\n",
          "      - npm_data:/data\n      - /var/run/docker.sock:/var/run/docker.sock:ro\n")
-    message = only_problem(repo)
-    assert "services.npm.volumes.1: expected no Docker socket (inventory docker_socket: none)" in message
+    message = parts(only_problem(repo))
+    assert message["where"].endswith("services.npm.volumes.1")
+    assert message["expected"] == "no Docker socket (inventory docker_socket: none)"
 
 
 def test_socket_directory_mount_not_allowed(repo: Path) -> None:
     """Mounting /var/run (upstream cAdvisor's way) hands over the socket and is reported."""
     edit(compose_path(repo, "platform"), "      - uptime_kuma_data:/app/data\n",
          "      - uptime_kuma_data:/app/data\n      - type: bind\n        source: /var/run\n        target: /var/run\n")
-    assert "services.uptime-kuma.volumes.1: expected no Docker socket" in only_problem(repo)
+    message = parts(only_problem(repo))
+    assert message["where"].endswith("services.uptime-kuma.volumes.1")
+    assert message["expected"].startswith("no Docker socket")
 
 
 def test_socket_must_be_read_only(repo: Path) -> None:
     """Where the inventory says ro (cadvisor), a read-write socket mount is reported."""
     edit(compose_path(repo, "exporters"), "/var/run/docker.sock:/var/run/docker.sock:ro",
          "/var/run/docker.sock:/var/run/docker.sock")
-    assert "services.cadvisor.volumes.0: expected the Docker socket read-only" in only_problem(repo)
+    message = parts(only_problem(repo))
+    assert message["where"].endswith("services.cadvisor.volumes.0")
+    assert message["expected"].startswith("the Docker socket read-only")
 
 
 def test_api_socket_not_allowed(repo: Path) -> None:
     """Compose's use_api_socket hands over the engine too and is reported where the policy is none."""
     edit(compose_path(repo, "monitoring"), "    container_name: grafana\n",
          "    container_name: grafana\n    use_api_socket: true\n")
-    assert "services.grafana.use_api_socket: expected no Docker API access" in only_problem(repo)
+    message = parts(only_problem(repo))
+    assert message["where"].endswith("services.grafana.use_api_socket")
+    assert message["expected"].startswith("no Docker API access")
 
 
 def test_missing_healthcheck(repo: Path) -> None:
@@ -182,8 +198,10 @@ def test_restart_policy_missing(repo: Path) -> None:
     """A service without a restart policy is reported."""
     edit(compose_path(repo, "gpu-worker"), "    container_name: ollama\n    restart: unless-stopped\n",
          "    container_name: ollama\n")
-    assert "services.ollama: expected restart: unless-stopped (or always); found no restart policy" in \
-        only_problem(repo)
+    message = parts(only_problem(repo))
+    assert message["where"].endswith("services.ollama")
+    assert message["expected"] == "restart: unless-stopped (or always)"
+    assert message["found"] == "no restart policy"
 
 
 def test_container_name_mismatch(repo: Path) -> None:
@@ -223,8 +241,9 @@ def test_secret_value_in_command(repo: Path, key: str, text: str, where: str, na
     else:
         edit(compose, "    container_name: prometheus\n", "    container_name: prometheus\n" + text)
     message = only_problem(repo)
-    assert f"services.prometheus.{where}: expected the secret {name} as a ${{VAR}}" in message
-    assert f"found a value in the file ({name} given literally in `{key}`)" in message
+    assert parts(message)["where"].endswith(f"services.prometheus.{where}")
+    assert parts(message)["expected"].startswith(f"the secret {name} as a ${{VAR}}")
+    assert parts(message)["found"] == f"a value in the file ({name} given literally in `{key}`)"
     assert "hunter2" not in message  # the finding never repeats the secret
     assert "s3cr3t" not in message
 
@@ -243,8 +262,9 @@ def test_secret_reference_in_command_is_fine(repo: Path) -> None:
 def test_variable_missing_from_env_example(repo: Path) -> None:
     """A ${VAR} that .env.example does not list is reported with its name and where it is used."""
     edit(compose_path(repo, "gpu-worker"), "OLLAMA_HOST: 0.0.0.0:11434", "OLLAMA_HOST: ${OLLAMA_LISTEN:-0.0.0.0:11434}")
-    message = only_problem(repo)
-    assert "services.ollama.environment.OLLAMA_HOST: expected OLLAMA_LISTEN listed in" in message
+    message = parts(only_problem(repo))
+    assert message["where"].endswith("services.ollama.environment.OLLAMA_HOST")
+    assert message["expected"].startswith("OLLAMA_LISTEN listed in")
 
 
 def test_env_example_variable_unused(repo: Path) -> None:
@@ -262,9 +282,10 @@ def test_env_example_variable_uncommented(repo: Path) -> None:
 def test_published_port_mismatch(repo: Path) -> None:
     """Publishing a port the inventory does not list (Portainer's HTTP 9000) is reported with both lists."""
     edit(compose_path(repo, "platform"), '      - "8000:8000"\n', '      - "8000:8000"\n      - "9000:9000"\n')
-    message = only_problem(repo)
-    assert "services.portainer.ports: expected published ports [8000/tcp, 9443/tcp]" in message
-    assert "found [8000/tcp, 9000/tcp, 9443/tcp]" in message
+    message = parts(only_problem(repo))
+    assert message["where"].endswith("services.portainer.ports")
+    assert message["expected"].startswith("published ports [8000/tcp, 9443/tcp]")
+    assert message["found"] == "[8000/tcp, 9000/tcp, 9443/tcp]"
 
 
 def test_wrong_protocol_is_a_mismatch(repo: Path) -> None:
@@ -322,7 +343,9 @@ def test_env_file_tracked(repo: Path) -> None:
     """A .env file added to git is reported even though .gitignore would hide it."""
     (repo / "stacks/platform/.env").write_text("AGENT_SECRET=real\n", encoding="utf-8")
     subprocess.run(["git", "-C", str(repo), "add", "-f", "stacks/platform/.env"], check=True)
-    assert "stacks/platform/.env: expected no .env file in git" in only_problem(repo)
+    message = parts(only_problem(repo))
+    assert message["where"].endswith("stacks/platform/.env")
+    assert message["expected"].startswith("no .env file in git")
 
 
 @pytest.mark.parametrize("line", [
@@ -336,7 +359,9 @@ def test_dockerd_tcp_listener(repo: Path, line: str) -> None:
     """A dockerd TCP listener in any repository file is reported with file and line."""
     (repo / "bootstrap").mkdir()
     (repo / "bootstrap/docker.conf").write_text(f"# engine\n{line}\n", encoding="utf-8")
-    assert "bootstrap/docker.conf:2: expected dockerd on its unix socket only" in only_problem(repo)
+    message = parts(only_problem(repo))
+    assert message["where"].endswith("bootstrap/docker.conf:2")
+    assert message["expected"] == "dockerd on its unix socket only"
 
 
 def test_dockerd_tcp_marker_allows_a_reviewed_line(repo: Path) -> None:
@@ -374,8 +399,9 @@ def test_prometheus_job_without_file_sd(repo: Path) -> None:
          '    file_sd_configs:\n      - files: ["/etc/prometheus/targets/cadvisor-*.json"]\n'
          "        refresh_interval: 1m\n",
          '    static_configs:\n      - targets: ["198.51.100.10:8080"]\n')
-    assert "scrape_configs.cadvisor: expected file_sd_configs reading /etc/prometheus/targets/*.json" in \
-        only_problem(repo)
+    message = parts(only_problem(repo))
+    assert message["where"].endswith("prometheus.yml: scrape_configs.cadvisor")
+    assert message["expected"] == "file_sd_configs reading /etc/prometheus/targets/*.json"
 
 
 def test_dashboard_uid_changed(repo: Path) -> None:
@@ -389,7 +415,9 @@ def test_dashboard_on_other_datasource(repo: Path) -> None:
     path = repo / "stacks/monitoring/grafana/dashboards/homelab-containers.json"
     path.write_text(path.read_text(encoding="utf-8").replace('"uid": "prometheus"', '"uid": "P1809F7CD0C75ACF3"', 1),
                     encoding="utf-8")
-    assert "homelab-containers.json: expected every panel on datasource uid 'prometheus'" in only_problem(repo)
+    message = parts(only_problem(repo))
+    assert message["where"].endswith("homelab-containers.json")
+    assert message["expected"] == "every panel on datasource uid 'prometheus'"
 
 
 # -- the compose reader -------------------------------------------------------------------------------------

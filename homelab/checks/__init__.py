@@ -13,8 +13,9 @@ Imports homelab.model, homelab.transport and homelab.clients; report, specs and 
 """
 
 
-def problem(expected: str, found: str, where: str, fix: str) -> str:
-    """The one shape of a failure message: expected / found / where / how to fix."""
+def problem(*, expected: str, found: str, where: str, fix: str) -> str:
+    """The one shape of a failure message, for the live specs and the static checks alike: expected / found /
+    where / how to fix. Keyword-only, so no call can put the parts in the wrong order."""
     return f"expected {expected}; found {found}; where: {where}; fix: {fix}"
 
 

@@ -1,8 +1,9 @@
 """The static checks of the repository: stacks, `.env.example` files, inventory agreement, git hygiene.
 
-Every check returns a list of problems (empty = fine); each problem is one line:
-`FILE:LINE: path: expected ...; found ...; fix: ...`. The static specs (tests/static) assert the lists are
-empty; the selftests feed broken copies to the same checks. Nothing here needs a host.
+Every check returns a list of problems (empty = fine); each problem is one line, in the shape every spec's
+failure has (homelab.checks.problem): `expected ...; found ...; where: FILE:LINE: path; fix: ...`. The static
+specs (tests/static) assert the lists are empty; the selftests feed broken copies to the same checks. Nothing
+here needs a host.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from homelab.checks import problem
 from homelab.checks.containers import HOST_ACCESS_TEXT, host_access_items, is_root_mount
 from homelab.model.compose import COMPOSE_FILE, ComposeError, ComposeFile, ComposeService, image_tag, load_compose
 from homelab.model.inventory import STACK_PHASES, Inventory
@@ -72,10 +74,6 @@ def expect_no_problems(problems: list[str]) -> None:
     __tracebackhide__ = True
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
-
-
-def problem(where: str, expected: str, found: str, fix: str) -> str:
-    return f"{where}: expected {expected}; found {found}; fix: {fix}"
 
 
 class Repository:
