@@ -1,9 +1,9 @@
 """A typed client for Portainer CE 2.23's HTTP API (bootstrap, the specs, phases 2 and 3).
 
-TLS: Portainer's 9443 serves a self-signed certificate of its own. The client pins it: every connection
-compares the SHA-256 fingerprint of the certificate the server presents with the recorded one *during the
-handshake*, before a byte of the request (a password, a token) is sent, and refuses a different one. The
-fingerprint is recorded on first contact (trust on first use, announced by the caller) as
+TLS: Portainer's 9443 serves a self-signed certificate of its own. The client pins it (homelab.clients.pinned_tls:
+every connection compares the SHA-256 fingerprint of the certificate the server presents with the recorded one
+*during the handshake*, before a byte of the request, a password or a token, is sent, and refuses a different
+one). The fingerprint is recorded on first contact (trust on first use, announced by the caller) as
 PORTAINER_TLS_FINGERPRINT in the env file; see docs/architecture.md.
 
 Auth: an access token (`X-API-Key`) or a JWT from `login` (`Authorization: Bearer`). Cookies are never kept:
@@ -12,15 +12,14 @@ Portainer applies CSRF checks to any request that carries its auth cookie.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import socket
 import ssl
 from dataclasses import dataclass
 from typing import Any
 
-import httpcore
 import httpx
+
+from homelab.clients.pinned_tls import PinMismatch, pinned_transport, presented_fingerprint
 
 FINGERPRINT_VAR = "PORTAINER_TLS_FINGERPRINT"
 TOKEN_VAR = "PORTAINER_API_TOKEN"  # noqa: S105 - the name of the secret, not its value
@@ -52,81 +51,15 @@ class AdminInitTimeout(PortainerError):
     """The 5-minute admin-init window passed without an admin: Portainer locked itself until a restart."""
 
 
-def fingerprint_of(der: bytes) -> str:
-    """SHA-256 of a DER certificate, as `openssl x509 -fingerprint -sha256` prints it (AB:CD:...)."""
-    digest = hashlib.sha256(der).hexdigest().upper()
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
-
-
-def _insecure_context() -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE  # the pin below replaces chain verification, on every connection
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    return context
-
-
 def server_fingerprint(host: str, port: int, timeout: float = 5.0) -> str:
-    """The fingerprint of the certificate `host:port` presents (for trust on first use)."""
+    """The fingerprint of the certificate Portainer at `host:port` presents (for trust on first use)."""
     try:
-        with socket.create_connection((host, port), timeout=timeout) as raw, \
-                _insecure_context().wrap_socket(raw, server_hostname=host) as tls:
-            der = tls.getpeercert(binary_form=True)
+        found = presented_fingerprint(host, port, timeout)
     except OSError as exc:
         raise PortainerUnreachable(f"Portainer at {host}:{port} does not answer TLS: {exc}") from None
-    if not der:
+    if found is None:
         raise PortainerUnreachable(f"Portainer at {host}:{port} presented no certificate")
-    return fingerprint_of(der)
-
-
-class _PinnedStream(httpcore.NetworkStream):
-    """A TCP stream whose TLS upgrade fails unless the server's certificate has the pinned fingerprint."""
-
-    def __init__(self, inner: httpcore.NetworkStream, pin: str) -> None:
-        self._inner, self._pin = inner, pin
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, timeout)
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, timeout)
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-    def start_tls(self, ssl_context: ssl.SSLContext, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        stream = self._inner.start_tls(ssl_context, server_hostname, timeout)
-        tls = stream.get_extra_info("ssl_object")
-        der = tls.getpeercert(True) if tls is not None else None  # (an _ssl object: positional only)
-        found = fingerprint_of(der) if der else "none"
-        if found != self._pin:
-            stream.close()
-            raise FingerprintMismatch(
-                f"Portainer at {server_hostname} presented a certificate with SHA-256 {found}, but "
-                f"{FINGERPRINT_VAR} pins {self._pin}: refusing to talk to it. If Portainer was reinstalled "
-                f"(new certificate), remove {FINGERPRINT_VAR} from the env file to trust the new one")
-        return stream
-
-
-class _PinnedBackend(httpcore.SyncBackend):
-    def __init__(self, pin: str) -> None:
-        self._pin = pin
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                    socket_options: Any = None) -> httpcore.NetworkStream:
-        return _PinnedStream(super().connect_tcp(host, port, timeout, local_address, socket_options), self._pin)
-
-
-def pinned_transport(fingerprint: str) -> httpx.HTTPTransport:
-    """An httpx transport whose every TLS connection must present the certificate `fingerprint`."""
-    transport = httpx.HTTPTransport(verify=_insecure_context())
-    transport._pool = httpcore.ConnectionPool(  # httpx takes no network backend otherwise
-        ssl_context=_insecure_context(), network_backend=_PinnedBackend(fingerprint.upper()))
-    return transport
+    return found
 
 
 @dataclass(frozen=True)
@@ -173,8 +106,11 @@ class Portainer:
         """Send one request; raise PortainerError unless the status is in `ok`."""
         try:
             response = self._http.request(method, path, headers=self._headers(auth), **kwargs)
-        except FingerprintMismatch:
-            raise
+        except PinMismatch as exc:
+            raise FingerprintMismatch(
+                f"Portainer at {exc.host} presented a certificate with SHA-256 {exc.found}, but "
+                f"{FINGERPRINT_VAR} pins {exc.pin}: refusing to talk to it. If Portainer was reinstalled "
+                f"(new certificate), remove {FINGERPRINT_VAR} from the env file to trust the new one") from None
         except httpx.TransportError as exc:
             raise PortainerUnreachable(f"Portainer at {self.base_url} does not answer: {exc}") from None
         finally:
