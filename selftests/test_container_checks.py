@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from spec_project import INI, closed_port, inventory_text
 
-from homelab.checks import static
+from homelab.checks import static, static_services
 from homelab.checks.containers import (
     Finding,
     host_access,
@@ -293,7 +293,7 @@ def repo(tmp_path: Path) -> Path:
 def static_problems(root: Path) -> list[str]:
     repo = static.Repository(root)
     return [p for stack, service in repo.service_ids()
-            for p in repo.check_service(static.host_access_allowed, stack, service)]
+            for p in repo.check_service(static_services.host_access_allowed, stack, service)]
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -1,8 +1,9 @@
 """Proof that each static spec fails when its constraint is broken.
 
-The specs in tests/static assert that checks from homelab.checks.static return no problems. Here each check is fed
-a copy of the real stacks and inventory with exactly one thing broken, and must report exactly that problem.
-One end-to-end test runs the real spec modules with pytester against a broken copy of the repository.
+The specs in tests/static assert that the checks of homelab.checks.static, static_services and static_monitoring
+return no problems. Here each check is fed a copy of the real stacks and inventory with exactly one thing broken,
+and must report exactly that problem. One end-to-end test runs the real spec modules with pytester against a
+broken copy of the repository.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from homelab.checks import static
+from homelab.checks import static, static_monitoring, static_services
 from homelab.checks.static import Repository
 from homelab.model.compose import (
     ComposeError,
@@ -31,9 +32,10 @@ from homelab.report.columns import SEVERITIES
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).parents[1]
-SERVICE_CHECKS = [static.image_pinned, static.healthcheck_defined, static.restart_policy,
-                  static.container_name_matches, static.socket_allowed, static.secrets_referenced,
-                  static.in_inventory, static.ports_match_inventory, static.no_docker_api_port]
+SERVICE_CHECKS = [static_services.image_pinned, static_services.healthcheck_defined, static_services.restart_policy,
+                  static_services.container_name_matches, static_services.socket_allowed,
+                  static_services.secrets_referenced, static_services.in_inventory,
+                  static_services.ports_match_inventory, static_services.no_docker_api_port]
 STACK_CHECKS = [static.stack_files_present, static.compose_valid, static.variables_documented,
                 static.env_example_used, static.env_example_commented, static.stack_deployed]
 
@@ -63,7 +65,7 @@ def all_problems(root: Path) -> list[str]:
     """Every problem every check finds in the repository at `root`."""
     repo = Repository(root)
     found = static.inventory_valid(repo) + static.no_env_files_tracked(repo) + static.no_dockerd_tcp(repo)
-    found += static.prometheus_file_sd(repo) + static.grafana_dashboards(repo)
+    found += static_monitoring.prometheus_file_sd(repo) + static_monitoring.grafana_dashboards(repo)
     for stack in repo.stacks():
         found += [p for check in STACK_CHECKS for p in check(repo, stack)]
     for stack, service in repo.service_ids():
@@ -190,8 +192,8 @@ def test_healthcheck_tool_missing_from_image(repo: Path) -> None:
 def test_healthcheck_tools_known_for_the_platform_images() -> None:
     """The stacks' own healthchecks run programs their pinned images have, where the image's tools are known."""
     platform = load_compose(ROOT / "stacks" / "platform" / "compose.yaml")
-    assert [static.healthcheck_tool_missing(svc) for svc in platform.services.values()] == [None] * 4
-    assert static.healthcheck_program(platform.services["technitium"].healthcheck.test) == "dig"  # type: ignore[union-attr]
+    assert [static_services.healthcheck_tool_missing(svc) for svc in platform.services.values()] == [None] * 4
+    assert static_services.healthcheck_program(platform.services["technitium"].healthcheck.test) == "dig"  # type: ignore[union-attr]
 
 
 def test_restart_policy_missing(repo: Path) -> None:

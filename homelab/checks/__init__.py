@@ -7,7 +7,8 @@ Each module answers one area: `reach` (probes from every vantage, and why they d
 recursion through Technitium), `tls` (certificates NPM serves), `sshd` and `logins` (hardening), `portainer`
 and `observability` (the services as their APIs see them), `gpu` with `nvidia_smi` (the GPU workers) and
 `gaming` (a worker's gaming mode), `exposure_matrix` (who reached what, as the run recorded it) and `static`
-(the repository: stacks, inventory agreement, git hygiene; no host).
+with `static_services` and `static_monitoring` (the repository: stacks, compose services, inventory agreement,
+git hygiene, the monitoring configuration; no host).
 
 Imports homelab.model, homelab.transport and homelab.clients; report, specs and bootstrap import it.
 """

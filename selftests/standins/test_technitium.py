@@ -371,7 +371,7 @@ def test_admin_password_env_and_state_survive_restart(make: Make, tmp_path: Path
 def test_image_has_upstream_tools_only() -> None:
     """The stand-in image installs dnsutils (dig) and neither curl nor wget, as technitium/dns-server:13.6.0's
     upstream Dockerfile, and its own HEALTHCHECK runs a program the static check knows that image has."""
-    from homelab.checks.static import IMAGE_TOOLS
+    from homelab.checks.static_services import IMAGE_TOOLS
 
     dockerfile = (SERVER.parent / "Dockerfile").read_text()
     install = dockerfile.split("apt-get install", 1)[1].split("&&", 1)[0].split()

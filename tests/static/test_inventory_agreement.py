@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from homelab.checks import static
+from homelab.checks import static, static_services
 from homelab.checks.static import expect_no_problems
 
 pytestmark = pytest.mark.static
@@ -35,7 +35,7 @@ def test_inventory_service_in_stack(name: str) -> None:
 @pytest.mark.parametrize(("stack", "service"), SERVICES)
 def test_compose_service_in_inventory(stack: str, service: str) -> None:
     """Every compose service is in the inventory, under the stack whose folder holds it."""
-    expect_no_problems(REPO.check_service(static.in_inventory, stack, service))
+    expect_no_problems(REPO.check_service(static_services.in_inventory, stack, service))
 
 
 @pytest.mark.spec("S-INV-004", severity="high",
@@ -43,4 +43,4 @@ def test_compose_service_in_inventory(stack: str, service: str) -> None:
 @pytest.mark.parametrize(("stack", "service"), SERVICES)
 def test_published_ports_match_inventory(stack: str, service: str) -> None:
     """Every service publishes exactly the inventory's ports (number and protocol), no more, no fewer."""
-    expect_no_problems(REPO.check_service(static.ports_match_inventory, stack, service))
+    expect_no_problems(REPO.check_service(static_services.ports_match_inventory, stack, service))

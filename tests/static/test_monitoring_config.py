@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from homelab.checks import static
+from homelab.checks import static, static_monitoring
 from homelab.checks.static import expect_no_problems
 
 pytestmark = pytest.mark.static
@@ -19,7 +19,7 @@ REPO = static.repository(Path(__file__).parents[2])
                       "bootstrap phase 4 writes")
 def test_prometheus_reads_file_sd_targets() -> None:
     """Prometheus reads the node and cadvisor jobs from targets/*.json files that bootstrap generates."""
-    expect_no_problems(static.prometheus_file_sd(REPO))
+    expect_no_problems(static_monitoring.prometheus_file_sd(REPO))
 
 
 @pytest.mark.spec("S-MON-002", severity="medium",
@@ -27,4 +27,4 @@ def test_prometheus_reads_file_sd_targets() -> None:
                       "homelab-containers on it")
 def test_grafana_dashboards_provisioned() -> None:
     """Grafana provisions datasource uid `prometheus` and dashboards homelab-hosts and homelab-containers on it."""
-    expect_no_problems(static.grafana_dashboards(REPO))
+    expect_no_problems(static_monitoring.grafana_dashboards(REPO))
