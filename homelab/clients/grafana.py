@@ -7,11 +7,11 @@ admin's password is refused (Grafana locks a login out after 5 failures in 5 min
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
 import httpx
 
+from homelab.clients.base import HttpClient
 from homelab.model.redact import basic_auth
 
 DEFAULT_TIMEOUT = 10.0
@@ -29,33 +29,22 @@ class GrafanaAuthError(GrafanaError):
     """The admin's user name or password was refused (401)."""
 
 
-class Grafana:
+class Grafana(HttpClient):
     """One Grafana, e.g. `Grafana("http://198.51.100.10:3000", "admin", password)`."""
 
     def __init__(self, url: str, user: str = "", password: str = "", timeout: float = DEFAULT_TIMEOUT,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self.url = url.rstrip("/")
         auth = httpx.BasicAuth(*basic_auth(user, password)) if user else None
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, auth=auth, transport=transport)
-
-    def __enter__(self) -> Grafana:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
+        super().__init__(url, timeout, transport, auth=auth)
 
     def _get(self, path: str, missing_ok: bool = False) -> Any:
         """The JSON answer of GET `path`; None for a 404 when `missing_ok`."""
         try:
             answer = self._http.get(path)
         except httpx.HTTPError as exc:
-            raise GrafanaUnreachable(f"{self.url}{path}: no answer ({type(exc).__name__}: {exc})") from None
+            raise GrafanaUnreachable(f"{self.base_url}{path}: no answer ({type(exc).__name__}: {exc})") from None
         if answer.status_code == 401:
-            raise GrafanaAuthError(f"{self.url}{path}: 401, Grafana refuses the admin's user name or password")
+            raise GrafanaAuthError(f"{self.base_url}{path}: 401, Grafana refuses the admin's user name or password")
         if answer.status_code == 404 and missing_ok:
             return None
         try:
@@ -64,7 +53,7 @@ class Grafana:
             body = None
         if answer.status_code >= 400 and not (path.endswith("/health") and isinstance(body, dict)):
             message = body.get("message") if isinstance(body, dict) else answer.text[:200]
-            raise GrafanaError(f"{self.url}{path}: HTTP {answer.status_code}: {message}")
+            raise GrafanaError(f"{self.base_url}{path}: HTTP {answer.status_code}: {message}")
         return body
 
     def health(self) -> dict[str, Any]:

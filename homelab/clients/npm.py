@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import Any
 
 import httpx
+
+from homelab.clients.base import HttpClient, StatusError
 
 DEFAULT_TIMEOUT = 15.0
 PORT = 81  # the admin API, where the inventory names no upstream for `npm`
@@ -23,12 +24,8 @@ PROXY_FIELDS = ("domain_names", "forward_scheme", "forward_host", "forward_port"
                 "caching_enabled", "access_list_id", "advanced_config", "enabled")
 
 
-class NpmError(Exception):
+class NpmError(StatusError):
     """A call failed: NPM said no (its message is in ours), or it could not be reached."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class NpmUnreachable(NpmError):
@@ -171,23 +168,13 @@ def letsencrypt_request(domains: list[str], dns_provider: str, credentials: str,
     return {"provider": "letsencrypt", "nice_name": domains[0], "domain_names": list(domains), "meta": meta}
 
 
-class Npm:
+class Npm(HttpClient):
     """One admin API, e.g. `Npm("http://198.51.100.10:81")`; `login` before protected calls."""
 
     def __init__(self, base_url: str, token: str | None = None, timeout: float = DEFAULT_TIMEOUT,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url, timeout, transport)
         self.token = token
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
-
-    def __enter__(self) -> Npm:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
 
     # --- transport ------------------------------------------------------------------------------------------
     def request(self, method: str, path: str, **kwargs: Any) -> Any:

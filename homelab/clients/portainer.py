@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from homelab.clients.base import HttpClient, StatusError
 from homelab.clients.pinned_tls import PinMismatch, pinned_transport, presented_fingerprint
 
 FINGERPRINT_VAR = "PORTAINER_TLS_FINGERPRINT"
@@ -31,12 +32,8 @@ Json = dict[str, Any]
 DEPLOY_TIMEOUT = 300.0  # a Git stack's create or redeploy answers after the clone and `docker compose up`
 
 
-class PortainerError(Exception):
+class PortainerError(StatusError):
     """Portainer refused a request or could not be asked; the message says which and why."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 class PortainerUnreachable(PortainerError):
@@ -68,28 +65,18 @@ class Status:
     instance_id: str
 
 
-class Portainer:
+class Portainer(HttpClient):
     """One Portainer server. `Portainer.pinned(address, fingerprint)` for its own self-signed certificate."""
 
     def __init__(self, base_url: str, transport: httpx.BaseTransport | None = None, api_key: str | None = None,
                  timeout: float = 10.0, verify: ssl.SSLContext | str | bool = True) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url, timeout, transport, verify=verify)
         self.api_key = api_key
         self.jwt: str | None = None
-        self._http = httpx.Client(base_url=self.base_url, transport=transport, timeout=timeout, verify=verify)
 
     @classmethod
     def pinned(cls, host: str, fingerprint: str, port: int = PORT, **kwargs: Any) -> Portainer:
         return cls(f"https://{host}:{port}", transport=pinned_transport(fingerprint), **kwargs)
-
-    def __enter__(self) -> Portainer:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
 
     # -- plumbing ------------------------------------------------------------------------------------
     def _headers(self, auth: bool) -> dict[str, str]:

@@ -7,10 +7,11 @@ becomes `PrometheusError` naming the URL.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 import httpx
+
+from homelab.clients.base import HttpClient
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -36,28 +37,17 @@ class ActiveTarget:
                    last_error=str(item.get("lastError") or ""), labels=labels)
 
 
-class Prometheus:
+class Prometheus(HttpClient):
     """One Prometheus, e.g. `Prometheus("http://198.51.100.10:9090")`."""
 
     def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT, transport: httpx.BaseTransport | None = None):
-        self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
-
-    def __enter__(self) -> Prometheus:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
+        super().__init__(url, timeout, transport)
 
     def _get(self, path: str, **params: str) -> httpx.Response:
         try:
             return self._http.get(path, params=params)
         except httpx.HTTPError as exc:
-            raise PrometheusError(f"{self.url}{path}: no answer ({type(exc).__name__}: {exc})") from None
+            raise PrometheusError(f"{self.base_url}{path}: no answer ({type(exc).__name__}: {exc})") from None
 
     def ready(self) -> bool:
         """GET /-/ready answers 200 (it answers 503 while the TSDB is still loading)."""
@@ -70,6 +60,6 @@ class Prometheus:
             data = answer.json()
             items = data["data"]["activeTargets"]
         except (ValueError, KeyError, TypeError):
-            raise PrometheusError(f"{self.url}/api/v1/targets: HTTP {answer.status_code}, not Prometheus' "
+            raise PrometheusError(f"{self.base_url}/api/v1/targets: HTTP {answer.status_code}, not Prometheus' "
                                   "targets document") from None
         return [ActiveTarget.from_json(item) for item in items]

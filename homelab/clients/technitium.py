@@ -9,10 +9,11 @@ Technitium's own `errorMessage` (`TechnitiumAuthError` for `invalid-token`). Ref
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import httpx
+
+from homelab.clients.base import HttpClient
 
 DEFAULT_TIMEOUT = 10.0
 PORT = 5380  # the HTTP API, where the inventory names no upstream for `technitium`
@@ -69,24 +70,14 @@ def acl_list(value: Any) -> list[str]:
     return [str(item).strip() for item in items if str(item).strip()]
 
 
-class Technitium:
+class Technitium(HttpClient):
     """One API endpoint, e.g. `Technitium("http://198.51.100.10:5380")`; log in or pass a token."""
 
     def __init__(self, base_url: str, token: str | None = None, timeout: float = DEFAULT_TIMEOUT,
                  transport: httpx.BaseTransport | None = None) -> None:
-        self.base_url = base_url.rstrip("/")
+        super().__init__(base_url, timeout, transport)
         self.token = token
         self.user: str | None = None  # who `login` signed in
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport)
-
-    def __enter__(self) -> Technitium:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self.close()
-
-    def close(self) -> None:
-        self._http.close()
 
     # --- transport ------------------------------------------------------------------------------------------
     def call(self, path: str, **params: str | int | bool | None) -> dict[str, Any]:

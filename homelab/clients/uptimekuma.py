@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 import requests
@@ -23,6 +22,7 @@ import socketio
 from uptime_kuma_api import MonitorType, UptimeKumaApi, UptimeKumaException
 from uptime_kuma_api import Timeout as KumaTimeout
 
+from homelab.clients.base import Closing
 from homelab.model.monitoring import MonitorSpec
 
 DEFAULT_TIMEOUT = 10.0
@@ -92,7 +92,7 @@ class _Api(UptimeKumaApi):  # type: ignore[misc] # the library is untyped
             raise UptimeKumaException(str(exc) or type(exc).__name__) from None
 
 
-class UptimeKuma:
+class UptimeKuma(Closing):
     """One connection, e.g. `with UptimeKuma("https://status.home.example.com") as kuma: kuma.login(...)`."""
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT, ssl_verify: bool = True,
@@ -104,13 +104,6 @@ class UptimeKuma:
         except UptimeKumaException as exc:
             raise UptimeKumaUnreachable(f"{self.url}: cannot connect to Uptime Kuma's Socket.IO API within "
                                         f"{timeout:g} s: {exc}") from None
-
-    def __enter__(self) -> UptimeKuma:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        self.close()
 
     def close(self) -> None:
         """Disconnect; a server that does not answer costs at most `timeout`."""
