@@ -13,7 +13,7 @@ import json
 import socket
 import subprocess
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,6 +106,16 @@ def parse_remote(output: str) -> dict[Probe, Outcome]:
     return results
 
 
+def every_outcome(todo: list[Probe], output: str, failure: Callable[[list[Probe]], str]) -> dict[Probe, Outcome]:
+    """The outcomes a sweep printed (`parse_remote`), which must name every probe of `todo`: RuntimeError with
+    `failure(the probes it left out)` where they do not."""
+    found = parse_remote(output)
+    missing = [p for p in todo if p not in found]
+    if missing:
+        raise RuntimeError(failure(missing))
+    return found
+
+
 class Reachability:
     """Probe results by place of origin, gathered in one concurrent sweep per place and cached."""
 
@@ -137,12 +147,9 @@ class Reachability:
             return self._probe_in_child(todo)
         chunks = len(todo) // BASH_CHUNK + 1  # the bash fallback's worst case: one timeout per chunk
         result = self.pool.run(target, remote_script(todo, self.timeout), timeout=self.timeout * (4 + chunks) + 10)
-        found = parse_remote(result.stdout)
-        missing = [p for p in todo if p not in found]
-        if missing:
-            raise RuntimeError(f"probing from {target.name} returned nothing for {', '.join(map(str, missing))}: "
-                               f"{result.stderr.strip() or 'is bash with /dev/tcp and coreutils timeout there?'}")
-        return found
+        return every_outcome(todo, result.stdout, lambda missing: (
+            f"probing from {target.name} returned nothing for {', '.join(map(str, missing))}: "
+            f"{result.stderr.strip() or 'is bash with /dev/tcp and coreutils timeout there?'}"))
 
     def _probe_in_child(self, todo: list[Probe]) -> dict[Probe, Outcome]:
         """The attacker's sweep from this machine, in a python child: thousands of sockets at once here would
@@ -150,12 +157,9 @@ class Reachability:
         args = sweep.compact([(p.address, p.port) for p in todo])
         done = subprocess.run([sys.executable, "-c", SWEEP_SOURCE, f"{self.timeout:g}", *args], capture_output=True,
                               text=True, timeout=self.timeout * 4 + 10, check=False)
-        found = parse_remote(done.stdout)
-        missing = [p for p in todo if p not in found]
-        if missing:
-            raise RuntimeError(f"the sweep from this machine returned nothing for {len(missing)} probes: "
-                               f"{done.stderr.strip()[-300:] or f'exit status {done.returncode}'}")
-        return found
+        return every_outcome(todo, done.stdout, lambda missing: (
+            f"the sweep from this machine returned nothing for {len(missing)} probes: "
+            f"{done.stderr.strip()[-300:] or f'exit status {done.returncode}'}"))
 
     def cached(self, place: str, probe: Probe) -> bool:
         return (place, probe) in self._cache
