@@ -10,9 +10,8 @@ Kuma's API is Socket.IO on 3001, reached from here at the platform's address (as
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 
+from bootstrap.services.apiclients import Session, applied_by, checked_by, retry
 from bootstrap.steps import Step, StepFailed
 from homelab.clients.uptimekuma import UptimeKuma, UptimeKumaAuthError, UptimeKumaError, UptimeKumaUnreachable
 from homelab.model import monitoring
@@ -22,77 +21,40 @@ from homelab.model.redact import REDACTOR
 from homelab.model.secrets import SecretError, Secrets
 
 PASSWORD_VAR = "UPTIME_KUMA_PASSWORD"  # noqa: S105 - the secret's name
-READY_WAIT = 90.0
 
 
-class KumaSession:
-    """One Socket.IO connection for the run, opened on first use and signed in (a dry run may open none)."""
+class KumaSession(Session[UptimeKuma]):
+    """One Socket.IO connection for the run, opened on first use and signed in (a dry run may open none); `get`
+    raises UptimeKumaAuthError while Kuma has no user yet or refuses the password."""
 
     def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
+        super().__init__(secrets)
         self.url = monitoring.service_url(inventory, "uptime-kuma")
         self.timeout = max(inventory.settings.connect_timeout, 10.0)
-        self.secrets = secrets
-        self._client: UptimeKuma | None = None
 
-    def connect(self, wait: bool) -> UptimeKuma:
-        deadline = time.monotonic() + (READY_WAIT if wait else 0)
-        while True:
-            try:
-                return UptimeKuma(self.url, timeout=self.timeout)
-            except UptimeKumaUnreachable:
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(2)
+    def open(self, wait: bool) -> UptimeKuma:
+        """A new connection, not signed in (Kuma's first-user setup is asked on one)."""
+        return retry(lambda: UptimeKuma(self.url, timeout=self.timeout), wait, UptimeKumaUnreachable)
 
-    def get(self, wait: bool = False) -> UptimeKuma:
-        """The signed-in client; UptimeKumaAuthError while Kuma has no user yet or refuses the password."""
-        if self._client is None:
-            client = self.connect(wait)
-            try:
-                client.login(monitoring.KUMA_USER, self.secrets.get(PASSWORD_VAR))
-            except (UptimeKumaError, SecretError):
-                client.close()
-                raise
-            self._client = client
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
+    def sign_in(self, client: UptimeKuma, wait: bool) -> None:
+        client.login(monitoring.KUMA_USER, self.secrets.get(PASSWORD_VAR))
 
 
-def checked(check: Callable[[], bool]) -> Callable[[], bool]:
-    """Kuma unreachable, or not signed in yet (no user): "not done". Other errors fail the step."""
-    def run() -> bool:
-        try:
-            return check()
-        except (UptimeKumaUnreachable, UptimeKumaAuthError):
-            return False
-        except (UptimeKumaError, SecretError) as exc:
-            raise StepFailed(str(exc)) from None
-    return run
-
-
-def applied(apply: Callable[[], None]) -> Callable[[], None]:
-    def run() -> None:
-        try:
-            apply()
-        except (UptimeKumaError, SecretError, ValueError) as exc:  # ValueError: the library refused a field
-            raise StepFailed(str(exc)[:300]) from None
-    return run
+# Kuma unreachable, or not signed in yet (no user): "not done". Other errors fail the step.
+checked = checked_by((UptimeKumaUnreachable, UptimeKumaAuthError), (UptimeKumaError, SecretError))
+applied = applied_by((UptimeKumaError, SecretError, ValueError), limit=300)  # ValueError: the library refused a field
 
 
 def user_step(session: KumaSession, target: str) -> Step:
     def done() -> bool:
-        with session.connect(wait=False) as kuma:
+        with session.open(wait=False) as kuma:
             if kuma.need_setup():
                 return False
         session.get()
         return True
 
     def make() -> None:
-        with session.connect(wait=True) as kuma:
+        with session.open(wait=True) as kuma:
             if kuma.need_setup():
                 kuma.setup(monitoring.KUMA_USER, session.secrets.get(PASSWORD_VAR))
         try:

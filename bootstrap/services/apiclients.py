@@ -1,5 +1,6 @@
-"""Logged-in NPM and Technitium API sessions for the DNS and proxy steps, opened on first use (a dry run before
-deploy opens none).
+"""Logged-in API sessions for the steps that drive a service's API, opened on first use (a dry run before
+deploy opens none): `Session`, what each shares, and NPM's and Technitium's for the DNS and proxy steps (phase 4
+has Uptime Kuma's).
 
 Checks ask with `wait=False`: a service that does not answer yet is simply "not done" (the dry run says
 "would"). Applies ask with `wait=True`: right after the stack deploys, the API may need a moment, so they
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from bootstrap.steps import StepFailed
 from homelab.clients import npm, technitium
+from homelab.clients.base import Closing
 from homelab.clients.npm import Npm, NpmError, NpmUnreachable
 from homelab.clients.technitium import Technitium, TechnitiumError, TechnitiumUnreachable
 from homelab.model.inventory import Inventory
@@ -25,91 +27,120 @@ RETRY_EVERY = 2.0
 TECHNITIUM_USER = "admin"
 
 T = TypeVar("T")
+C = TypeVar("C", bound=Closing)
 Unreachable = (TechnitiumUnreachable, NpmUnreachable)
 
 
-def _retry(connect: Callable[[], T], wait: bool) -> T:
+def retry(connect: Callable[[], T], wait: bool,
+          unreachable: type[Exception] | tuple[type[Exception], ...] = Unreachable) -> T:
+    """`connect()`; with `wait`, again every RETRY_EVERY seconds while it raises `unreachable`, for up to
+    READY_WAIT seconds."""
     deadline = time.monotonic() + (READY_WAIT if wait else 0)
     while True:
         try:
             return connect()
-        except Unreachable:
+        except unreachable:
             if time.monotonic() >= deadline:
                 raise
             time.sleep(RETRY_EVERY)
 
 
-class TechnitiumSession:
+class Session(Generic[C]):
+    """One signed-in client of a service's API for the whole run, opened on first use: `open` connects (waiting
+    for the service with `wait`), `sign_in` logs the new client in; a client that fails to sign in is closed."""
+
+    def __init__(self, secrets: Secrets) -> None:
+        self.secrets = secrets
+        self._client: C | None = None
+
+    def open(self, wait: bool) -> C:
+        raise NotImplementedError
+
+    def sign_in(self, client: C, wait: bool) -> None:
+        raise NotImplementedError
+
+    def get(self, wait: bool = False) -> C:
+        if self._client is None:
+            client = self.open(wait)
+            try:
+                self.sign_in(client, wait)
+            except BaseException:
+                client.close()
+                raise
+            self._client = client
+        return self._client
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+
+class TechnitiumSession(Session[Technitium]):
     """Technitium on the platform host, logged in as admin with TECHNITIUM_ADMIN_PASSWORD."""
 
     def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
+        super().__init__(secrets)
         self.url = f"http://{inventory.platform_host.address}:{inventory.upstream_port('technitium', technitium.PORT)}"
         self.timeout = max(inventory.settings.connect_timeout, 10.0)
-        self.secrets = secrets
-        self._client: Technitium | None = None
 
-    def get(self, wait: bool) -> Technitium:
-        if self._client is None:
-            password = self.secrets.get("TECHNITIUM_ADMIN_PASSWORD")
-            client = Technitium(self.url, timeout=self.timeout)
-            try:
-                _retry(lambda: client.login(TECHNITIUM_USER, password), wait)
-            except TechnitiumError:
-                client.close()
-                raise
-            self._client = client
-        return self._client
+    def open(self, wait: bool) -> Technitium:
+        return Technitium(self.url, timeout=self.timeout)
 
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+    def sign_in(self, client: Technitium, wait: bool) -> None:
+        password = self.secrets.get("TECHNITIUM_ADMIN_PASSWORD")
+        retry(lambda: client.login(TECHNITIUM_USER, password), wait)
 
 
-class NpmSession:
+class NpmSession(Session[Npm]):
     """NPM's admin API on the platform host, logged in with NPM_ADMIN_EMAIL / NPM_ADMIN_PASSWORD."""
 
     def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
+        super().__init__(secrets)
         self.url = f"http://{inventory.platform_host.address}:{inventory.upstream_port('npm', npm.PORT)}"
         self.timeout = max(inventory.settings.connect_timeout, 15.0)
-        self.secrets = secrets
-        self._client: Npm | None = None
         self.version: tuple[int, int, int] = (0, 0, 0)
 
-    def get(self, wait: bool) -> Npm:
-        if self._client is None:
-            email, password = self.secrets.get("NPM_ADMIN_EMAIL"), self.secrets.get("NPM_ADMIN_PASSWORD")
-            client = Npm(self.url, timeout=self.timeout)
+    def open(self, wait: bool) -> Npm:
+        return Npm(self.url, timeout=self.timeout)
+
+    def sign_in(self, client: Npm, wait: bool) -> None:
+        email, password = self.secrets.get("NPM_ADMIN_EMAIL"), self.secrets.get("NPM_ADMIN_PASSWORD")
+        self.version = retry(client.version, wait)
+        client.login(email, password)
+
+
+Errors = type[Exception] | tuple[type[Exception], ...]
+
+
+def checked_by(not_done: Errors, failed: Errors) -> Callable[[Callable[[], bool]], Callable[[], bool]]:
+    """`checked(check)` for a check that calls an API: the errors `not_done` make it "not done" (False), the
+    errors `failed` fail the step with the service's message."""
+    def checked(check: Callable[[], bool]) -> Callable[[], bool]:
+        def run() -> bool:
             try:
-                self.version = _retry(client.version, wait)
-                client.login(email, password)
-            except NpmError:
-                client.close()
-                raise
-            self._client = client
-        return self._client
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
+                return check()
+            except not_done:
+                return False
+            except failed as exc:
+                raise StepFailed(str(exc)) from None
+        return run
+    return checked
 
 
-def checked(check: Callable[[], bool]) -> Callable[[], bool]:
-    """A check that calls an API: an unreachable service is "not done"; other errors fail the step."""
-    def run() -> bool:
-        try:
-            return check()
-        except Unreachable:
-            return False
-        except (TechnitiumError, NpmError, SecretError) as exc:
-            raise StepFailed(str(exc)) from None
-    return run
+def applied_by(failed: Errors, limit: int | None = None) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """`applied(apply)` for an apply that calls an API: the errors `failed` fail the step with the service's
+    message (its first `limit` characters)."""
+    def applied(apply: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                apply()
+            except failed as exc:
+                raise StepFailed(str(exc)[:limit]) from None
+        return run
+    return applied
 
 
-def applied(apply: Callable[[], None]) -> Callable[[], None]:
-    """An apply that calls an API: any API error fails the step with the service's message."""
-    def run() -> None:
-        try:
-            apply()
-        except (TechnitiumError, NpmError, SecretError) as exc:
-            raise StepFailed(str(exc)) from None
-    return run
+# NPM's and Technitium's: an unreachable service is "not done"; any other API error fails the step.
+checked = checked_by(Unreachable, (TechnitiumError, NpmError, SecretError))
+applied = applied_by((TechnitiumError, NpmError, SecretError))
