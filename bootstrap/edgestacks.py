@@ -12,6 +12,11 @@ reference's current commit (read from the Git server), the Edge stack is deleted
 host that is on, and Portainer makes it again from the repository (it clones the new commit itself). Deleting and
 creating at once is avoided: the agent could run the old stack's `down` after the new one's `up`, on the same
 project name. A project bootstrap deployed directly before is taken over (its containers go, volumes stay).
+
+Longer than 300 lines because one Edge stack is one idempotent step whose check and apply must judge the same state
+(the Edge group's members, the file Portainer serves against the file at the reference, what each host's agent
+runs), and Portainer CE's clone-once Edge stacks make the apply a delete, a wait for the agents and a recreation,
+with the takeover of a project bootstrap deployed directly.
 """
 
 from __future__ import annotations

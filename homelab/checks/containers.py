@@ -10,6 +10,9 @@ names a Git stack's project S, and an Edge agent an Edge stack's `edge_S`: homel
 its `com.docker.compose.service` label is a service of stacks/S/compose.yaml. Its inventory service is the one
 of that name under S; a container of no stack has none, so nothing is planned for it. Only live containers
 (running, restarting or paused) are findings: a stopped one holds no port and runs nothing.
+
+Longer than 300 lines because its four checks (unplanned containers, published ports, the Docker socket, host
+access) read the same placement of each container in its stack and service (`placed`) and share the findings' shape.
 """
 
 from __future__ import annotations

@@ -3,6 +3,11 @@
 Containers are matched to the stack's compose file (`stacks/STACK/compose.yaml`) by `container_name`, or by
 compose's service and project labels. The pinned image is the compose file's, mapped through
 `settings.image_map` (the lab's registry, or a mirror), exactly as bootstrap deploys it.
+
+Longer than 300 lines because it answers the two questions the specs of phases 1 to 3 ask of each Docker engine they
+set up: are the stack's containers as the compose file says (through the Docker SDK: matched by name or labels,
+their image, health, ports and env file), and does dockerd listen on its unix socket only (a root script over SSH,
+and the parsers of what dockerd was told and which sockets it holds).
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ answer nowhere and SSH), and on first use runs them all in one concurrent sweep 
 (`homelab.transport.probes.Reachability.sweep`): a whole phase costs about one probe timeout. A `wan` source probes
 the homelab's `public_address`, as the internet sees it. `verdict` compares an outcome with the policy and,
 when they disagree, says why: ufw's own view, the router, or a published Docker port bypassing ufw.
+
+Longer than 300 lines because `PhaseProbes` is the run's one store of what every source reached: it plans, sweeps
+once and caches the port probes, the names asked through NPM, the DNS queries and ufw's views that the specs and
+`verdict` read, so that a phase costs about one probe timeout.
 """
 
 from __future__ import annotations

@@ -6,6 +6,10 @@ last one silently). Validation covers what breaks a deployment or hides a policy
 spec does not know, a service without an image, malformed ports and volumes, undeclared named volumes, bad
 interpolation. It does not resolve variables: callers see the references, never the values.
 `load_stack(name)` is the one reader of the repository's stacks/NAME/compose.yaml, read once per process.
+
+Longer than 300 lines because it is the one strict reader of compose files: the short and long forms of ports and
+volumes, the services' keys, healthchecks and `${VAR}` references are each parsed as the compose spec defines them
+and refused with a FILE:LINE message of their own.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 `load_inventory(path)` returns an `Inventory` or raises `InventoryError` whose message is one line:
 `FILE:LINE: dotted.path: what is wrong; expected what`. See docs/inventory.md for the schema.
+
+Longer than 300 lines because it is the one reader of the inventory format: a function for each section (networks,
+settings, hosts, services, vantages, git, tls, secrets) turns every wrong value into a one-line FILE:LINE error, and
+the checks that need the whole inventory read (placement, collisions, public names, unique machines) follow.
 """
 
 from __future__ import annotations

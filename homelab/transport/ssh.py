@@ -9,6 +9,10 @@ fingerprint); later connections and later runs verify against that record. A con
 connected again by the pool alone, verified the same way. A command is bounded as a whole: opening its channel,
 its output and its exit status (`settings.command_timeout`). Failures become `SSHError` subclasses whose message
 names the machine, what happened and what to do.
+
+Longer than 300 lines because every path to a machine must pass the same host-key verification (the inventory's key,
+known_hosts, keys trust_on_first_use recorded) and the same bounded command exchange, and each way a connect, a
+command or a handshake fails is worded here, once, as the SSHError an operator reads.
 """
 
 from __future__ import annotations
