@@ -91,10 +91,11 @@ FAULTS = (
           skip_reason="on-demand host is off", skip_exempt=(f"test_host_name_resolves[{WORKER}]", *NPM_SIDE,
                                                             f"test_no_stack_outside_git[{WORKER}]",
                                                             f"test_no_other_edge_stack[{WORKER}]",
-                                                            f"test_edge_stack_deployed_from_git[exporters@{WORKER}]"),
+                                                            f"test_edge_stack_deployed_from_git[exporters@{WORKER}]",
+                                                            f"test_edge_stack_deployed_from_git[gpu-worker@{WORKER}]"),
           why="its DNS records, its names' certificates, TLS and access lists are asked of the platform (Technitium, "
               "NPM), not of the worker; so are the stacks and Edge stacks Portainer holds for it (GIT-STACK-003, "
-              "GIT-EDGE-001 of the exporters, GIT-EDGE-003)"),
+              "GIT-EDGE-001, GIT-EDGE-003)"),
     Fault("gaming-mode", "gaming-pc-1 switched to gaming mode (`python -m bootstrap.gaming on`)", (),
           lambda lab: _gaming("on"), lambda lab: _gaming("off"), phase=3,
           skips=GPU_SPECS + GPU_NAME_SPECS + GPU_EDGE_SPECS,
