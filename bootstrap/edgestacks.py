@@ -139,8 +139,9 @@ class EdgeStack:
 
     # -- on the hosts --------------------------------------------------------------------------------------------
     def containers(self, host: Host, project: str) -> list[str]:
-        out = self.remote(host).try_run(f"docker ps -aq --filter label=com.docker.compose.project={project}")
-        return out.stdout.split()
+        out = self.remote(host).run(f"docker ps -aq --filter label=com.docker.compose.project={project}",
+                                    what="docker ps")  # a failed read is an error, never "no containers"
+        return out.split()
 
     def unhealthy(self, host: Host) -> list[str]:
         """The stack's services without a running, healthy container in the agent's project on `host`."""
@@ -149,8 +150,8 @@ class EdgeStack:
         except ComposeError as exc:
             raise StepFailed(str(exc)) from None
         fmt = '{{.Label "com.docker.compose.service"}} {{.State}} {{.Status}}'
-        out = self.remote(host).try_run(
-            f"docker ps -a --filter label=com.docker.compose.project={self.project} --format '{fmt}'").stdout
+        out = self.remote(host).run(
+            f"docker ps -a --filter label=com.docker.compose.project={self.project} --format '{fmt}'", what="docker ps")
         running = {line.split()[0]: line.split(" ", 1)[1] for line in out.splitlines() if " " in line}
         problems = []
         for service in services:
@@ -170,7 +171,8 @@ class EdgeStack:
             status, error = last_status(stack, ids[host.name])
             if status == ERROR:
                 raise StepFailed(f"the Edge agent on {host.name} could not deploy the {self.name} Edge stack: "
-                                 f"{error}; fix the stack in Git and push, then re-run bootstrap")
+                                 f"{error}; fix: when the cause has passed (a registry, the GPU not ready), re-run "
+                                 "bootstrap, which redeploys it; else fix the stack in Git and push")
             if status != RUNNING:
                 problems.append(f"{host.name}: the agent reports {status_name(status)}")
                 continue
@@ -179,13 +181,28 @@ class EdgeStack:
                          "hand?)" for name in self.foreign(host, stack)]
         return problems
 
+    def redeploy_reason(self, stack: Json, ids: dict[str, int], members: list[int], on: list[Host]) -> str:
+        """Why the agents must run the stack again (CE retries nothing: only a new Version makes them deploy), or
+        "": a member's agent reported an Error (perhaps passing: a registry, the GPU not ready yet), a service has
+        no container, or a container was not made from the stack's file."""
+        for host in on:
+            if ids[host.name] not in members:
+                continue
+            if last_status(stack, ids[host.name])[0] == ERROR:
+                return f"the agent on {host.name} reported an error: {last_status(stack, ids[host.name])[1]}"
+            if missing := [p for p in self.unhealthy(host) if p.endswith("no container")]:
+                return f"{host.name}: {'; '.join(missing)}"
+            if foreign := self.foreign(host, stack):
+                return f"{host.name}: {', '.join(foreign)} not made from its file"
+        return ""
+
     def foreign(self, host: Host, stack: Json) -> list[str]:
         """The project's containers that the agent's `up` did not make: their compose files are not the one the
         agent deploys (/tmp/edge_stacks/ID/ENTRYPOINT in its container); an override added by hand shows here."""
         wanted = f"{AGENT_FILES}/{stack['Id']}/{stack.get('EntryPoint', '')}"
         label = "com.docker.compose.project.config_files"
-        out = self.remote(host).try_run(f"docker ps -a --filter label=com.docker.compose.project={self.project} "
-                                        f"--format '{{{{.Names}}}} {{{{.Label \"{label}\"}}}}'").stdout
+        out = self.remote(host).run(f"docker ps -a --filter label=com.docker.compose.project={self.project} "
+                                    f"--format '{{{{.Names}}}} {{{{.Label \"{label}\"}}}}'", what="docker ps")
         return [line.split()[0] for line in out.splitlines() if line.strip() and line.split(" ", 1)[-1] != wanted]
 
     # -- the step ------------------------------------------------------------------------------------------------
@@ -233,12 +250,11 @@ class EdgeStack:
                     edge.delete(int(found["Id"]))
                     self.wait_gone(on)
                     found = None
+                self.take_over(on)  # also on a PC that was off when the stack moved to its agent
                 if found is None:
-                    self.take_over(on)
                     found = edge.create_from_git(self.payload([int(group["Id"])]))
-                elif any(self.foreign(host, found) for host in on):
-                    print(f"    redeploying the {self.name} Edge stack: containers on the hosts were not made from "
-                          "its file", flush=True)
+                elif why := self.redeploy_reason(found, self.endpoint_ids(portainer), members, on):
+                    print(f"    redeploying the {self.name} Edge stack: {why}", flush=True)
                     found = edge.redeploy(found, served)
             except PortainerError as exc:
                 git = self.inventory.git

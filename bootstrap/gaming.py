@@ -68,6 +68,10 @@ def switch_off(remote: Remote) -> str:
         problems_of = stack.problems
     else:  # back in the Edge group: the agent deploys the stack when it next polls
         set_member(remote, access, STACK, member=True)
+        # Switched back before the agent saw the stack leave: it deploys nothing new, so start what `on` stopped
+        name = project(remote.inventory, remote.host, STACK)
+        remote.run(f"docker ps -aq --filter label=com.docker.compose.project={name} --filter status=exited | "
+                   "xargs -r docker start", timeout=120, what="docker start")
         edge = EdgeStack(STACK, [remote.host], remote.inventory, remote.secrets, remote.pool, access)
         problems_of = lambda: edge.unhealthy(remote.host)  # noqa: E731
     deadline = time.monotonic() + WAIT

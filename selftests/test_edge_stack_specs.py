@@ -4,9 +4,11 @@ expected / found / where / fix, and fails as "could not observe" when the Git se
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from docker.errors import DockerException
 from spec_project import REPO, spec_module
 
 from homelab.checks.gaming import GamingState
@@ -130,6 +132,17 @@ def test_001_skips_a_gpu_worker_in_gaming_mode_out_of_the_group(inventory: Inven
     assert "Edge group homelab-gpu-worker" in failure(deployed, inventory, "gpu-worker", portainer, False)
 
 
+def test_001_fails_on_a_group_with_strangers_or_by_tags(inventory: Inventory) -> None:
+    strangers = FakePortainer(inventory, [edge_stack("exporters")], [PC, "unraid"])
+    message = failure(deployed, inventory, "exporters", strangers)
+    assert "homelab-exporters also holds environments [2]" in message
+    dynamic = FakePortainer(inventory, [edge_stack("exporters")])
+    dynamic.groups["homelab-exporters"]["Dynamic"] = True
+    assert "is a dynamic (tag) group" in failure(deployed, inventory, "exporters", dynamic)
+    extra = FakePortainer(inventory, [edge_stack("exporters", EdgeGroups=[11, 12])])
+    assert "not aimed at the Edge group homelab-exporters alone" in failure(deployed, inventory, "exporters", extra)
+
+
 def test_001_fails_when_edge_compute_is_off(inventory: Inventory) -> None:
     message = stopped(deployed, inventory, "exporters", FakePortainer(inventory, [], enabled=False))
     assert "EnableEdgeComputeFeatures false" in message
@@ -138,9 +151,30 @@ def test_001_fails_when_edge_compute_is_off(inventory: Inventory) -> None:
 
 # -- GIT-EDGE-002 -----------------------------------------------------------------------------------------------------
 
-def runs(inventory: Inventory, name: str, portainer: FakePortainer) -> Any:
+class Container:
+    def __init__(self, service: str, files: str, status: str = "running", health: str = "healthy") -> None:
+        self.name = service
+        self.attrs = {"Config": {"Labels": {"com.docker.compose.service": service,
+                                            "com.docker.compose.project.config_files": files}},
+                      "State": {"Status": status, "Health": {"Status": health}}}
+
+
+def engine_with(*containers: Container | Exception) -> Any:
+    def listing(**filters: Any) -> list[Container]:
+        if containers and isinstance(containers[0], Exception):
+            raise containers[0]
+        return [c for c in containers if isinstance(c, Container)]
+
+    return lambda host: SimpleNamespace(containers=SimpleNamespace(list=listing))
+
+
+AGENT_FILE = "/tmp/edge_stacks/5/stacks/exporters/compose.yaml"
+AS_DEPLOYED = (Container("node-exporter", AGENT_FILE), Container("cadvisor", AGENT_FILE))
+
+
+def runs(inventory: Inventory, name: str, portainer: FakePortainer, engine: Any = None) -> Any:
     return SPECS.test_edge_stack_runs_the_reference(target(inventory, name), inventory, None, portainer,
-                                                    playing(False), reach)
+                                                    playing(False), reach, engine or engine_with(*AS_DEPLOYED))
 
 
 def test_002_passes_on_the_reference_running(inventory: Inventory) -> None:
@@ -161,6 +195,23 @@ def test_002_fails_on_the_agents_error_and_on_no_status(inventory: Inventory) ->
     assert "found no status" in failure(runs, inventory, "exporters", silent)
 
 
+def test_002_fails_on_a_container_recreated_by_hand_or_missing(inventory: Inventory) -> None:
+    portainer = FakePortainer(inventory, [edge_stack("exporters")])
+    by_hand = engine_with(Container("node-exporter", AGENT_FILE + ",/tmp/override.yml"), AS_DEPLOYED[1])
+    message = failure(runs, inventory, "exporters", portainer, by_hand)
+    assert "node-exporter: node-exporter was made from" in message
+    assert "recreated by hand?" in message
+    assert "cadvisor: no container" in failure(runs, inventory, "exporters", portainer, engine_with(AS_DEPLOYED[0]))
+    stopped_one = engine_with(AS_DEPLOYED[0], Container("cadvisor", AGENT_FILE, "exited", "none"))
+    assert "cadvisor: cadvisor is exited (none)" in failure(runs, inventory, "exporters", portainer, stopped_one)
+
+
+def test_002_cannot_observe_without_the_engine(inventory: Inventory) -> None:
+    portainer = FakePortainer(inventory, [edge_stack("exporters")])
+    message = stopped(runs, inventory, "exporters", portainer, engine_with(DockerException("ssh channel closed")))
+    assert message.startswith("could not observe: the engine did not list the containers of edge_exporters")
+
+
 def test_002_cannot_observe_without_the_git_server(inventory: Inventory, monkeypatch: pytest.MonkeyPatch) -> None:
     def unreachable(*args: Any) -> str:
         raise GitRemoteError("https://git.home.example.com/homelab/homelab.git: no answer (ConnectError)")
@@ -178,6 +229,11 @@ def others(inventory: Inventory, portainer: FakePortainer) -> Any:
 
 def test_003_passes_with_only_the_inventorys_edge_stacks(inventory: Inventory) -> None:
     assert others(inventory, FakePortainer(inventory, [edge_stack("exporters"), edge_stack("gpu-worker")])) is None
+
+
+def test_003_cannot_observe_with_edge_compute_off(inventory: Inventory) -> None:
+    message = stopped(others, inventory, FakePortainer(inventory, [], enabled=False))
+    assert message.startswith("could not observe: Portainer's Edge compute features are off")
 
 
 def test_003_fails_on_a_stray_edge_stack(inventory: Inventory) -> None:

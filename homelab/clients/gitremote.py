@@ -92,7 +92,7 @@ def ref_commit(inventory: Inventory, git: GitSource | None = None, password: str
         raise GitRemoteError(f"{where}: the answer advertises no references (not Git's smart HTTP, or empty)")
     if git.ref not in refs:
         raise GitRemoteError(f"{where}: no {git.ref} (it has {', '.join(sorted(refs)[:5])})")
-    return refs[git.ref]
+    return refs.get(git.ref + "^{}", refs[git.ref])  # an annotated tag: the commit it points at
 
 
 class _Answer:
@@ -113,7 +113,7 @@ def file_at(inventory: Inventory, git: GitSource, commit: str, path: str, passwo
     upload-pack, by dulwich), through the same verified connection as `ref_commit`. GitRemoteError naming the
     URL when it cannot be read."""
     from dulwich.client import AbstractHttpGitClient
-    from dulwich.errors import GitProtocolError, HangupException
+    from dulwich.errors import GitProtocolError
     from dulwich.objects import Blob, Tree
     from dulwich.repo import MemoryRepo
 
@@ -142,12 +142,15 @@ def file_at(inventory: Inventory, git: GitSource, commit: str, path: str, passwo
         obj = repo[commit.encode()]
         tree = repo[obj.tree]
         for part in path.split("/"):
-            assert isinstance(tree, Tree)
+            if not isinstance(tree, Tree):
+                raise GitRemoteError(f"{where}: {path} at {commit[:7]} is not a file")
             _, sha = tree[part.encode()]
             tree = repo[sha]
     except KeyError:
         raise GitRemoteError(f"{where}: commit {commit[:7]} has no {path}") from None
-    except (httpx.HTTPError, GitProtocolError, HangupException) as exc:
+    except GitRemoteError:
+        raise
+    except Exception as exc:  # whatever the server sends ends as one line, never a traceback
         raise GitRemoteError(f"{where}: fetching {commit[:7]} failed ({type(exc).__name__}: {exc})") from None
     if not isinstance(tree, Blob):
         raise GitRemoteError(f"{where}: {path} at {commit[:7]} is not a file")

@@ -103,10 +103,11 @@ FAULTS = (
           why="bootstrap phase 4 recreates Grafana: its compose config hash no longer matches the stack's"),
     Fault("webui-auth-off", "Open WebUI on gaming-pc-1 recreated with WEBUI_AUTH=false (anyone signs in as its "
           "admin; /api/v1/users/ still refuses a visitor without a token)",
-          ("test_api_refuses_anonymous[chat-gaming-pc-1.home.example.com]",),
+          ("test_api_refuses_anonymous[chat-gaming-pc-1.home.example.com]",
+           "test_edge_stack_runs_the_reference[gpu-worker@gaming-pc-1]"),
           lambda lab: _environment(lab, "gaming-pc-1", "open-webui", {"WEBUI_AUTH": "false"}),
           lambda lab: _forget_override(lab, "gaming-pc-1"), phase=3, proof=PROOF, restarts=True,
-          why="bootstrap phase 3 recreates Open WebUI: its compose config hash no longer matches the stack's"),
+          why="GIT-EDGE-002 sees a container its Edge agent did not make; bootstrap phase 3 redeploys the Edge stack"),
     Fault("edge-insecure-poll", "the Edge agent on gaming-pc-1 recreated with EDGE_INSECURE_POLL=1",
           ("test_edge_agent_verifies_portainer[gaming-pc-1]",),
           lambda lab: _environment(lab, "gaming-pc-1", EDGE_AGENT, {"EDGE_INSECURE_POLL": "1"}),

@@ -78,7 +78,8 @@ def _gaming(action: str) -> None:
 
 FAULTS = (
     Fault("gpu-request-removed", "Ollama on gaming-pc-1 recreated without its GPU request (`devices: !reset []`)",
-          (f"test_gpu_requested[ollama@{WORKER}]", f"test_gpu_visible_in_ollama[ollama@{WORKER}]"),
+          (f"test_gpu_requested[ollama@{WORKER}]", f"test_gpu_visible_in_ollama[ollama@{WORKER}]",
+           f"test_edge_stack_runs_the_reference[gpu-worker@{WORKER}]"),
           lambda lab: _ollama(lab, without_gpu=True), lambda lab: _ollama(lab, without_gpu=False), phase=3),
     Fault("edge-agent-stopped", "the Edge agent on gaming-pc-1 stopped, until its heartbeat is stale",
           (f"test_edge_agent_running[portainer-edge-agent@{WORKER}]", f"test_edge_checkin_recent[{WORKER}]"),

@@ -10,10 +10,13 @@ the Git server (fetched over smart HTTP, TLS verified). docs/design/edge-stacks.
 from __future__ import annotations
 
 import pytest
+from docker.errors import DockerException
 
 from homelab.checks import could_not_observe, problem
+from homelab.checks.edge import agent_file, not_agent_made
 from homelab.clients.gitremote import GitRemoteError, file_at, ref_commit
 from homelab.clients.portainer_edge import ERROR, RUNNING, last_status, status_name
+from homelab.model.compose import load_stack
 from homelab.model.gitops import EDGE_ROLE, edge_deploys, edge_group
 
 pytestmark = pytest.mark.gitops
@@ -61,8 +64,18 @@ def test_edge_stack_deployed_from_git(gitstack, inventory, portainer, gaming_sta
     group = portainer.edge_groups().get(edge_group(gitstack.name))
     wrong = [f"entry file {found.get('EntryPoint')!r}"] if found.get("EntryPoint") != path else []
     wrong += ["not a compose stack"] if int(found.get("DeploymentType", 0)) != 0 else []
-    if group is None or group.get("Id") not in (found.get("EdgeGroups") or []):
-        wrong.append(f"not aimed at the Edge group {edge_group(gitstack.name)} (groups {found.get('EdgeGroups')})")
+    if group is None or (found.get("EdgeGroups") or []) != [group.get("Id")]:
+        wrong.append(f"not aimed at the Edge group {edge_group(gitstack.name)} alone "
+                     f"(groups {found.get('EdgeGroups')})")
+    elif group.get("Dynamic"):
+        wrong.append(f"{edge_group(gitstack.name)} is a dynamic (tag) group: any environment tagged so gets the stack")
+    else:
+        planned = {int(e["Id"]) for name, e in portainer.environments().items()
+                   if name in inventory.hosts and edge_deploys(inventory, inventory.hosts[name], gitstack.name)}
+        strangers = sorted(set(group.get("Endpoints") or []) - planned)
+        if strangers:
+            wrong.append(f"{edge_group(gitstack.name)} also holds environments {strangers}, which the inventory "
+                         f"does not run {gitstack.name} on")
     assert not wrong, problem(expected=f"the Edge stack {gitstack.name}: {path}, compose, group "
                               f"{edge_group(gitstack.name)}", found="; ".join(wrong), where=where, fix=REDEPLOY)
     member = _environment_id(portainer, gitstack.host) in (group.get("Endpoints") or [])
@@ -76,7 +89,7 @@ def test_edge_stack_deployed_from_git(gitstack, inventory, portainer, gaming_sta
 
 @pytest.mark.spec("GIT-EDGE-002", severity="high", fix=f"run {PHASES}: it recreates the Edge stack from the reference")
 @pytest.mark.each("gitstack", edge=True)
-def test_edge_stack_runs_the_reference(gitstack, inventory, secrets, portainer, gaming_state, reach):
+def test_edge_stack_runs_the_reference(gitstack, inventory, secrets, portainer, gaming_state, reach, engine):
     """The file Portainer serves for the Edge stack is the stack's file at the reference's current commit (Portainer
     CE never re-clones: a push is deployed when bootstrap recreates the stack), and the host's agent reports it
     Running for the stack's current version."""
@@ -114,6 +127,20 @@ def test_edge_stack_runs_the_reference(gitstack, inventory, secrets, portainer, 
         found=status_name(status), where=where,
         fix="check the agent (`docker logs portainer-edge-agent` on the host) and its check-in in Portainer; then "
         + PHASES)
+    # The agent's status is its own claim (a public route takes it): what runs on the host must agree.
+    try:
+        services = list(load_stack(gitstack.name).services)
+        containers = engine(gitstack.host).containers.list(
+            all=True, filters={"label": f"com.docker.compose.project={gitstack.project}"})
+    except DockerException as exc:
+        pytest.fail(could_not_observe(f"the engine did not list the containers of {gitstack.project} ({exc})",
+                                      gitstack.host.name, "its Docker engine over SSH"), pytrace=False)
+    wrong = not_agent_made(services, containers, agent_file(found))
+    assert not wrong, problem(
+        expected=f"every service of {gitstack.name} running on {gitstack.host.name} as its Edge agent deployed it "
+                 f"(compose project {gitstack.project})",
+        found="; ".join(wrong), where=f"{gitstack.host.name}'s Docker engine",
+        fix="never recreate an Edge stack's containers by hand: " + PHASES + " redeploys the Edge stack")
 
 
 @pytest.mark.spec("GIT-EDGE-003", severity="high",
@@ -122,8 +149,10 @@ def test_edge_stack_runs_the_reference(gitstack, inventory, secrets, portainer, 
 def test_no_other_edge_stack(host, inventory, portainer):
     """Every Edge stack aimed at the host's Edge environment is one the inventory has Portainer deploy there from
     Git, through its own group: none made in Portainer's editor for it, none of a group the inventory does not make."""
-    if not portainer.edge_enabled():
-        pytest.skip("Edge compute is off: no Edge stack reaches any host (GIT-EDGE-001 fails for it)")
+    if not portainer.edge_enabled():  # the admin routes answer 503, while the agents' polls still get their stacks
+        pytest.fail(could_not_observe("Portainer's Edge compute features are off: its Edge stack and group routes "
+                                      "answer 503", host.name, portainer.where) + "; fix: " + EDGE_COMPUTE,
+                    pytrace=False)
     environment = _environment_id(portainer, host)
     groups = {g["Id"]: name for name, g in portainer.edge_groups().items() if environment in (g.get("Endpoints") or [])}
     strays = []
