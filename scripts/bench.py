@@ -2,8 +2,8 @@
 
 A script, not a timed test: it needs the lab up (`make lab`), rolls out every phase, then measures, in one run:
 - the whole suite: wall time, checks, milliseconds per check (the median of a few runs);
-- the baseline: the same suite run plainly (HOMELAB_PLAIN=1: nothing connected ahead, no sweep, each probe
-  on its own, sequential, as one testinfra-paramiko call per check runs), once;
+- the baseline: the same suite run plainly (the plugin scripts/bench_baseline.py: nothing connected ahead, no
+  sweep, each probe on its own, sequential, as one testinfra-paramiko call per check runs), once;
 - the suite with one always-on host stopped (what a dead host adds);
 - bootstrap of every phase with nothing to do;
 - the suite at 1x, 2x and 4x the agent hosts (`lab up --extra-agents N`), then back to 1x.
@@ -56,12 +56,14 @@ def say(text: str) -> None:
 
 def suite(*args: str, plain: bool = False) -> SuiteRun:
     """One compliance run against the lab (no report files), timed from the outside as an operator waits."""
-    env = {**os.environ, "HOMELAB_PLAIN": "1" if plain else "0"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO / "scripts"),
+                                                                      os.environ.get("PYTHONPATH")]))}
+    baseline = ("-p", "bench_baseline") if plain else ()
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
         started = time.monotonic()
         done = subprocess.run([sys.executable, "-m", "pytest", "--inventory", str(INVENTORY), "--no-reports", "-q",
-                               "-p", "no:cacheprovider", f"--junitxml={junit}", *args], cwd=REPO, env=env,
+                               "-p", "no:cacheprovider", f"--junitxml={junit}", *baseline, *args], cwd=REPO, env=env,
                               capture_output=True, text=True, timeout=3600, check=False)
         seconds = time.monotonic() - started
         if not junit.exists():
@@ -152,9 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(row(f"whole suite, 1x ({agents} agent hosts), median of {args.repeat}", base))
     say(rows[-1])
 
-    say("bench: the baseline: the same suite run plainly (HOMELAB_PLAIN=1), once (minutes)")
+    say("bench: the baseline: the same suite run plainly (-p bench_baseline), once (minutes)")
     plain = suite(plain=True)
-    rows.append(row("whole suite, 1x, plain baseline (HOMELAB_PLAIN=1)", plain,
+    rows.append(row("whole suite, 1x, plain baseline (-p bench_baseline)", plain,
                     f"this suite is {plain.ms_per_check / base.ms_per_check:.0f}x faster per check"))
     say(rows[-1])
 

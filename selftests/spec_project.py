@@ -110,10 +110,10 @@ def test_timezone(host):
 @pytest.mark.phase2
 @pytest.mark.spec("P2-A-001", severity="medium", fix="start the edge agent")
 @pytest.mark.each("host", role="edge")
-def test_edge_agent(host, reach):
+def test_edge_agent(host, on):
     """The gaming PC answers SSH (it is on demand: off is not a failure)."""
     if fault("edge-off"):
-        reach(host)
+        on(host)
 '''
 
 # One spec that needs SSH to the always-on platform VM (its port is closed: the host is unreachable).
@@ -125,9 +125,9 @@ pytestmark = pytest.mark.phase1
 
 @pytest.mark.spec("P1-A-010", severity="high", fix="start sshd on the platform VM")
 @pytest.mark.each("host", role="platform")
-def test_ssh(host, reach):
+def test_ssh(host, on):
     """The platform VM answers SSH."""
-    reach(host)
+    on(host)
 '''
 
 

@@ -341,6 +341,7 @@ import docker
 import pytest
 
 from homelab.transport.dockerclient import EngineSnapshot
+from selftests.fake_access import FakeAccess
 
 MODE = {mode!r}
 INSPECTED = json.loads({inspected!r})
@@ -355,15 +356,15 @@ class Refusing:
             raise docker.errors.APIError("permission denied while trying to connect to the Docker daemon socket")
 
 
-@pytest.fixture
-def engine():
+@pytest.fixture(scope="session")
+def access():
     def get(host):
         if MODE == "refused":
             return Refusing()
         # An empty snapshot over an engine that does not answer: the quiet failure of `docker ps | xargs`.
         client = docker.DockerClient(base_url="tcp://127.0.0.1:{port}", version="1.41", timeout=2)
         return EngineSnapshot(client, "" if MODE == "empty" else json.dumps(INSPECTED))
-    return get
+    return FakeAccess(engine=get)
 '''
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from docker.errors import DockerException
+from fake_access import GamingSsh, fake_on
 from spec_project import REPO, spec_module
 
-from homelab.checks.gaming import GamingState
 from homelab.clients.gitremote import GitRemoteError
 from homelab.model.gitops import GitStack
 from homelab.model.inventory import Inventory
@@ -77,13 +77,9 @@ def git(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(SPECS, "file_at", lambda inventory, git, commit, path, password: FILE.encode())
 
 
-def playing(on: bool) -> Any:
-    state = GamingState("on since now" if on else None)
-    return lambda host: state
-
-
-def reach(host: Any) -> None:
-    return None
+def playing(on: bool, engine: Any = None) -> Any:
+    """The `on` argument: the worker in gaming mode (its GPU stack stopped) or not, its engine `engine`."""
+    return fake_on(ssh=GamingSsh("on since now" if on else None), engine=engine)
 
 
 def failure(call: Any, *args: Any) -> str:
@@ -174,7 +170,7 @@ AS_DEPLOYED = (Container("node-exporter", AGENT_FILE), Container("cadvisor", AGE
 
 def runs(inventory: Inventory, name: str, portainer: FakePortainer, engine: Any = None) -> Any:
     return SPECS.test_edge_stack_runs_the_reference(target(inventory, name), inventory, None, portainer,
-                                                    playing(False), reach, engine or engine_with(*AS_DEPLOYED))
+                                                    playing(False, engine or engine_with(*AS_DEPLOYED)))
 
 
 def test_002_passes_on_the_reference_running(inventory: Inventory) -> None:

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fake_access import fake_on
 from spec_project import REPO, spec_module
 
 from homelab.clients.environments import edge_poll_url
@@ -48,7 +49,7 @@ def _run(inventory: Inventory, key: str, env: dict[str, str], monkeypatch: pytes
          handshake_error: str | None = None) -> None:
     monkeypatch.setattr(SPECS, "handshake", lambda *args: handshake_error)
     SPECS.test_edge_agent_verifies_portainer(inventory.hosts["gaming-pc-1"], inventory, Portainer(key),
-                                             _engine(env), lambda host: None)
+                                             fake_on(engine=_engine(env)))
 
 
 def test_verified_poll_passes(inventory: Inventory, monkeypatch: pytest.MonkeyPatch) -> None:

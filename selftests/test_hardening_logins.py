@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fake_access import fake_on
 from spec_project import spec_module
 
 from homelab.checks import tls
@@ -30,7 +31,7 @@ SPECS = spec_module("tests/hardening/test_logins.py")
 
 
 def SPEC(fqdn, inventory):
-    return SPECS.test_api_refuses_anonymous(fqdn, inventory, lambda instance: None)
+    return SPECS.test_api_refuses_anonymous(fqdn, inventory, fake_on())
 
 
 SPEC.pytestmark = SPECS.test_api_refuses_anonymous.pytestmark  # type: ignore[attr-defined]
@@ -262,7 +263,7 @@ def test_a_named_service_with_no_known_request_fails_before_asking(
         monkeypatch: pytest.MonkeyPatch, inventory: Inventory) -> None:
     fake = _answering(monkeypatch, 401)
     grafana = _name(inventory, "grafana")
-    service = SimpleNamespace(name="new-ui")
+    service = SimpleNamespace(name="new-ui", stack="platform")
     unknown = Fqdn("new-ui.home.example.com", SimpleNamespace(service=service, host=grafana.instance.host))  # type: ignore[arg-type]
     with pytest.raises(AssertionError, match=r"new-ui \(new-ui.home.example.com\) has no known unauthenticated "
                                              r"request: add .* to homelab/checks/logins.py"):

@@ -16,6 +16,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from fake_access import fake_on
 from spec_project import spec_module
 
 from homelab.checks import sshd
@@ -234,10 +235,6 @@ def _access(pool: ShellPool) -> SimpleNamespace:
     return SimpleNamespace(ssh=pool)
 
 
-def _reach(host: Host) -> None:
-    return None
-
-
 def _offering(monkeypatch: pytest.MonkeyPatch, answer: list[str] | SSHError) -> list[tuple[Any, ...]]:
     """Patch offered_auth in the spec module to answer `answer` (or raise it); the calls come back."""
     calls: list[tuple[Any, ...]] = []
@@ -266,7 +263,7 @@ def test_ssh_001_could_not_observe_when_it_cannot_ask(
         monkeypatch: pytest.MonkeyPatch, pool: ShellPool, inventory: Inventory, admin_host: Host,
         error: SSHError) -> None:
     _offering(monkeypatch, error)
-    message = _failure(lambda: SPECS.test_ssh_offers_keys_only(admin_host, inventory, _access(pool), _reach))
+    message = _failure(lambda: SPECS.test_ssh_offers_keys_only(admin_host, inventory, _access(pool), fake_on(ssh=pool)))
     assert message.startswith("could not observe: ")
     assert str(error) in message
     assert "(on platform from a fresh SSH connection from this machine)" in message
@@ -276,7 +273,7 @@ def test_ssh_001_could_not_observe_when_it_cannot_ask(
 def test_ssh_001_passes_on_publickey_only_and_asks_with_the_pools_record(
         monkeypatch: pytest.MonkeyPatch, pool: ShellPool, inventory: Inventory, admin_host: Host) -> None:
     calls = _offering(monkeypatch, ["publickey"])
-    assert SPECS.test_ssh_offers_keys_only(admin_host, inventory, _access(pool), _reach) is None
+    assert SPECS.test_ssh_offers_keys_only(admin_host, inventory, _access(pool), fake_on(ssh=pool)) is None
     assert calls == [(admin_host, inventory.settings, pool.recorded)]  # trust_on_first_use's keys count too
     assert pool.commands == []  # nothing wrong: no diagnosis needed
 
@@ -291,7 +288,7 @@ def test_ssh_001_fails_naming_what_is_offered_with_sshd_t_as_the_diagnosis(
         methods: list[str], named: str) -> None:
     _offering(monkeypatch, methods)
     pool.sshd_prints(sshd_t(passwords="yes", kbd="yes"))
-    message = _failure(lambda: SPECS.test_ssh_offers_keys_only(admin_host, inventory, _access(pool), _reach))
+    message = _failure(lambda: SPECS.test_ssh_offers_keys_only(admin_host, inventory, _access(pool), fake_on(ssh=pool)))
     assert message.startswith("expected publickey only; found ")
     assert named in message
     assert "passwordauthentication yes (want no); kbdinteractiveauthentication yes (want no)" in message
@@ -304,7 +301,7 @@ def test_ssh_001_says_when_sshd_t_shows_the_plan_but_the_server_offers_passwords
     """A Match block, or another sshd on the port: the settings look right, the behaviour is still a failure."""
     _offering(monkeypatch, ["password", "publickey"])
     pool.sshd_prints(sshd_t())
-    message = _failure(lambda: SPECS.test_ssh_offers_keys_only(admin_host, inventory, _access(pool), _reach))
+    message = _failure(lambda: SPECS.test_ssh_offers_keys_only(admin_host, inventory, _access(pool), fake_on(ssh=pool)))
     assert message.startswith("expected publickey only; found password, publickey offered (sshd -T shows the "
                               "planned settings)")
 
@@ -314,7 +311,7 @@ def test_ssh_001_cannot_pass_when_password_is_offered_and_sshd_t_is_unreadable(
     """The diagnosis cannot be read: the spec still fails (today as "could not observe", the finding unnamed)."""
     _offering(monkeypatch, ["password", "publickey"])
     pool.refuse_sudo()
-    message = _failure(lambda: SPECS.test_ssh_offers_keys_only(admin_host, inventory, _access(pool), _reach))
+    message = _failure(lambda: SPECS.test_ssh_offers_keys_only(admin_host, inventory, _access(pool), fake_on(ssh=pool)))
     assert message.startswith(("could not observe: ", "expected publickey only; found password, publickey offered"))
 
 
@@ -322,7 +319,7 @@ def test_ssh_002_could_not_observe_when_sudo_wants_a_password(
         pool: ShellPool, admin_host: Host) -> None:
     pool.sshd_prints(sshd_t(permitrootlogin="yes"))  # sshd would say yes: sudo never lets it be read
     pool.refuse_sudo()
-    message = _failure(lambda: SPECS.test_root_login_only_where_planned(admin_host, _access(pool), _reach))
+    message = _failure(lambda: SPECS.test_root_login_only_where_planned(admin_host, fake_on(ssh=pool)))
     assert message.startswith("could not observe: `sshd -T` did not print sshd's settings: no output "
                               "(exit status 1: sudo: a password is required) (on platform from `sshd -T` as root "
                               "over SSH as admin)")
@@ -336,7 +333,7 @@ def test_ssh_002_could_not_observe_when_sudo_wants_a_password(
 def test_ssh_002_could_not_observe_when_sshd_t_prints_no_settings(
         pool: ShellPool, admin_host: Host, output: str, status: int) -> None:
     pool.sshd_prints(output, status)
-    message = _failure(lambda: SPECS.test_root_login_only_where_planned(admin_host, _access(pool), _reach))
+    message = _failure(lambda: SPECS.test_root_login_only_where_planned(admin_host, fake_on(ssh=pool)))
     assert message.startswith("could not observe: `sshd -T` did not print sshd's settings: ")
     assert f"(exit status {status})" in message
     if output:
@@ -348,13 +345,13 @@ def test_ssh_002_passes_root_by_key_on_the_root_host_without_sudo(
         pool: ShellPool, root_host: Host, have: str) -> None:
     pool.sshd_prints(sshd_t(permitrootlogin=have))
     pool.refuse_sudo()  # Unraid has no sudo: root reads sshd -T directly
-    assert SPECS.test_root_login_only_where_planned(root_host, _access(pool), _reach) is None
+    assert SPECS.test_root_login_only_where_planned(root_host, fake_on(ssh=pool)) is None
     assert pool.commands == [f"sh -c '{sshd.EFFECTIVE}'"]
 
 
 def test_ssh_002_passes_no_root_on_an_admin_host(pool: ShellPool, admin_host: Host) -> None:
     pool.sshd_prints(sshd_t(permitrootlogin="no"))
-    assert SPECS.test_root_login_only_where_planned(admin_host, _access(pool), _reach) is None
+    assert SPECS.test_root_login_only_where_planned(admin_host, fake_on(ssh=pool)) is None
 
 
 @pytest.mark.parametrize(("host_name", "have", "want"), [
@@ -368,5 +365,5 @@ def test_ssh_002_fails_on_root_beyond_the_plan(
     host = inventory.hosts[host_name]
     pool.sshd_prints(sshd_t(permitrootlogin=have))
     with pytest.raises(AssertionError) as caught:
-        SPECS.test_root_login_only_where_planned(host, _access(pool), _reach)
+        SPECS.test_root_login_only_where_planned(host, fake_on(ssh=pool))
     assert str(caught.value).startswith(f"expected PermitRootLogin {want}; found PermitRootLogin {have} (sshd -T)")

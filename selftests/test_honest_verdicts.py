@@ -23,14 +23,13 @@ from homelab.checks import gaming
 from homelab.checks.engine import (
     DAEMON_SCRIPT,
     Unobserved,
-    as_root,
     expect_dockerd_unix_only,
     parse_daemon,
     read_stat,
     stat_command,
     tcp_hosts,
 )
-from homelab.transport.ssh import CommandResult
+from homelab.transport.ssh import CommandResult, as_root
 
 ROOT = Path(__file__).parents[1]
 PID = "4242"
@@ -108,7 +107,9 @@ ROOT_HOST = SimpleNamespace(name="unraid", ssh=SimpleNamespace(user="root"))
 def verdict(fake: FakeHost, host: SimpleNamespace = HOST) -> str:
     """'pass', or the failure's message ('FAIL: ...' for a finding, 'UNOBSERVED: ...' for could not observe)."""
     try:
-        expect_dockerd_unix_only(host, fake, "the fix")
+        shell = SimpleNamespace(target=host, run=lambda command, root=False: fake.run(
+            host, as_root(host.ssh.user, command) if root else command))
+        expect_dockerd_unix_only(shell, "the fix")
     except AssertionError as exc:
         return f"FAIL: {exc}"
     except pytest.fail.Exception as exc:
@@ -308,7 +309,7 @@ def test_gaming_command_reads_marker_and_containers(tmp_path: Path) -> None:
 
 FAKES = '''\
 """Fakes for the phase 3 specs: a GPU worker as world.json says (gaming record, running containers, what the
-firewall lets through), seen through `access`, `reach`, `engine` and `reachability`."""
+firewall lets through), seen through `access` (a FakeAccess under the plugin's `on`) and `reachability`."""
 
 import json
 from pathlib import Path
@@ -319,6 +320,7 @@ import pytest
 from homelab.model.policy import may_connect
 from homelab.transport.probes import Outcome
 from homelab.transport.ssh import CommandResult
+from selftests.fake_access import FakeAccess
 
 PORTS = {11434: "ollama", 3000: "open-webui"}
 
@@ -338,16 +340,6 @@ class Ssh:
         return CommandResult(0, f"@@ marker\\n{state['marker']}\\n@@ running\\n{rows}", "")
 
 
-@pytest.fixture(scope="session")
-def access():
-    return SimpleNamespace(ssh=Ssh())
-
-
-@pytest.fixture
-def reach():
-    return lambda host: None
-
-
 class Container:
     def __init__(self, name, running):
         self.name, self.status = name, "running" if running else "exited"
@@ -355,11 +347,11 @@ class Container:
                       "Config": {"Image": "x"}, "HostConfig": {}}
 
 
-@pytest.fixture
-def engine():
+@pytest.fixture(scope="session")
+def access():
     containers = SimpleNamespace(get=lambda name: Container(name, name in world()["running"]),
                                  list=lambda **_: [])
-    return lambda host: SimpleNamespace(containers=containers)
+    return FakeAccess(ssh=Ssh(), engine=lambda host: SimpleNamespace(containers=containers))
 
 
 class Probes:
@@ -395,7 +387,8 @@ def phase3(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest
     (pytester.path / "tests" / "phase3").mkdir(parents=True)
     for name in ("test_gpu_worker.py",):
         shutil.copy(ROOT / "tests" / "phase3" / name, pytester.path / "tests" / "phase3" / name)
-    monkeypatch.setenv("HOMELAB_PLAIN", "1")  # no background sweep or SSH: the fakes answer
+    # The benchmark's plain mode: no background sweep or SSH; the fakes answer.
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "scripts"))
     return pytester
 
 
@@ -417,7 +410,8 @@ def pytest_runtest_logreport(report):
         path.write_text(json.dumps(found))
 ''')
     out.unlink(missing_ok=True)
-    project.runpytest_subprocess(*plugin, "--no-reports", "-p", "no:cacheprovider", "--inventory", "inventory.yaml",
+    project.runpytest_subprocess(*plugin, "-p", "bench_baseline", "--no-reports", "-p", "no:cacheprovider",
+                                 "--inventory", "inventory.yaml",
                                  "-k", "gaming-pc-1 and (gaming_mode_holds or gpu_stack_running or "
                                  "ollama_lan_vpn_only or open_webui_lan_vpn_only)", "tests/phase3")
     assert out.exists(), "the phase 3 specs did not run"

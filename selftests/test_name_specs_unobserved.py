@@ -11,6 +11,7 @@ import dns.exception
 import dns.resolver
 import httpx
 import pytest
+from fake_access import fake_on
 from spec_project import spec_module
 from test_hardening_logins import Answering, _name
 
@@ -23,7 +24,7 @@ from homelab.model.secrets import Secrets
 from homelab.specs.targets import Fqdn, select
 
 SPECS = spec_module("tests/names/test_name_tls.py")
-UP = lambda instance: None  # noqa: E731 - the service taken as up
+UP = fake_on()  # the service taken as up: no host-down policy, no gaming mode
 
 
 @pytest.fixture(scope="module")

@@ -17,16 +17,16 @@ pytestmark = pytest.mark.phase1
 
 @pytest.mark.spec("P1-T-001", severity="high", fix="start sshd on the host")
 @pytest.mark.each("host", role="platform")
-def test_ssh_answers(host, reach):
+def test_ssh_answers(host, on):
     """The platform VM answers SSH."""
-    reach(host)
+    on(host)
 
 
 @pytest.mark.spec("P1-T-002", severity="medium", fix="install docker")
 @pytest.mark.each("host", role="platform")
-def test_docker_present(host, infra):
+def test_docker_present(host, on):
     """Docker is installed on the platform VM."""
-    assert infra(host).exists("docker")
+    assert on(host).infra.exists("docker")
 
 
 @pytest.mark.spec("P1-T-003", severity="low", fix="none")
@@ -44,9 +44,9 @@ pytestmark = pytest.mark.phase2
 
 @pytest.mark.spec("P3-T-001", severity="high", fix="switch it on")
 @pytest.mark.each("host", role="edge")
-def test_worker_answers(host, reach):
+def test_worker_answers(host, on):
     """The GPU worker answers SSH."""
-    reach(host)
+    on(host)
 '''
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 import paramiko
 import pytest
+from fake_access import fake_on
 
 from homelab.model.inventory import Host, Inventory, SSHAccess
 from homelab.model.inventory_loader import load_inventory
@@ -340,7 +341,7 @@ def test_p1_ssh_001_fails_when_only_trust_on_first_use_recorded_the_key(
         pool = SSHPool(inventory)
         try:
             with pytest.raises(AssertionError) as failed:
-                check(target, pool.get, SimpleNamespace(ssh=pool))
+                check(target, fake_on(ssh=pool), SimpleNamespace(ssh=pool))
             assert str(failed.value).splitlines()[0] == says
         finally:
             pool.close()
@@ -350,7 +351,7 @@ def test_p1_ssh_001_fails_when_only_trust_on_first_use_recorded_the_key(
     pool = SSHPool(inventory)
     try:
         assert pool.host_key_problem(target, "hosts.platform") is None
-        check(target, pool.get, SimpleNamespace(ssh=pool))
+        check(target, fake_on(ssh=pool), SimpleNamespace(ssh=pool))
     finally:
         pool.close()
 
@@ -360,6 +361,6 @@ def test_p1_ssh_001_passes_with_the_inventory_key(
     inventory, target = _setup(tmp_path, server, client_key, host_key)
     pool = SSHPool(inventory)
     try:
-        _spec().test_ssh_with_verified_host_key(target, pool.get, SimpleNamespace(ssh=pool))
+        _spec().test_ssh_with_verified_host_key(target, fake_on(ssh=pool), SimpleNamespace(ssh=pool))
     finally:
         pool.close()

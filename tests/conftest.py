@@ -1,5 +1,5 @@
-"""Fixtures the phase specs share beyond the plugin's (homelab/specs/pytest_plugin.py, which also holds the gaming-state
-fixtures: `gaming_state`, `not_gaming`, `service_up`)."""
+"""Fixtures the phase specs share beyond the plugin's (homelab/specs/pytest_plugin.py, which also holds the fixture
+`on`: the one way a spec acts on a host, homelab/specs/onhost.py)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from homelab.checks import could_not_observe
 from homelab.model.compose import ComposeService, load_stack
 from homelab.model.inventory import Inventory
 from homelab.model.paths import STACKS
-from homelab.transport.ssh import CommandResult
+from homelab.transport.ssh import CommandResult, as_root
 
 STACKS_DIR = STACKS  # stacks/, under the name the selftests import from here
 EXEMPTION_LABEL = "homelab.healthcheck"
@@ -73,15 +73,16 @@ def find_container(engine: Any, svc: ComposeService, project: str) -> Any | None
     return found[0] if found else None
 
 
-def expect_container(instance: Any, engine: Any, fix: str) -> tuple[ComposeService, Any]:
-    """The compose service and container of `instance` (a targets.Instance); a spec failure when it has none."""
+def expect_container(instance: Any, docker: Any, fix: str) -> tuple[ComposeService, Any]:
+    """The compose service and container of `instance` (a targets.Instance) on its host's engine (`docker`, as
+    `on(host).docker` gives it); a spec failure when it has none."""
     import pytest
 
     from homelab.checks import problem
 
     __tracebackhide__ = True
     svc = compose_service(instance.service.stack, instance.service.name)
-    found = find_container(engine(instance.host), svc, instance.service.stack)
+    found = find_container(docker, svc, instance.service.stack)
     if found is None:
         pytest.fail(problem(expected=f"a container for compose service {svc.name}", found="none",
                             where=instance.host.name, fix=fix),
@@ -124,12 +125,6 @@ def restart_policy(container: Any) -> str:
 class Unobserved(Exception):
     """A check could not look: the command failed, or printed nothing where something must be. The spec fails
     with "could not observe: WHY (on HOST from SOURCE)"; it never passes, and never skips, for that."""
-
-
-def as_root(user: str, script: str) -> str:
-    """`script` run by `sh -c` as root: directly for root (Unraid has no sudo), else through `sudo -n`, which fails
-    (exit 1, `sudo: a password is required`) rather than wait for a password."""
-    return f"{'' if user == 'root' else 'sudo -n '}sh -c {shlex.quote(script)}"
 
 
 # What dockerd was told (its command line, daemon.json) and what it does (the TCP sockets it holds), read as
@@ -298,16 +293,18 @@ def parse_daemon(result: CommandResult) -> DaemonView:
     return DaemonView(tuple(cmdlines), daemon_json, tuple(sockets), published or frozenset())
 
 
-def expect_dockerd_unix_only(host: Any, ssh: Any, fix: str) -> None:
-    """Fail the spec (expected / found / where / fix) when dockerd on `host` is told to listen on TCP, or holds a
-    listening TCP socket; fail as "could not observe" when either cannot be read."""
+def expect_dockerd_unix_only(shell: Any, fix: str) -> None:
+    """Fail the spec (expected / found / where / fix) when dockerd on the host of `shell` (`on(host)`: its
+    `target`, and `run(command, root=True)`) is told to listen on TCP, or holds a listening TCP socket; fail as
+    "could not observe" when either cannot be read."""
     __tracebackhide__ = True
     import pytest
 
     from homelab.checks import problem
 
+    host = shell.target
     try:
-        view = parse_daemon(ssh.run(host, as_root(host.ssh.user, DAEMON_SCRIPT)))
+        view = parse_daemon(shell.run(DAEMON_SCRIPT, root=True))
     except Unobserved as exc:
         pytest.fail(could_not_observe(str(exc), host.name, f"{DAEMON_SOURCE} as {host.ssh.user}"), pytrace=False)
     assert not view.tcp_listeners, problem(

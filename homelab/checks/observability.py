@@ -16,16 +16,14 @@ from typing import Any, NoReturn, TypeVar
 import httpx
 import pytest
 
-from homelab.checks import could_not_observe, gaming, problem
+from homelab.checks import could_not_observe, problem
 from homelab.clients.grafana import Grafana, GrafanaAuthError, GrafanaError
 from homelab.clients.prometheus import ActiveTarget, Prometheus, PrometheusError
 from homelab.clients.uptimekuma import Monitor, UptimeKuma, UptimeKumaError
 from homelab.model import monitoring
-from homelab.model.inventory import Host, Inventory
+from homelab.model.inventory import Inventory
 from homelab.model.redact import basic_auth
 from homelab.model.secrets import SecretError, Secrets
-from homelab.transport.hostaccess import HostAccess
-from homelab.transport.ssh import HostUnreachable
 
 T = TypeVar("T")
 PHASE4 = "`python -m bootstrap phase4`"
@@ -212,20 +210,3 @@ def parse_states(text: str) -> dict[str, str]:
         found[name] = KUMA_STATES.get(value, f"status {value}")
     return found
 
-
-def why_down(access: HostAccess, host: Host, stack: str) -> str | None:
-    """Why a target or monitor of `host` may be down on purpose: its on-demand host is off (recorded for the
-    report, as the host-down policy does), or the GPU worker is in gaming mode with its GPU stack verifiably
-    stopped (homelab.checks.gaming.read). None when neither holds, or the gaming state cannot be read."""
-    if not host.on_demand:
-        return None
-    error = access.ssh.failure(host)
-    if isinstance(error, HostUnreachable):
-        access.off.add(host.name)
-        return f"down because the on-demand host {host.name} is off ({error})"
-    if stack == gaming.STACK and error is None:
-        try:
-            return gaming.read(lambda command: access.ssh.run(host, command)).skip_reason
-        except gaming.GamingUnknown:
-            return None  # not excused: the target's own failure stands
-    return None

@@ -27,12 +27,12 @@ from homelab.checks import problem
 from homelab.checks.dns import query_command
 from homelab.checks.exposure import NameAsk, Surface, attack_ports, surfaces
 from homelab.checks.exposure_matrix import MATRIX, PUBLIC, Cell
-from homelab.checks.ufw import UfwStatus, parse_status
+from homelab.checks.ufw import UfwStatus, read_status
 from homelab.model.inventory import STACK_PHASES, Host, Inventory, Vantage
 from homelab.model.policy import Source, exposure_of, may_connect, published, sources
 from homelab.transport import httpprobe
 from homelab.transport.probes import Outcome, Probe, Reachability, run_module
-from homelab.transport.ssh import Reachable, SSHError, SSHPool
+from homelab.transport.ssh import Reachable, SSHError, SSHPool, as_root
 
 # Portainer's plain HTTP and the Docker API (plain and TLS): open to no one; the agent port 9001 too, on every
 # host that does not publish it (an Edge agent only dials out).
@@ -243,9 +243,10 @@ class PhaseProbes:
         return self._dns[source.name]
 
     def ufw(self, host: Host) -> UfwStatus:
+        """ufw's own view on `host`, read once; `UfwUnreadable` when it printed no status (never "inactive")."""
         if host.name not in self._ufw:
-            result = self.pool.run(host, "sudo -n ufw status verbose 2>&1 || true")
-            self._ufw[host.name] = parse_status(result.stdout)
+            result = self.pool.run(host, as_root(host.ssh.user, "ufw status verbose"))
+            self._ufw[host.name] = read_status(result.exit_status, result.stdout, result.stderr)
         return self._ufw[host.name]
 
     def verdict(self, source: Source, host: Host, port: int, outcome: Outcome, allowed: bool | None = None,

@@ -7,8 +7,10 @@ probe that disagrees with it.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
+from typing import Any
 
 _DEFAULT = re.compile(r"^Default:\s*(\w+)\s*\(incoming\)", re.MULTILINE)
 _RULE = re.compile(r"^(?P<to>.+?)\s{2,}(?P<action>ALLOW|DENY|REJECT|LIMIT)(?: (?:IN|FWD))?\s{2,}(?P<src>\S+.*)$")
@@ -62,12 +64,41 @@ def _rule(line: str) -> Rule | None:
     return Rule(port, protocol, match["action"].lower(), source)
 
 
+class UfwUnreadable(Exception):
+    """`ufw status verbose` printed no status (sudo refused, ufw missing): the firewall's state was not observed."""
+
+
+def read_status(exit_status: int, stdout: str, stderr: str) -> UfwStatus:
+    """The status from one run of `ufw status verbose` as root; UfwUnreadable when it printed none (an inactive
+    ufw prints `Status: inactive` and exits 0: that is a status)."""
+    if "Status:" not in stdout:
+        said = (stderr.strip() or stdout.strip())[:200] or "no output"
+        raise UfwUnreadable(f"`ufw status verbose` as root printed no status (exit status {exit_status}: {said})")
+    return parse_status(stdout)
+
+
 def parse_status(text: str) -> UfwStatus:
-    """Parse `ufw status verbose`; an inactive or missing ufw reads as inactive."""
+    """Parse `ufw status verbose`."""
     active = "Status: active" in text
     default = _DEFAULT.search(text)
     rules = tuple(r for r in map(_rule, text.splitlines()) if r is not None)
     return UfwStatus(active, default[1].lower() if default else None, rules)
+
+
+def expect_default_deny(read: Callable[[], UfwStatus], host: Any) -> None:
+    """Fail the spec when ufw on `host` is not active with default deny (incoming); fail as could-not-observe when
+    `read` (the run's `reachability.ufw(host)`) could not read its status."""
+    __tracebackhide__ = True
+    import pytest
+
+    from homelab.checks import could_not_observe
+
+    try:
+        status = read()
+    except UfwUnreadable as exc:
+        pytest.fail(could_not_observe(str(exc), host.name, f"SSH as {host.ssh.user}"), pytrace=False)
+    found = default_deny_problem(status, host.name)
+    assert found is None, found
 
 
 def default_deny_problem(status: UfwStatus, host_name: str) -> str | None:

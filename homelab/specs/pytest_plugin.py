@@ -15,13 +15,12 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from homelab.checks import could_not_observe, gaming
 from homelab.model import redact
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import InventoryError, load_inventory
@@ -30,6 +29,7 @@ from homelab.model.secrets import SecretError, Secrets
 from homelab.model.waivers import WaiverError, Waivers, load_waivers
 from homelab.report import columns
 from homelab.report.audit import Audit, WaiverExpired
+from homelab.specs.onhost import Hosts, On
 from homelab.specs.targets import KINDS, select
 from homelab.transport.hostaccess import HostAccess
 
@@ -38,9 +38,6 @@ SECRETS = pytest.StashKey[Secrets]()
 ACCESS = pytest.StashKey[HostAccess]()
 AUDIT = pytest.StashKey[Audit]()
 PROBES = pytest.StashKey[Any]()  # homelab.checks.reach.PhaseProbes, imported on first use
-# HOMELAB_PLAIN=1: the benchmark's baseline (scripts/bench.py), the same specs run as plainly written ones run:
-# no connection made ahead, no sweep, every probe on its own, sequential. Never for a real run: it is slow.
-PLAIN = os.environ.get("HOMELAB_PLAIN") == "1"
 SPECS_DIR = "tests"
 PATH_OPTIONS = ("--inventory", "--env-file", "--waivers", "--report-dir")
 
@@ -114,7 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[INVENTORY] = inventory
     config.stash[SECRETS] = secrets
     config.pluginmanager.register(Masking(config), "homelab-masking")
-    access = config.stash[ACCESS] = HostAccess(inventory, plain=PLAIN)
+    access = config.stash[ACCESS] = HostAccess(inventory)
     directory = None
     if not (config.option.no_reports or config.option.collectonly or hasattr(config, "workerinput")):
         directory = config.rootpath / config.option.report_dir
@@ -218,22 +215,22 @@ def access(pytestconfig: pytest.Config) -> HostAccess:
     return pytestconfig.stash[ACCESS]
 
 
-@pytest.fixture
-def reach(access: HostAccess, request: pytest.FixtureRequest) -> Callable[[Any], Any]:
-    """`reach(host)` -> the host's verified SSH client; skips or fails once when the host is down."""
-    return lambda host: access.reach(host, request.node.nodeid)
+@pytest.fixture(scope="session")
+def _hosts(access: HostAccess, pytestconfig: pytest.Config) -> Hosts:
+    """The run's hosts for `on`. The first spec that acts on a host starts reading every host's containers in the
+    background (one `docker inspect` per host, all hosts at once), unless the run is plain (the benchmark's
+    baseline) or a selftest put a fake access in place."""
+    if access is pytestconfig.stash.get(ACCESS, None) and not access.plain:
+        threading.Thread(target=access.prefetch_engines, name="homelab-engines", daemon=True).start()
+    return Hosts(access)
 
 
 @pytest.fixture
-def infra(access: HostAccess, request: pytest.FixtureRequest) -> Callable[[Any], Any]:
-    """`infra(host)` -> a testinfra Host over the run's one SSH connection to that host."""
-    return lambda host: access.infra(host, request.node.nodeid)
-
-
-@pytest.fixture
-def engine(access: HostAccess, request: pytest.FixtureRequest) -> Callable[[Any], Any]:
-    """`engine(host)` -> the Docker SDK client of the host's engine, over the same SSH connection."""
-    return lambda host: access.docker(host, request.node.nodeid)
+def on(_hosts: Hosts, request: pytest.FixtureRequest) -> On:
+    """`on(host)`: the one way a spec acts on a host (`homelab.specs.onhost`): the host-down policy first, then
+    its commands (as root too), testinfra, Docker and gaming state; `on(host, gpu_stack=True)` and
+    `on.service(instance)` apply the gaming policy as well."""
+    return On(_hosts, request.node.nodeid)
 
 
 @pytest.fixture(scope="session")
@@ -267,7 +264,8 @@ def _probes(config: pytest.Config) -> Any:
     if PROBES not in config.stash:
         from homelab.checks.reach import PhaseProbes
 
-        config.stash[PROBES] = PhaseProbes(config.stash[INVENTORY], config.stash[ACCESS].ssh, plain=PLAIN)
+        access = config.stash[ACCESS]
+        config.stash[PROBES] = PhaseProbes(config.stash[INVENTORY], access.ssh, plain=access.plain)
     return config.stash[PROBES]
 
 
@@ -275,78 +273,18 @@ def _probes(config: pytest.Config) -> Any:
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Specs that read the sweep run last, so that everything else runs while its probes wait (the report
     orders checks by phase and id, not by when they ran)."""
-    if INVENTORY in config.stash and not PLAIN:
+    if INVENTORY in config.stash and not config.stash[ACCESS].plain:
         items.sort(key=lambda item: "reachability" in getattr(item, "fixturenames", ()))
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start what the run will wait for in the background now: the sweep (its timeouts pass while other specs
-    run) and every host's containers (one `docker inspect` per host, all hosts at once)."""
+    """Start the sweep in the background now: its timeouts pass while other specs run."""
     config = session.config
-    if INVENTORY not in config.stash or config.option.collectonly or PLAIN:
+    if INVENTORY not in config.stash or config.option.collectonly or config.stash[ACCESS].plain:
         return
     used = {name for item in session.items for name in getattr(item, "fixturenames", ())}
     if "reachability" in used:
         threading.Thread(target=_probes(config).prefetch, name="homelab-sweep", daemon=True).start()
-    if "engine" in used:
-        threading.Thread(target=config.stash[ACCESS].prefetch_engines, name="homelab-engines", daemon=True).start()
-
-
-# -- a GPU worker's gaming state (homelab.checks.gaming.read), read once per worker and run. A spec of the GPU stack
-# skips with "gaming mode" only when gaming mode is recorded and the GPU stack is verifiably stopped; a record with
-# the stack running is P3-GAMING-001's failure; a state that cannot be read fails as "could not observe". ---------
-@pytest.fixture(scope="session")
-def _gaming_states() -> tuple[dict[str, gaming.GamingState | gaming.GamingUnknown], threading.Lock]:
-    return {}, threading.Lock()
-
-
-@pytest.fixture
-def gaming_state(access: HostAccess, reach: Callable[[Any], Any],
-                 _gaming_states: tuple[dict[str, Any], threading.Lock]) -> Callable[[Any], gaming.GamingState]:
-    """`gaming_state(host)`: the worker's gaming state (the host-down policy first: a worker that is off skips)."""
-    states, lock = _gaming_states
-
-    def read(host: Any) -> gaming.GamingState:
-        __tracebackhide__ = True
-        reach(host)
-        with lock:
-            if host.name not in states:
-                try:
-                    states[host.name] = gaming.read(lambda command: access.ssh.run(host, command))
-                except gaming.GamingUnknown as exc:
-                    states[host.name] = exc
-        found = states[host.name]
-        if isinstance(found, gaming.GamingUnknown):
-            pytest.fail(could_not_observe(str(found), host.name, f"{gaming.MARKER} and `docker ps` over SSH"),
-                        pytrace=False)
-        assert isinstance(found, gaming.GamingState)
-        return found
-    return read
-
-
-@pytest.fixture
-def not_gaming(gaming_state: Callable[[Any], gaming.GamingState]) -> Callable[[Any], None]:
-    """`not_gaming(host)`: skip the spec when the worker is off (host-down policy), or in gaming mode with its GPU
-    stack verifiably stopped."""
-    def check(host: Any) -> None:
-        __tracebackhide__ = True
-        reason = gaming_state(host).skip_reason
-        if reason:
-            pytest.skip(reason)
-    return check
-
-
-@pytest.fixture
-def service_up(reach: Callable[[Any], Any], not_gaming: Callable[[Any], None]) -> Callable[[Any], None]:
-    """`service_up(instance)`: skip a spec that asks a service through its name when the service is off by design:
-    its host is an on-demand host that is off (the host-down policy), or the GPU stack of a worker in gaming mode."""
-    def check(instance: Any) -> None:
-        __tracebackhide__ = True
-        if instance.service.stack == "gpu-worker":
-            not_gaming(instance.host)
-        else:
-            reach(instance.host)
-    return check
 
 
 @pytest.fixture(scope="session")

@@ -62,6 +62,11 @@ class HostAccess:
         self.unreachable: dict[str, str] = {}  # always-on machine that did not answer -> the spec that failed on it
         self.off: set[str] = set()  # on-demand hosts found off
 
+    def run_plainly(self) -> None:
+        """The benchmark's baseline (scripts/bench_baseline.py): from now on nothing is connected or read ahead;
+        each host is connected, and its containers asked one by one, when a spec first needs it."""
+        self.plain = self._warmed = True
+
     def _warm_all(self) -> None:
         """On first use, connect to every host at once, so dead hosts cost one timeout in total."""
         with self._lock:

@@ -86,6 +86,12 @@ class CommandResult:
         return self.exit_status == 0
 
 
+def as_root(user: str, script: str) -> str:
+    """`script` run by `sh -c` as root: directly for root (Unraid has no sudo), else through `sudo -n`, which fails
+    (exit 1, `sudo: a password is required`) rather than wait for a password."""
+    return f"{'' if user == 'root' else 'sudo -n '}sh -c {shlex.quote(script)}"
+
+
 def _known_key_name(target: Reachable) -> str:
     """The machine's name in a known_hosts file, as paramiko looks it up (`[ADDRESS]:PORT` off port 22)."""
     port = target.ssh.port

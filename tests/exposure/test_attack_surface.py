@@ -33,11 +33,11 @@ def _fix(inventory, surface, port: int) -> str:
 @pytest.mark.spec("EXP-SCAN-001", severity="critical",
                   fix="close every port the inventory does not plan for this network (the message names each)")
 @pytest.mark.each("surface")
-def test_nothing_unplanned_answers(surface, inventory, reachability, reach):
+def test_nothing_unplanned_answers(surface, inventory, reachability, on):
     """From each source, no port of the host (from the internet: of the public address) answers unless the
     inventory's policy allows that source to open it."""
     try:
-        outcomes = reachability.surface_outcomes(surface, reach)
+        outcomes = reachability.surface_outcomes(surface, on)
     except (pytest.skip.Exception, pytest.fail.Exception):
         raise
     except Exception as exc:
@@ -71,9 +71,9 @@ def test_nothing_unplanned_answers(surface, inventory, reachability, reach):
                   fix="SSH is management: admit 22/tcp from the LAN and VPN only (ufw; on Unraid HOMELAB-INPUT)")
 @pytest.mark.each("host", role=("agent", "edge"))
 @pytest.mark.each("source")
-def test_ssh_lan_and_vpn_only(host, source, reachability, reach):
+def test_ssh_lan_and_vpn_only(host, source, reachability, on):
     """SSH on every agent and worker answers from the LAN and the VPN only (the platform VM: P1-NET-009)."""
-    expect_reach(reachability, reach, source, host, host.ssh.port, "SSH")
+    expect_reach(reachability, on, source, host, host.ssh.port, "SSH")
 
 
 ROUTER_FIX = ("remove the port forward on the router (only ports with exposure public may be forwarded), or mark "
@@ -82,15 +82,14 @@ ROUTER_FIX = ("remove the port forward on the router (only ports with exposure p
 
 @pytest.mark.phase1
 @pytest.mark.spec("EXP-ROUTER-001", severity="critical", fix=ROUTER_FIX)
-def test_router_forwards_only_public_ports(inventory, access, reach):
+def test_router_forwards_only_public_ports(inventory, on):
     """The router forwards (DNAT) from the internet only the ports the inventory marks public: a forward
     whose host firewall still drops the internet is invisible from outside until that firewall slips."""
     router = inventory.router
     if router is None:
         pytest.skip("no SSH access to the router in the inventory (`router:`): its forwards are judged by the "
                     "WAN sweep alone")
-    reach(router)
-    result = access.ssh.run(router, ROUTER_FORWARDS_COMMAND)
+    result = on(router).run(ROUTER_FORWARDS_COMMAND)
     try:
         forwards = parse_forwards(result.stdout)
     except ValueError as exc:

@@ -10,7 +10,6 @@ for a clean host.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -28,12 +27,12 @@ REMOVE = ("remove what no stack explains (`docker rm -f NAME` on the host), or l
           "`hosts.HOST.extra_containers` with a reason; redeploy bootstrap's own with `python -m bootstrap phaseN`")
 
 
-def observe(engine: Callable[[Any], Any], host: Host) -> list[dict[str, Any]]:
+def observe(on, host: Host) -> list[dict[str, Any]]:
     """The `docker inspect` of every container on `host` (running or not), or the spec fails saying it could
-    not observe them. The host-down policy applies first (`engine(host)`: an on-demand host that is off skips)."""
+    not observe them. The host-down policy applies first (`on(host).docker`: an on-demand host that is off skips)."""
     __tracebackhide__ = True
     try:
-        client = engine(host)
+        client = on(host).docker
         found = [dict(c.attrs) for c in client.containers.list(all=True)]
         if not found and isinstance(client, EngineSnapshot):
             # An empty snapshot may be a read that failed quietly (`docker ps` refused, so nothing to inspect):
@@ -57,10 +56,10 @@ def expect_none(findings: list[Finding], expected: str, host: Host) -> None:
 
 @pytest.mark.spec("EXP-CTR-001", severity="high", fix=REMOVE)
 @pytest.mark.each("host")
-def test_only_planned_containers(host, engine, inventory):
+def test_only_planned_containers(host, on, inventory):
     """Only the containers of the stacks the inventory assigns to a host run on it (compose project and service
     as bootstrap deploys them), besides the host's `extra_containers`."""
-    expect_none(unplanned_containers(inventory, host, observe(engine, host)),
+    expect_none(unplanned_containers(inventory, host, observe(on, host)),
                 f"only containers of the stacks {', '.join(host.stacks) or '(none)'} and of extra_containers", host)
 
 
@@ -68,10 +67,10 @@ def test_only_planned_containers(host, engine, inventory):
                   fix="publish only the inventory's ports: redeploy bootstrap's containers with `python -m bootstrap "
                       "phaseN`, recreate or remove any other; plan a wanted port in inventory.yaml first")
 @pytest.mark.each("host")
-def test_no_unplanned_published_port(host, engine, inventory):
+def test_no_unplanned_published_port(host, on, inventory):
     """No container publishes a host port (on an address other than loopback) that the inventory does not plan
     for its service on that host."""
-    expect_none(unplanned_ports(inventory, host, observe(engine, host)),
+    expect_none(unplanned_ports(inventory, host, observe(on, host)),
                 "only the ports the inventory plans for the container's service on this host", host)
 
 
@@ -79,10 +78,10 @@ def test_no_unplanned_published_port(host, engine, inventory):
                   fix="mount the Docker socket only into the services whose inventory `docker_socket` allows it "
                       "(`:ro` where it says ro): redeploy with `python -m bootstrap phaseN`, remove any other")
 @pytest.mark.each("host")
-def test_docker_socket_only_where_allowed(host, engine, inventory):
+def test_docker_socket_only_where_allowed(host, on, inventory):
     """The Docker socket (or /run, /var/run) is mounted into a container only where its service's `docker_socket`
     allows it, and read-only where it says ro."""
-    expect_none(socket_mounts(inventory, host, observe(engine, host)),
+    expect_none(socket_mounts(inventory, host, observe(on, host)),
                 "the Docker socket only where the inventory's docker_socket allows it", host)
 
 
@@ -90,8 +89,8 @@ def test_docker_socket_only_where_allowed(host, engine, inventory):
                   fix="run containers unprivileged, in their own PID and network namespaces and without the host's "
                       "/, unless the service's inventory `host_access` allows it: redeploy, or remove the container")
 @pytest.mark.each("host")
-def test_no_host_access_unless_allowed(host, engine, inventory):
+def test_no_host_access_unless_allowed(host, on, inventory):
     """No container runs privileged, in the host's PID namespace or network, or with the host's / mounted, unless
     its service's `host_access` allows that item."""
-    expect_none(host_access(inventory, host, observe(engine, host)),
+    expect_none(host_access(inventory, host, observe(on, host)),
                 "nothing of the host's (privileged, pid, network, root) beyond its service's host_access", host)

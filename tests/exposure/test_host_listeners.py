@@ -23,7 +23,6 @@ from homelab.checks.exposure import (
     planned_listener,
 )
 from homelab.transport import httpprobe
-from homelab.transport.probes import run_module
 from homelab.transport.ssh import quote
 
 pytestmark = pytest.mark.exposure
@@ -34,9 +33,8 @@ DOCKER_FIX = ("remove whatever relays the Docker API to TCP (a container with /v
               "dockerd's `-H tcp://`/daemon.json `hosts`); Portainer reaches engines through its agents only")
 
 
-def _listeners(host, access, reach):
-    reach(host)
-    result = access.ssh.run(host, LISTENERS_COMMAND)
+def _listeners(host, on):
+    result = on(host).run(LISTENERS_COMMAND)
     try:
         return parse_listeners(result.stdout)
     except ValueError as exc:
@@ -46,9 +44,9 @@ def _listeners(host, access, reach):
 
 @pytest.mark.spec("EXP-LISTEN-001", severity="high", fix=LISTEN_FIX)
 @pytest.mark.each("host")
-def test_only_planned_listeners(host, inventory, access, reach):
+def test_only_planned_listeners(host, inventory, on):
     """Every TCP/UDP socket listening on a non-loopback address of the host is planned by the inventory."""
-    found = [item for item in _listeners(host, access, reach) if exposed(item)]
+    found = [item for item in _listeners(host, on) if exposed(item)]
     assert any(item.protocol == "tcp" and item.port == host.ssh.port for item in found), (
         f"could not observe: no listener on {host.name}'s SSH port {host.ssh.port} in /proc/net, though this "
         "check came in over SSH (another network namespace?)")
@@ -59,27 +57,27 @@ def test_only_planned_listeners(host, inventory, access, reach):
 
 @pytest.mark.spec("EXP-DOCKER-001", severity="critical", fix=DOCKER_FIX)
 @pytest.mark.each("host")
-def test_no_port_answers_docker_api(host, access, reach):
+def test_no_port_answers_docker_api(host, on):
     """No TCP port of the host, whatever its number, answers the Docker API (the socket is never exposed)."""
-    listeners = [item for item in _listeners(host, access, reach) if item.protocol == "tcp" and exposed(item)]
+    listeners = [item for item in _listeners(host, on) if item.protocol == "tcp" and exposed(item)]
     wildcard = ("0.0.0.0", "::")  # noqa: S104 - a bind to every address: asked at the host's own
     targets = sorted({(str(host.address) if item.address in wildcard else item.address, item.port)
                       for item in listeners if item.port != host.ssh.port})
     if not targets:
         return
     timeout = 1.0  # asked from the host itself: an answer is immediate; a port that waits (DNS over TCP) waits this
-    has_python = access.ssh.run(host, "command -v python3 >/dev/null && echo yes || echo no").stdout.strip() == "yes"
+    has_python = on(host).run("command -v python3 >/dev/null && echo yes || echo no").stdout.strip() == "yes"
     docker: list[str] = []
     if has_python:
         requests = [{"key": f"{a}:{p}", "address": a, "port": p, "tls": tls, "path": "/_ping"}
                     for a, p in targets for tls in (False, True)]
         try:
-            answers = run_module(access.ssh, host, httpprobe, [f"{timeout:g}", json.dumps(requests)], timeout * 4 + 20)
+            answers = on(host).run_module(httpprobe, [f"{timeout:g}", json.dumps(requests)], timeout * 4 + 20)
         except RuntimeError as exc:
             pytest.fail(f"could not observe: {exc}", pytrace=False)
         docker = sorted({str(a["key"]) for a in answers if is_docker_api(a)})
     else:
-        result = access.ssh.run(host, DOCKER_PING_FALLBACK.format(targets=quote(*(f"{a}:{p}" for a, p in targets))))
+        result = on(host).run(DOCKER_PING_FALLBACK.format(targets=quote(*(f"{a}:{p}" for a, p in targets))))
         lines = result.stdout.split("\n")
         if len([line for line in lines if line.strip()]) < len(targets):
             pytest.fail(f"could not observe the Docker API probe on {host.name}: {result.stderr.strip()[:200]}",

@@ -24,9 +24,9 @@ ACCESS_FIX = ("re-run `python -m bootstrap phase1`: it makes one NPM access list
               "and VPN networks, deny all) and attaches it to every non-public proxy host")
 
 
-def _observe(reachability, source, ask, reach) -> tuple[str, bool]:
+def _observe(reachability, source, ask, on) -> tuple[str, bool]:
     """(what `source` found asking `ask`, whether it reached the service); fails when nothing was observed."""
-    answer = reachability.name_answer(source, ask, reach)
+    answer = reachability.name_answer(source, ask, on)
     found, reached = classify(answer)
     if answer is None or not observed(found):
         why = found if answer is not None else reachability.name_error(source)
@@ -45,17 +45,17 @@ def _why_reached(inventory, source, ask) -> str:
 @pytest.mark.spec("EXP-NAME-001", severity="critical", fix=ACCESS_FIX)
 @pytest.mark.each("fqdn")
 @pytest.mark.each("source", origin=("runner", "vantage"))
-def test_name_reached_only_where_allowed(fqdn, source, inventory, reachability, reach):
+def test_name_reached_only_where_allowed(fqdn, source, inventory, reachability, on):
     """The name reaches its service through NPM from the networks its exposure allows, and from nowhere else:
     not over HTTPS, not over HTTP, not under another (public) name's SNI."""
     service = fqdn.instance.service
-    reach(fqdn.instance.host)  # behind the name: a worker that is off skips, as the host-down policy says
+    on(fqdn.instance.host)  # behind the name: a worker that is off skips, as the host-down policy says
     allowed = name_allowed(inventory, source, service.exposure)
     asks = [a for a in reachability.name_asks(source) if a.fqdn == fqdn.name]
     assert asks, f"could not observe: no NPM listener to ask {fqdn.name} through from {source.name}"
     problems = []
     for ask in asks:
-        found, reached = _observe(reachability, source, ask, reach)
+        found, reached = _observe(reachability, source, ask, on)
         direct = ask.sni is None or ask.sni == ask.fqdn
         must_reach = allowed and direct and ask.scheme == "https"
         ok = reached if must_reach else (allowed or not reached)
@@ -80,12 +80,12 @@ def test_name_reached_only_where_allowed(fqdn, source, inventory, reachability, 
                   fix="NPM's default site must serve nothing (NPM > Settings > Default Site: 404 or no response); "
                       "remove a catch-all proxy host (`*` or the bare domain) that forwards unknown names")
 @pytest.mark.each("source", origin=("runner", "vantage"))
-def test_unknown_name_reaches_nothing(source, reachability, reach):
+def test_unknown_name_reaches_nothing(source, reachability, on):
     """A name NPM serves no proxy host for reaches no service, over HTTPS or HTTP: only NPM's default site."""
     asks = [a for a in reachability.name_asks(source) if a.fqdn == reachability.unknown_name]
     assert asks, f"could not observe: no NPM listener to ask from {source.name}"
     for ask in asks:
-        found, reached = _observe(reachability, source, ask, reach)
+        found, reached = _observe(reachability, source, ask, on)
         assert not reached, problem(expected="NPM's default site (nothing behind it)", found=found,
                                     where=f"{ask.key} from {source.name}", fix="NPM > Settings > Default Site: 404 or "
                                     "no response; remove a catch-all proxy host")

@@ -44,15 +44,15 @@ def _environment_id(portainer, host) -> int:
     return int(environment["Id"])
 
 
-def _gaming(gitstack, gaming_state) -> bool:
+def _gaming(gitstack, on) -> bool:
     """True when the GPU worker is in gaming mode with its stack stopped (it is out of the group on purpose). The
     host-down policy first: an Edge host that is off skips."""
-    return gitstack.name == "gpu-worker" and gaming_state(gitstack.host).skip_reason is not None
+    return gitstack.name == "gpu-worker" and on(gitstack.host).gaming.skip_reason is not None
 
 
 @pytest.mark.spec("GIT-EDGE-001", severity="high", fix=REDEPLOY)
 @pytest.mark.each("gitstack", edge=True)
-def test_edge_stack_deployed_from_git(gitstack, inventory, portainer, gaming_state):
+def test_edge_stack_deployed_from_git(gitstack, inventory, portainer, on):
     """The stack is an Edge stack of stacks/NAME/compose.yaml, a compose stack, aimed at the Edge group
     homelab-NAME, which holds the host's Edge environment (a GPU worker in gaming mode is left out on purpose).
     The repository and reference cannot be read back: Portainer CE does not keep them."""
@@ -79,8 +79,8 @@ def test_edge_stack_deployed_from_git(gitstack, inventory, portainer, gaming_sta
     assert not wrong, problem(expected=f"the Edge stack {gitstack.name}: {path}, compose, group "
                               f"{edge_group(gitstack.name)}", found="; ".join(wrong), where=where, fix=REDEPLOY)
     member = _environment_id(portainer, gitstack.host) in (group.get("Endpoints") or [])
-    if not member and _gaming(gitstack, gaming_state):
-        pytest.skip(gaming_state(gitstack.host).skip_reason)
+    if not member and _gaming(gitstack, on):
+        pytest.skip(on(gitstack.host).gaming.skip_reason)
     assert member, problem(expected=f"{gitstack.host.name}'s Edge environment in the Edge group "
                            f"{edge_group(gitstack.name)}",
                            found=f"members {group.get('Endpoints')}: the host's agent does not deploy {gitstack.name}",
@@ -89,7 +89,7 @@ def test_edge_stack_deployed_from_git(gitstack, inventory, portainer, gaming_sta
 
 @pytest.mark.spec("GIT-EDGE-002", severity="high", fix=f"run {PHASES}: it recreates the Edge stack from the reference")
 @pytest.mark.each("gitstack", edge=True)
-def test_edge_stack_runs_the_reference(gitstack, inventory, secrets, portainer, gaming_state, reach, engine):
+def test_edge_stack_runs_the_reference(gitstack, inventory, secrets, portainer, on):
     """The file Portainer serves for the Edge stack is the stack's file at the reference's current commit (Portainer
     CE never re-clones: a push is deployed when bootstrap recreates the stack), and the host's agent reports it
     Running for the stack's current version."""
@@ -114,9 +114,9 @@ def test_edge_stack_runs_the_reference(gitstack, inventory, secrets, portainer, 
         found="another file (Portainer cloned an older commit, or the stack was edited in Portainer)",
         where=f"{portainer.where}, Edge stack {found['Id']}",
         fix=f"run {PHASES}: it recreates the Edge stack from {branch} (Portainer CE does not poll Edge stacks)")
-    reach(gitstack.host)  # the host-down policy: an Edge host that is off has nothing running to report
-    if _gaming(gitstack, gaming_state):
-        pytest.skip(gaming_state(gitstack.host).skip_reason)
+    on(gitstack.host)  # the host-down policy: an Edge host that is off has nothing running to report
+    if _gaming(gitstack, on):
+        pytest.skip(on(gitstack.host).gaming.skip_reason)
     status, error = last_status(found, _environment_id(portainer, gitstack.host))
     where = f"{portainer.where}, Edge stack {found['Id']} version {found.get('Version')}, {gitstack.host.name}'s agent"
     assert status != ERROR, problem(expected=f"{gitstack.name} running on {gitstack.host.name}",
@@ -130,7 +130,7 @@ def test_edge_stack_runs_the_reference(gitstack, inventory, secrets, portainer, 
     # The agent's status is its own claim (a public route takes it): what runs on the host must agree.
     try:
         services = list(load_stack(gitstack.name).services)
-        containers = engine(gitstack.host).containers.list(
+        containers = on(gitstack.host).docker.containers.list(
             all=True, filters={"label": f"com.docker.compose.project={gitstack.project}"})
     except DockerException as exc:
         pytest.fail(could_not_observe(f"the engine did not list the containers of {gitstack.project} ({exc})",

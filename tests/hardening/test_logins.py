@@ -20,12 +20,12 @@ LOGIN_FIX = ("turn the service's authentication back on (Grafana: GF_AUTH_ANONYM
 
 @pytest.mark.spec("HARD-AUTH-001", severity="critical", fix=LOGIN_FIX)
 @pytest.mark.each("fqdn", service__not=tuple(NO_LOGIN))  # no login to ask for: the report's accepted risks
-def test_api_refuses_anonymous(fqdn, inventory, service_up):
+def test_api_refuses_anonymous(fqdn, inventory, on):
     """The service's API, asked through its name without credentials, refuses (401/403, or Technitium's
     invalid-token), so that reaching the name is never enough to administer it; where the server tells visitors
     whether it asks for a login at all (Open WebUI's /api/config), it says it does."""
     service = fqdn.instance.service.name
-    service_up(fqdn.instance)  # off by design (an on-demand host off, gaming mode): skipped, as its other specs
+    on.service(fqdn.instance)  # off by design (an on-demand host off, gaming mode): skipped, as its other specs
     login = LOGINS.get(service)
     assert login is not None, (
         f"{service} ({fqdn.name}) has no known unauthenticated request: add what its API refuses to "

@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import could_not_observe, problem
-from homelab.checks.engine import as_root
 from homelab.checks.sshd import EFFECTIVE, differences, effective, matches, offered_wrongly, root_login
 from homelab.transport.ssh import SSHError, offered_auth
 
@@ -20,8 +19,8 @@ SSH_FIX = ("re-run bootstrap for the host's phase: it writes /etc/ssh/sshd_confi
            "reloads sshd; remove any earlier file or line that turns passwords back on")
 
 
-def _settings(host, access):
-    result = access.ssh.run(host, as_root(host.ssh.user, EFFECTIVE))
+def _settings(host, on):
+    result = on(host).run(EFFECTIVE, root=True)
     try:
         return effective(result.stdout)
     except ValueError as exc:
@@ -33,10 +32,10 @@ def _settings(host, access):
 
 @pytest.mark.spec("HARD-SSH-001", severity="critical", fix=SSH_FIX)
 @pytest.mark.each("host")
-def test_ssh_offers_keys_only(host, inventory, access, reach):
+def test_ssh_offers_keys_only(host, inventory, access, on):
     """A fresh SSH connection to the host is offered public-key authentication only: no password, no
     keyboard-interactive, and never a login without authentication."""
-    reach(host)  # the host-down policy, and the host key recorded where trust_on_first_use is on
+    on(host)  # the host-down policy, and the host key recorded where trust_on_first_use is on
     where = f"sshd on {host.name} ({host.address}:{host.ssh.port}), asked for user {host.ssh.user} from this machine"
     try:
         methods = offered_auth(host, inventory.settings, access.ssh.recorded)
@@ -44,7 +43,7 @@ def test_ssh_offers_keys_only(host, inventory, access, reach):
         pytest.fail(could_not_observe(str(exc), host.name, "a fresh SSH connection from this machine"), pytrace=False)
     wrong = offered_wrongly(methods)
     if wrong:
-        why = "; ".join(differences(host, _settings(host, access))) or "sshd -T shows the planned settings"
+        why = "; ".join(differences(host, _settings(host, on))) or "sshd -T shows the planned settings"
         pytest.fail(problem(expected="publickey only", found=f"{', '.join(methods) or 'none'} offered ({why})",
                             where=where, fix=SSH_FIX),
                     pytrace=False)
@@ -52,10 +51,10 @@ def test_ssh_offers_keys_only(host, inventory, access, reach):
 
 @pytest.mark.spec("HARD-SSH-002", severity="high", fix=SSH_FIX)
 @pytest.mark.each("host")
-def test_root_login_only_where_planned(host, access, reach):
+def test_root_login_only_where_planned(host, on):
     """sshd permits root to log in only on a host whose inventory SSH user is root, and then with a key only."""
-    reach(host)
-    have = _settings(host, access)["permitrootlogin"]
+    on(host)
+    have = _settings(host, on)["permitrootlogin"]
     want = root_login(host)
     assert matches(want, have), problem(expected=f"PermitRootLogin {want}", found=f"PermitRootLogin {have} (sshd -T)",
                        where=f"sshd on {host.name} ({host.address})", fix=SSH_FIX)

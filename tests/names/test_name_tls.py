@@ -117,11 +117,11 @@ def test_http_redirects_to_https(fqdn, inventory, http):
 
 @pytest.mark.spec("NAME-TLS-005", severity="medium", fix=HSTS_FIX)
 @pytest.mark.each("fqdn")
-def test_hsts_sent(fqdn, inventory, service_up):
+def test_hsts_sent(fqdn, inventory, on):
     """Over verified TLS, NPM's answer for the name carries Strict-Transport-Security with a max-age of at least
     180 days, so a browser never falls back to plain HTTP for it. Asked of the service behind NPM, so skipped
     while it is off by design (an on-demand host off: NPM would wait on it)."""
-    service_up(fqdn.instance)
+    on.service(fqdn.instance)
     npm = service_host(inventory, "npm")
     answer = _get_by_name(inventory, npm, fqdn.name)
     header = answer.headers.get("strict-transport-security", "")
@@ -134,10 +134,10 @@ def test_hsts_sent(fqdn, inventory, service_up):
 
 @pytest.mark.spec("NAME-PROXY-001", severity="medium", fix=PROXY_FIX)
 @pytest.mark.each("fqdn")
-def test_name_proxied_to_service(fqdn, inventory, service_up):
+def test_name_proxied_to_service(fqdn, inventory, on):
     """Through NPM (TLS verified), each name reaches its service: no 502/504 from the proxy. Skipped while the
     service is off by design (its on-demand host off, a worker's GPU stack in gaming mode)."""
-    service_up(fqdn.instance)
+    on.service(fqdn.instance)
     npm = service_host(inventory, "npm")
     answer = _get_by_name(inventory, npm, fqdn.name)
     upstream = fqdn.instance.service.upstream

@@ -32,10 +32,10 @@ def test_host_name_resolves(host, inventory, resolver):
 
 @pytest.mark.spec("P1-DNS-003", severity="critical", fix=ACL)
 @pytest.mark.each("source", kind=("guest", "wan"))
-def test_no_open_resolver(source, reachability, reach):
+def test_no_open_resolver(source, reachability, on):
     """Technitium does not resolve names outside its zones for the guest network or the internet."""
     server = reachability.dns_server_address(source)
-    answer = observed_answer(reachability, source, reach)
+    answer = observed_answer(reachability, source, on)
     fix = ACL
     if source.kind == "wan":
         fix = (f"the router forwards 53/udp of {server} to Technitium: remove that port forward (DNS is LAN/VPN "
@@ -45,10 +45,10 @@ def test_no_open_resolver(source, reachability, reach):
         where=f"a recursive query from {source.name} to {server}:53/udp", fix=fix)
 
 
-def observed_answer(reachability, source, reach):
+def observed_answer(reachability, source, on):
     """The answer `source` got to the recursive query, or this spec fails: a query that could not be made
     (no python3 there, empty output) is no evidence either way."""
-    output = reachability.recursive_query(source, reach)
+    output = reachability.recursive_query(source, on)
     try:
         return parse_answer(output)
     except ValueError as exc:
@@ -57,11 +57,11 @@ def observed_answer(reachability, source, reach):
 
 @pytest.mark.spec("P1-NET-010", severity="high", fix=f"DNS is served to LAN and VPN only; {DOCKER_USER}")
 @pytest.mark.each("source", origin=("host", "vantage"))
-def test_technitium_dns_udp(source, inventory, reachability, reach):
+def test_technitium_dns_udp(source, inventory, reachability, on):
     """Technitium's DNS port 53/udp answers (even REFUSED) from the LAN and the VPN only."""
     host = service_host(inventory, "technitium")
     server = reachability.dns_server_address(source)
-    answered = observed_answer(reachability, source, reach).rcode is not None
+    answered = observed_answer(reachability, source, on).rcode is not None
     allowed = may_connect(inventory, source, host, 53, "udp")
     MATRIX.record(Cell("public address" if source.kind == "wan" else host.name, "technitium 53/udp", source.name,
                        "open" if allowed else "closed", "answers" if answered else "no answer", answered == allowed))

@@ -17,9 +17,9 @@ NO_TCP = (f"remove every tcp:// host from dockerd: `hosts` in {DAEMON_JSON}, `-H
 @pytest.mark.spec("P1-DOCKER-001", severity="critical",
                   fix="install Docker Engine and the compose v2 plugin (apt install docker-ce docker-compose-plugin)")
 @pytest.mark.each("host", role="platform")
-def test_engine_up_with_compose_v2(host, infra):
+def test_engine_up_with_compose_v2(host, on):
     """The platform VM's Docker engine answers, and `docker compose` (v2) is installed."""
-    shell = infra(host)
+    shell = on(host).infra
     engine = shell.run("docker version --format '{{.Server.Version}}'")
     compose = shell.run("docker compose version --short")
     found = f"engine: {engine.stdout.strip() or engine.stderr.strip()}; compose: " \
@@ -32,15 +32,14 @@ def test_engine_up_with_compose_v2(host, infra):
 
 @pytest.mark.spec("P1-DOCKER-002", severity="critical", fix=NO_TCP)
 @pytest.mark.each("host", role="platform")
-def test_dockerd_not_configured_for_tcp(host, reach, access):
+def test_dockerd_not_configured_for_tcp(host, on):
     """dockerd is not told to listen on TCP (-H flags, daemon.json `hosts`) and holds no listening TCP socket."""
-    reach(host)
-    expect_dockerd_unix_only(host, access.ssh, NO_TCP)
+    expect_dockerd_unix_only(on(host), NO_TCP)
 
 
 @pytest.mark.spec("P1-DOCKER-003", severity="critical", fix=NO_TCP)
 @pytest.mark.each("source")
 @pytest.mark.parametrize("port", [2375, 2376])
-def test_docker_api_closed(source, port, inventory, reachability, reach):
+def test_docker_api_closed(source, port, inventory, reachability, on):
     """The Docker API (TCP 2375 and 2376) answers from nowhere: not the LAN, a host, the VPN, guest or WAN."""
-    expect_reach(reachability, reach, source, inventory.platform_host, port, "Docker API", allowed=False)
+    expect_reach(reachability, on, source, inventory.platform_host, port, "Docker API", allowed=False)

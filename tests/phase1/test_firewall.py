@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from homelab.checks.ufw import default_deny_problem
+from homelab.checks.ufw import expect_default_deny
 
 pytestmark = pytest.mark.phase1
 
@@ -16,8 +16,7 @@ pytestmark = pytest.mark.phase1
 @pytest.mark.spec("P1-FW-001", severity="critical",
                   fix="`sudo ufw default deny incoming && sudo ufw enable` (re-run `python -m bootstrap phase1`)")
 @pytest.mark.each("host", role="platform")
-def test_ufw_active_default_deny(host, reach, reachability):
+def test_ufw_active_default_deny(host, on, reachability):
     """ufw is active on the platform VM with the default policy `deny (incoming)`."""
-    reach(host)
-    found = default_deny_problem(reachability.ufw(host), host.name)
-    assert found is None, found
+    on(host)
+    expect_default_deny(lambda: reachability.ufw(host), host)

@@ -25,16 +25,16 @@ pytestmark = pytest.mark.phase1
 DEPLOY = "deploy the stack: `python -m bootstrap phase1` (docker compose up -d in the stack directory)"
 
 
-def container_of(instance, engine):
+def container_of(instance, on):
     __tracebackhide__ = True
-    return expect_container(instance, engine, DEPLOY)
+    return expect_container(instance, on(instance.host).docker, DEPLOY)
 
 
 @pytest.mark.spec("P1-STACK-001", severity="critical", fix=DEPLOY)
 @pytest.mark.each("instance", stack="platform")
-def test_container_running(instance, engine):
+def test_container_running(instance, on):
     """Each platform service has a running container."""
-    _, container = container_of(instance, engine)
+    _, container = container_of(instance, on)
     assert container.status == "running", problem(
         expected="running", found=container.status, where=f"container {container.name} on {instance.host.name}",
         fix=f"`docker start {container.name}`, then read `docker logs {container.name}`; or {DEPLOY}")
@@ -43,9 +43,9 @@ def test_container_running(instance, engine):
 @pytest.mark.spec("P1-STACK-002", severity="high",
                   fix="read `docker inspect --format '{{json .State.Health}}' NAME` and fix what the check reports")
 @pytest.mark.each("instance", stack="platform")
-def test_container_healthy(instance, engine):
+def test_container_healthy(instance, on):
     """Each platform container is healthy, or running where the stack documents `homelab.healthcheck: none`."""
-    svc, container = container_of(instance, engine)
+    svc, container = container_of(instance, on)
     exempt = exempt_from_health(svc)
     found = health(container) if container.status == "running" and not exempt else container.status
     assert found == ("running" if exempt else "healthy"), problem(
@@ -56,9 +56,9 @@ def test_container_healthy(instance, engine):
 
 @pytest.mark.spec("P1-STACK-003", severity="medium", fix="give the service `restart: unless-stopped` and redeploy")
 @pytest.mark.each("instance", stack="platform")
-def test_container_restart_policy(instance, engine):
+def test_container_restart_policy(instance, on):
     """Each platform container restarts by itself (policy unless-stopped or always)."""
-    _, container = container_of(instance, engine)
+    _, container = container_of(instance, on)
     policy = restart_policy(container)
     assert policy in RESTART_OK, problem(
         expected=" or ".join(RESTART_OK), found=policy, where=f"container {container.name} on {instance.host.name}",
@@ -68,9 +68,9 @@ def test_container_restart_policy(instance, engine):
 @pytest.mark.spec("P1-STACK-004", severity="high",
                   fix="redeploy the stack so each container runs the image pinned in stacks/ (no manual re-tagging)")
 @pytest.mark.each("instance", stack="platform")
-def test_container_image_pinned(instance, engine, inventory):
+def test_container_image_pinned(instance, on, inventory):
     """Each platform container runs the image pinned in stacks/ (through settings.image_map): no drift."""
-    svc, container = container_of(instance, engine)
+    svc, container = container_of(instance, on)
     wanted = pinned_image(inventory, svc)
     found = container.attrs["Config"]["Image"]
     assert found == wanted, problem(
@@ -83,15 +83,15 @@ def test_container_image_pinned(instance, engine, inventory):
                   fix="`chmod 600 .env` (or 640, group of the deploy user) in the stack directory, owned by root "
                       "or the SSH user")
 @pytest.mark.each("host", stack="platform")
-def test_stack_env_private(host, engine, access, inventory):
+def test_stack_env_private(host, on, inventory):
     """The platform stack's `.env` on the host is readable by its owner (and group) only: mode 600 or 640."""
     first = next(Instance(s, h) for s, h in inventory.instances() if h == host and s.stack == "platform")
-    _, container = container_of(first, engine)
+    _, container = container_of(first, on)
     path = env_file_of(container)
     assert path, problem(expected="a compose project with an env file", found="no compose labels", where=container.name,
                          fix=DEPLOY)
     try:
-        found = read_stat(access.ssh.run(host, stat_command(path, host.ssh.user)))
+        found = read_stat(on(host).run(stat_command(path, host.ssh.user)))
     except Unobserved as exc:
         pytest.fail(could_not_observe(str(exc), host.name, f"`stat {path}` as root over SSH as {host.ssh.user}"),
                     pytrace=False)

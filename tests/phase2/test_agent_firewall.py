@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import problem
-from homelab.checks.ufw import default_deny_problem
+from homelab.checks.ufw import expect_default_deny
 from homelab.model import firewall
 
 pytestmark = pytest.mark.phase2
@@ -19,18 +19,13 @@ BOOTSTRAP = "re-run `python -m bootstrap phase2`"
 GO = "/boot/config/go"
 
 
-def as_root(host, command: str) -> str:
-    return command if host.ssh.user == "root" else f"sudo -n {command}"
-
-
 @pytest.mark.spec("P2-FW-001", severity="critical",
                   fix=f"{BOOTSTRAP}: it restores the HOMELAB-DOCKER chain and DOCKER-USER's jump to it")
 @pytest.mark.each("host", stack="agent")
-def test_agent_host_docker_user_chain(host, inventory, access, reach):
+def test_agent_host_docker_user_chain(host, inventory, on):
     """DOCKER-USER jumps first to HOMELAB-DOCKER, whose rules are exactly the inventory's exposure policy."""
-    reach(host)
-    out = access.ssh.run(host, as_root(host, f"sh -c 'iptables -S DOCKER-USER; echo ---; "
-                                              f"iptables -S {firewall.CHAIN} 2>&1'")).stdout
+    out = on(host).read(f"iptables -S DOCKER-USER && echo --- && {{ iptables -S {firewall.CHAIN} 2>&1 || true; }}",
+                        root=True, what="iptables -S DOCKER-USER")
     docker_user, _, chain = out.partition("---\n")
     jumps = [line for line in docker_user.splitlines() if line.startswith("-A")][:1]
     rules = [line for line in chain.splitlines() if line.startswith("-A")]
@@ -52,19 +47,17 @@ def test_agent_host_docker_user_chain(host, inventory, access, reach):
 @pytest.mark.spec("P2-FW-002", severity="critical",
                   fix="`sudo ufw default deny incoming && sudo ufw enable` (re-run `python -m bootstrap phase2`)")
 @pytest.mark.each("host", stack="agent", platform="proxmox-vm")
-def test_agent_host_ufw_active(host, reach, reachability):
+def test_agent_host_ufw_active(host, on, reachability):
     """ufw is active with default deny (incoming) on each Proxmox Docker VM."""
-    reach(host)
-    found = default_deny_problem(reachability.ufw(host), host.name)
-    assert found is None, found
+    on(host)
+    expect_default_deny(lambda: reachability.ufw(host), host)
 
 
 @pytest.mark.spec("P2-FW-003", severity="high", fix=f"{BOOTSTRAP}: it writes the rules into {GO}")
 @pytest.mark.each("host", stack="agent", platform="unraid")
-def test_unraid_rules_persisted(host, inventory, access, reach):
+def test_unraid_rules_persisted(host, inventory, on):
     """On Unraid the DOCKER-USER and INPUT rules are in /boot/config/go, so that they survive a reboot."""
-    reach(host)
-    go = access.ssh.run(host, as_root(host, f"cat {GO}")).stdout
+    go = on(host).read(f"cat {GO}", root=True, what=GO)
     block = firewall.go_snippet(firewall.unraid_block(inventory, host))
     state = "the current block" if block in go else "an outdated block" if firewall.BEGIN in go else "no block"
     assert state == "the current block", problem(

@@ -55,9 +55,9 @@ def test_environment_group_and_tags(host, inventory, portainer):
 @pytest.mark.spec("P2-PT-003", severity="critical",
                   fix="start the agent, let the platform VM reach 9001, and use the same AGENT_SECRET on both sides")
 @pytest.mark.each("host", role=MANAGED)
-def test_environment_up(host, inventory, portainer, access, reach):
+def test_environment_up(host, inventory, portainer, access, on):
     """Portainer marks the host's environment up after a fresh snapshot (it can reach and read its engine)."""
-    reach(host)  # a host that is down: the host-down policy
+    on(host)  # a host that is down: the host-down policy
     want = wanted(inventory, host)
     found = environment(portainer, want)
     status = portainer.status_after_snapshot(found, among=access.answering())

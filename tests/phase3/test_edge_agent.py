@@ -33,10 +33,9 @@ AGENT = "portainer-edge-agent"  # the compose service (and container) of stacks/
 
 @pytest.mark.spec("P3-EDGE-001", severity="high", fix=DEPLOY)
 @pytest.mark.each("instance", service="portainer-edge-agent")
-def test_edge_agent_running(instance, engine, reach):
+def test_edge_agent_running(instance, on):
     """The Portainer Edge agent container runs on every GPU worker that is on."""
-    reach(instance.host)
-    _, container = expect_container(instance, engine, DEPLOY)
+    _, container = expect_container(instance, on(instance.host).docker, DEPLOY)
     assert container.status == "running", problem(
         expected="running", found=container.status, where=f"container {container.name} on {instance.host.name}",
         fix=f"`docker start {container.name}`; or {DEPLOY}")
@@ -45,10 +44,9 @@ def test_edge_agent_running(instance, engine, reach):
 @pytest.mark.spec("P3-EDGE-002", severity="critical",
                   fix="remove `ports:` from stacks/edge-agent: an Edge agent dials out to Portainer and needs no port")
 @pytest.mark.each("instance", service="portainer-edge-agent")
-def test_edge_agent_publishes_nothing(instance, engine, reach):
+def test_edge_agent_publishes_nothing(instance, on):
     """The Edge agent container publishes no port: Edge agents only dial out."""
-    reach(instance.host)
-    _, container = expect_container(instance, engine, DEPLOY)
+    _, container = expect_container(instance, on(instance.host).docker, DEPLOY)
     found = published_ports(container)
     assert not found, problem(expected="no published port", found=", ".join(sorted(found)),
                               where=f"container {container.name} on {instance.host.name}", fix="remove the ports from "
@@ -59,20 +57,20 @@ def test_edge_agent_publishes_nothing(instance, engine, reach):
                   fix="close 9001 on the worker: no agent port on a GPU worker (Windows firewall and WSL2 alike)")
 @pytest.mark.each("host", stack="edge-agent")
 @pytest.mark.each("source")
-def test_worker_agent_port_closed(host, source, reachability, reach):
+def test_worker_agent_port_closed(host, source, reachability, on):
     """No agent port (9001) answers on a GPU worker, from anywhere: its Edge agent dials out instead."""
-    expect_reach(reachability, reach, source, host, 9001, "agent port", allowed=False)
+    expect_reach(reachability, on, source, host, 9001, "agent port", allowed=False)
 
 
-def agent_edge_id(engine, host) -> str | None:
+def agent_edge_id(on, host) -> str | None:
     """The EDGE_ID the worker's Edge agent container runs with (None when there is no such container)."""
-    container = find_container(engine(host), compose_service("edge-agent", AGENT), "edge-agent")
+    container = find_container(on(host).docker, compose_service("edge-agent", AGENT), "edge-agent")
     return env_value(container, "EDGE_ID") if container is not None else None
 
 
-def edge_environment(portainer, inventory, host, reach):
+def edge_environment(portainer, inventory, host, on):
     __tracebackhide__ = True
-    reach(host)
+    on(host)
     want = wanted(inventory, host)
     found = portainer.environments().get(want.name)
     if found is None:
@@ -83,9 +81,9 @@ def edge_environment(portainer, inventory, host, reach):
 
 @pytest.mark.spec("P3-EDGE-004", severity="high", fix="re-run `python -m bootstrap phase3` with the worker on")
 @pytest.mark.each("host", stack="edge-agent")
-def test_edge_environment_registered(host, inventory, portainer, reach):
+def test_edge_environment_registered(host, inventory, portainer, on):
     """Portainer has the worker's Edge environment, named after it, in the inventory's group with its tags."""
-    want, found = edge_environment(portainer, inventory, host, reach)
+    want, found = edge_environment(portainer, inventory, host, on)
     diffs = identity_differences(want, found) + placement_differences(want, found, portainer.groups(),
                                                                       portainer.tags())
     assert not diffs, problem(expected=f"{want}, group {host.portainer.group}, tags {', '.join(host.portainer.tags)}",
@@ -97,9 +95,9 @@ def test_edge_environment_registered(host, inventory, portainer, reach):
 @pytest.mark.spec("P3-EDGE-005", severity="high",
                   fix="start the Edge agent (`docker start portainer-edge-agent`) and let it reach Portainer")
 @pytest.mark.each("host", stack="edge-agent")
-def test_edge_checkin_recent(host, inventory, portainer, reach, engine):
+def test_edge_checkin_recent(host, inventory, portainer, on):
     """The worker's Edge agent checked in within twice its check-in interval + 20 s (Portainer's heartbeat)."""
-    want, found = edge_environment(portainer, inventory, host, reach)
+    want, found = edge_environment(portainer, inventory, host, on)
     assert found["Type"] == EDGE, problem(expected="an Edge environment", found=f"type {found['Type']}",
                                           where=want.name, fix="see P3-EDGE-004")
     interval = int(found.get("EdgeCheckinInterval") or CHECKIN_DEFAULT)
@@ -107,7 +105,7 @@ def test_edge_checkin_recent(host, inventory, portainer, reach, engine):
     limit = 2 * interval + SLACK
     age = now - last if last else None
     fresh = age is not None and age <= limit
-    mismatch = None if fresh else edge_id_mismatch(found, agent_edge_id(engine, host))
+    mismatch = None if fresh else edge_id_mismatch(found, agent_edge_id(on, host))
     assert not mismatch, problem(
         expected=f"the agent's EDGE_ID to be the Edge ID Portainer holds, and a check-in within {limit} s",
         found=mismatch, where=f"{portainer.where}, Edge environment {want.name}; container {AGENT} on {host.name}",
@@ -128,11 +126,11 @@ VERIFY_FIX = ("give Portainer a name (services.portainer: fqdn) so agents poll i
 @pytest.mark.hardening
 @pytest.mark.spec("P3-EDGE-006", severity="high", fix=VERIFY_FIX)
 @pytest.mark.each("host", stack="edge-agent")
-def test_edge_agent_verifies_portainer(host, inventory, portainer, engine, reach):
+def test_edge_agent_verifies_portainer(host, inventory, portainer, on):
     """The Edge agent polls Portainer with TLS verification on (EDGE_INSECURE_POLL off), at a URL whose certificate
     verifies against the CAs the agent is given: so nobody on the path can answer its polls as Portainer."""
-    want, found = edge_environment(portainer, inventory, host, reach)
-    container = find_container(engine(host), compose_service("edge-agent", AGENT), "edge-agent")
+    want, found = edge_environment(portainer, inventory, host, on)
+    container = find_container(on(host).docker, compose_service("edge-agent", AGENT), "edge-agent")
     assert container is not None, problem(expected="the Edge agent container", found="none", where=host.name,
                                           fix=DEPLOY)
     insecure = (env_value(container, "EDGE_INSECURE_POLL") or "0").lower() in ("1", "true")

@@ -29,32 +29,32 @@ def port_of(inventory, service: str) -> int:
 @pytest.mark.spec("P4-NET-001", severity="high", fix=f"node-exporter is for LAN and VPN only; {DOCKER_USER}")
 @pytest.mark.each("host", stack="exporters")
 @pytest.mark.each("source")
-def test_node_exporter_exposure(host, source, inventory, reachability, reach):
+def test_node_exporter_exposure(host, source, inventory, reachability, on):
     """node-exporter (9100) on each Docker host answers from LAN and VPN (Prometheus on the platform VM among
     them), and not from the guest network or the internet."""
-    expect_reach(reachability, reach, source, host, port_of(inventory, "node-exporter"), "node-exporter")
+    expect_reach(reachability, on, source, host, port_of(inventory, "node-exporter"), "node-exporter")
 
 
 @pytest.mark.spec("P4-NET-002", severity="high", fix=f"cAdvisor is for LAN and VPN only; {DOCKER_USER}")
 @pytest.mark.each("host", stack="exporters")
 @pytest.mark.each("source")
-def test_cadvisor_exposure(host, source, inventory, reachability, reach):
+def test_cadvisor_exposure(host, source, inventory, reachability, on):
     """cAdvisor (8080) on each Docker host answers from LAN and VPN, and not from the guest network or the
     internet."""
-    expect_reach(reachability, reach, source, host, port_of(inventory, "cadvisor"), "cAdvisor")
+    expect_reach(reachability, on, source, host, port_of(inventory, "cadvisor"), "cAdvisor")
 
 
 @pytest.mark.spec("P4-NET-003", severity="high", fix=f"Prometheus is for LAN and VPN only; {DOCKER_USER}")
 @pytest.mark.each("host", stack="monitoring")
 @pytest.mark.each("source")
-def test_prometheus_exposure(host, source, inventory, reachability, reach):
+def test_prometheus_exposure(host, source, inventory, reachability, on):
     """Prometheus (9090) answers from LAN and VPN, and not from the guest network or the internet."""
-    expect_reach(reachability, reach, source, host, port_of(inventory, "prometheus"), "Prometheus")
+    expect_reach(reachability, on, source, host, port_of(inventory, "prometheus"), "Prometheus")
 
 
 @pytest.mark.spec("P4-NET-004", severity="high", fix=f"Grafana is for LAN and VPN only; {DOCKER_USER}")
 @pytest.mark.each("host", stack="monitoring")
 @pytest.mark.each("source")
-def test_grafana_exposure(host, source, inventory, reachability, reach):
+def test_grafana_exposure(host, source, inventory, reachability, on):
     """Grafana (3000) answers from LAN and VPN, and not from the guest network or the internet."""
-    expect_reach(reachability, reach, source, host, port_of(inventory, "grafana"), "Grafana")
+    expect_reach(reachability, on, source, host, port_of(inventory, "grafana"), "Grafana")

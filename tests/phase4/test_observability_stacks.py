@@ -23,10 +23,10 @@ def deploy(instance) -> str:
 
 @pytest.mark.spec("P4-STACK-001", severity="high", fix=DEPLOY)
 @pytest.mark.each("instance", stack=STACKS)
-def test_container_running(instance, engine):
+def test_container_running(instance, on):
     """Prometheus and Grafana on the platform VM, node-exporter and cAdvisor on every Docker host run, and are
     healthy."""
-    _, container = expect_container(instance, engine, deploy(instance))
+    _, container = expect_container(instance, on(instance.host).docker, deploy(instance))
     found = health(container) if container.status == "running" else container.status
     assert found in ("healthy", "none"), problem(
         expected="running and healthy", found=found, where=f"container {container.name} on {instance.host.name}",
@@ -35,13 +35,13 @@ def test_container_running(instance, engine):
 
 @pytest.mark.spec("P4-STACK-002", severity="medium", fix="redeploy so each container runs the image pinned in stacks/")
 @pytest.mark.each("instance", stack=STACKS)
-def test_container_pinned(instance, engine, inventory):
+def test_container_pinned(instance, on, inventory):
     """Each observability container runs the image pinned in its stack (through settings.image_map) and restarts
     by itself."""
-    svc, container = expect_container(instance, engine, deploy(instance))
+    svc, container = expect_container(instance, on(instance.host).docker, deploy(instance))
     wanted, found = pinned_image(inventory, svc), container.attrs["Config"]["Image"]
     policy = restart_policy(container)
-    ok = runs_image(engine(instance.host), container, wanted) and policy in ("unless-stopped", "always")
+    ok = runs_image(on(instance.host).docker, container, wanted) and policy in ("unless-stopped", "always")
     assert ok, problem(
         expected=f"image {wanted}, restart unless-stopped", found=f"image {found}, restart {policy}",
         where=f"container {container.name} on {instance.host.name}",
@@ -51,9 +51,9 @@ def test_container_pinned(instance, engine, inventory):
 @pytest.mark.spec("P4-STACK-003", severity="high",
                   fix="publish only the inventory's ports (stacks/monitoring, stacks/exporters) and redeploy")
 @pytest.mark.each("instance", stack=STACKS)
-def test_container_publishes_only_its_ports(instance, engine):
+def test_container_publishes_only_its_ports(instance, on):
     """Each observability container publishes exactly the inventory's ports: no second way in."""
-    _, container = expect_container(instance, engine, deploy(instance))
+    _, container = expect_container(instance, on(instance.host).docker, deploy(instance))
     wanted = {f"{p.port}/{p.protocol}" for p in instance.service.ports}
     found = published_ports(container)
     assert found == wanted, problem(

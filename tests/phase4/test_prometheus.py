@@ -14,7 +14,6 @@ import pytest
 
 from homelab.checks import problem
 from homelab.checks.engine import expect_container
-from homelab.checks.observability import why_down
 from homelab.model import monitoring
 
 pytestmark = pytest.mark.phase4
@@ -50,12 +49,12 @@ def test_prometheus_ready(instance, http):
 @pytest.mark.spec("P4-PROM-002", severity="high", fix=TARGETS_FIX)
 @pytest.mark.each("instance", service="prometheus")
 @pytest.mark.parametrize("job", list(monitoring.JOBS))
-def test_file_sd_targets_from_inventory(instance, job, inventory, engine, access):
+def test_file_sd_targets_from_inventory(instance, job, inventory, on):
     """The file_sd file of each job (node, cadvisor) lists every host of the inventory with the exporters stack,
     at its address and port, labelled with its host, role and availability: nothing missing, nothing extra."""
-    _, container = expect_container(instance, engine, f"deploy the monitoring stack: {PHASE4}")
+    _, container = expect_container(instance, on(instance.host).docker, f"deploy the monitoring stack: {PHASE4}")
     path = f"{config_source(container) or '(no ' + CONFIG_DIR + ' mount)'}/targets/{job}-inventory.json"
-    text = access.ssh.run(instance.host, f"cat {shlex.quote(path)} 2>&1").stdout
+    text = on(instance.host).run(f"cat {shlex.quote(path)} 2>&1").stdout
     try:
         found = {t: g.get("labels", {}) for g in json.loads(text) for t in g.get("targets", [])}
     except (ValueError, AttributeError, TypeError):
@@ -74,7 +73,7 @@ def test_file_sd_targets_from_inventory(instance, job, inventory, engine, access
 @pytest.mark.spec("P4-PROM-003", severity="high",
                   fix="start the exporter on the host, let the platform VM reach its port, re-run bootstrap phase 4")
 @pytest.mark.each("instance", stack="exporters")
-def test_target_up(instance, inventory, prometheus, access):
+def test_target_up(instance, inventory, prometheus, on):
     """Prometheus scrapes each exporter of each host successfully (its target is `up`); a target of an on-demand
     host that is off is reported as such, not failed."""
     target = monitoring.target_for(inventory, instance.service, instance.host)
@@ -82,7 +81,7 @@ def test_target_up(instance, inventory, prometheus, access):
     seen = prometheus.targets().get((target.job, target.address))
     if seen is not None and seen.health == "up":
         return
-    reason = why_down(access, instance.host, instance.service.stack)
+    reason = on.off_by_design(instance)
     if reason:
         pytest.skip(f"{target.job} target {target.address}: {reason}")
     where = f"Prometheus at {prometheus.url}, job {target.job}"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import problem
-from homelab.checks.observability import why_down
 from homelab.model import monitoring
 
 pytestmark = pytest.mark.phase4
@@ -44,14 +43,14 @@ def test_monitor_configured(monitored, kuma):
 
 @pytest.mark.spec("P4-KUMA-002", severity="high",
                   fix="start the service (its stack's phase of bootstrap), and let the platform VM reach its port")
-def test_monitor_up(monitored, kuma, access):
+def test_monitor_up(monitored, kuma, on):
     """Each service instance's monitor says it is up (Uptime Kuma's last check succeeded)."""
     instance = monitored
     spec = planned(instance)
     state = kuma.states().get(spec.name)
     if state == "up":
         return
-    reason = why_down(access, instance.host, instance.service.stack)
+    reason = on.off_by_design(instance)
     if reason:
         pytest.skip(f"monitor {spec.name}: {reason}")
     if state is None:
