@@ -34,7 +34,7 @@ test: setup lint ## the project's own tests, the lab included
 	$(BIN)/pytest -m static --no-reports -q
 	bash scripts/ensure-host-packages.sh
 	bash lab/scripts/ensure-docker.sh
-	$(BIN)/pytest selftests
+	$(BIN)/pytest selftests --durations=30  # the slowest 30 in the log: where make test spends its time
 
 lab: setup ## install and start Docker if needed, then bring the lab up
 	@start=$$(date +%s); bash lab/scripts/ensure-docker.sh && $(BIN)/lab up && \

@@ -1,4 +1,9 @@
-"""The first step on every host: the Docker engine and compose v2 (installed with apt if absent)."""
+"""The first step on every host: the Docker engine (25 or later) and compose v2 (installed with apt if absent).
+
+Engine 25 is the floor: the stacks' healthchecks use `start_interval` (a container is healthy seconds after it is
+ready, not after its first 30 s interval), and the GPU workers request their GPU through CDI. An older engine
+stops bootstrap with one line saying what to upgrade, before any stack is deployed.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +19,24 @@ INSTALL = ("export DEBIAN_FRONTEND=noninteractive; apt-get update -q && apt-get 
            "{ systemctl enable --now docker 2>/dev/null || service docker start; }")
 
 
+MINIMUM = 25
+
+
+def too_old(version: str) -> bool:
+    """Whether `docker version`'s server version (`26.1.5+dfsg1`, `24.0.7`) is below MINIMUM."""
+    major = version.strip().split(".", 1)[0]
+    return major.isdigit() and int(major) < MINIMUM
+
+
 def steps(remote: Remote) -> list[Step]:
     def check() -> bool:
-        return remote.try_run(CHECK).ok
+        result = remote.try_run(CHECK)
+        if result.ok and too_old(result.stdout.splitlines()[0]):
+            upgrade = ("upgrade to Unraid 7 or later" if remote.host.platform == "unraid" else
+                       "install Docker's own packages (docker-ce, docker-compose-plugin)")
+            raise StepFailed(f"Docker Engine {result.stdout.splitlines()[0].strip()} on {remote.host.name} is older "
+                             f"than {MINIMUM}, which the stacks need (healthcheck start_interval, CDI): {upgrade}")
+        return result.ok
 
     def apply() -> None:
         if remote.host.platform == "unraid":

@@ -42,6 +42,8 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
             continue
         on.append(host)
         found.append(tuple(host_steps(Remote(inventory, secrets, pool, host), access)))
-    edge = edgestacks.steps(inventory, secrets, pool, access, (EXPORTERS,))  # the Edge hosts' exporters
-    return [Parallel(tuple(found)), *edge, *proxy.steps(inventory, secrets, pool, phase=PHASE),
+    # The Edge hosts' exporters: Portainer and the Edge agents do that work, so it runs beside the hosts' groups,
+    # its health waits overlapping theirs.
+    edge = tuple(edgestacks.steps(inventory, secrets, pool, access, (EXPORTERS,)))
+    return [Parallel((*found, edge)), *proxy.steps(inventory, secrets, pool, phase=PHASE),
             *kuma.steps(inventory, secrets), targets_step(inventory, on)]
