@@ -102,14 +102,12 @@ def scale_to(extra: int) -> None:
 
 def forget_removed_environments() -> None:
     """Portainer still lists the extra agents removed by scaling back: delete those the inventory lost."""
-    from homelab.clients.portainer import FINGERPRINT_VAR, PORT, TOKEN_VAR, Portainer
+    from homelab.clients import connect
     from homelab.model.secrets import Secrets
 
     inventory = load_inventory(INVENTORY)
     secrets = Secrets(inventory.secrets, inventory.settings.env_file)
-    portainer = Portainer.pinned(str(inventory.platform_host.address), secrets.get(FINGERPRINT_VAR),
-                                 port=inventory.upstream_port("portainer", PORT), api_key=secrets.get(TOKEN_VAR),
-                                 timeout=10)
+    portainer = connect.portainer(inventory, secrets, timeout=10)
     try:
         for endpoint in portainer.endpoints():
             if endpoint["Name"] not in inventory.hosts:

@@ -9,9 +9,12 @@ import socket
 import textwrap
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from homelab.model.inventory import Inventory
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,6 +43,20 @@ markers =
 
 HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAzoDnt+rjPJu5k3hJXnLwt57wibA+ccrz1WTb9ZT32b"
 PLANTED = "pl4nted-s3cret-value-0042"
+
+
+def lab_inventory_in(directory: Path) -> Inventory:
+    """The inventory `lab up` writes, built from the seed with stand-in host keys in `directory` (no Docker
+    needed)."""
+    import yaml
+
+    from homelab.model.inventory_loader import load_inventory
+    from lab import inventory as lab_inventory
+
+    names = [m.name for m in (*lab_inventory.hosts(), *lab_inventory.VANTAGES)] + ["router"]
+    path = directory / "inventory.yaml"
+    path.write_text(yaml.safe_dump(lab_inventory.build(dict.fromkeys(names, HOST_KEY), {})))
+    return load_inventory(path)
 
 
 def closed_port() -> int:

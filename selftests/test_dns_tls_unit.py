@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from spec_project import lab_inventory_in
 
 from bootstrap.phase1 import dns
 from bootstrap.services import proxy
@@ -29,10 +29,8 @@ from homelab.model.certs import Authority, CertError, Leaf, issue_leaf, load_aut
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
 from homelab.model.secrets import Secrets
-from lab import inventory as lab_inventory
 
 ROOT = Path(__file__).parents[1]
-HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAzoDnt+rjPJu5k3hJXnLwt57wibA+ccrz1WTb9ZT32b"
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +41,7 @@ def example() -> Inventory:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Inventory:
     """The inventory `lab up` writes, built from the seed with stand-in host keys (no Docker needed)."""
-    names = [m.name for m in (*lab_inventory.hosts(), *lab_inventory.VANTAGES)] + ["router"]
-    path = tmp_path_factory.mktemp("lab") / "inventory.yaml"
-    path.write_text(yaml.safe_dump(lab_inventory.build(dict.fromkeys(names, HOST_KEY), {})))
-    return load_inventory(path)
+    return lab_inventory_in(tmp_path_factory.mktemp("lab"))
 
 
 def plan_of(inventory: Inventory) -> dict[str, str]:

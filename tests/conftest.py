@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from homelab.checks.portainer import PortainerView
+from homelab.clients import connect
 from homelab.clients.npm import Npm, NpmError
 
 
@@ -29,15 +30,7 @@ def npm(inventory, secrets) -> Iterator[Npm]:
 
 def open_npm(inventory, secrets) -> Npm:
     """A logged-in NPM client; a login that fails or an API that does not answer fails the spec, in one line."""
-    from homelab.checks.reach import service_host
-
-    service = inventory.services["npm"]
-    admin = next(p.port for p in service.ports if service.upstream and p.port == service.upstream.port)
-    address = service_host(inventory, "npm").address
-    client = Npm(f"http://{address}:{admin}", timeout=inventory.settings.connect_timeout * 3)
     try:
-        client.login(secrets.get("NPM_ADMIN_EMAIL"), secrets.get("NPM_ADMIN_PASSWORD"))
+        return connect.npm(inventory, secrets)
     except NpmError as exc:
-        client.close()
         pytest.fail(f"could not observe: NPM's admin API refused the login or did not answer: {exc}", pytrace=False)
-    return client

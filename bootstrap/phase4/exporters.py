@@ -14,8 +14,9 @@ from bootstrap.remote import Remote
 from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import Ready, Stack, deploy_step, files_step
 from bootstrap.steps import Step
-from homelab.clients.grafana import Grafana, GrafanaError
-from homelab.clients.prometheus import Prometheus, PrometheusError
+from homelab.clients import connect
+from homelab.clients.grafana import GrafanaError
+from homelab.clients.prometheus import PrometheusError
 from homelab.model import monitoring
 from homelab.model.gitops import edge_deploys, portainer_deploys
 
@@ -42,10 +43,10 @@ def monitoring_answers(remote: Remote) -> bool:
     """Prometheus is ready and Grafana healthy, asked from here as the LAN asks them."""
     inventory, timeout = remote.inventory, max(remote.inventory.settings.connect_timeout, 5.0)
     try:
-        with Prometheus(monitoring.service_url(inventory, "prometheus"), timeout=timeout) as prometheus:
+        with connect.prometheus(inventory, timeout=timeout) as prometheus:
             if not prometheus.ready():
                 return False
-        with Grafana(monitoring.service_url(inventory, "grafana"), timeout=timeout) as grafana:
+        with connect.grafana(inventory, None, timeout=timeout) as grafana:
             return grafana.health().get("database") == "ok"
     except (PrometheusError, GrafanaError):
         return False

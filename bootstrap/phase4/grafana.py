@@ -14,8 +14,9 @@ from collections.abc import Callable
 
 from bootstrap.remote import Remote
 from bootstrap.steps import Step, StepFailed
+from homelab.clients import connect
 from homelab.clients.grafana import Grafana, GrafanaAuthError, GrafanaError, GrafanaUnreachable
-from homelab.clients.prometheus import ActiveTarget, Prometheus, PrometheusError
+from homelab.clients.prometheus import ActiveTarget, PrometheusError
 from homelab.model import monitoring
 from homelab.model.inventory import Host, Inventory
 from homelab.model.secrets import SecretError
@@ -34,12 +35,11 @@ def _wait(missing: Callable[[], list[str]], what: str, fix: str) -> None:
 
 
 def _grafana(remote: Remote) -> Grafana:
+    timeout = max(remote.inventory.settings.connect_timeout, 10.0)
     try:
-        password = remote.secrets.get(PASSWORD_VAR)
+        return connect.grafana(remote.inventory, remote.secrets, timeout=timeout)
     except SecretError as exc:
         raise StepFailed(str(exc)) from None
-    timeout = max(remote.inventory.settings.connect_timeout, 10.0)
-    return Grafana(monitoring.service_url(remote.inventory, "grafana"), monitoring.GRAFANA_USER, password, timeout)
 
 
 def grafana_missing(remote: Remote) -> list[str]:
@@ -103,7 +103,7 @@ def down_targets(inventory: Inventory, hosts: list[Host]) -> list[str]:
     """The planned targets of `hosts` that Prometheus does not scrape successfully, each with why."""
     timeout = max(inventory.settings.connect_timeout, 10.0)
     try:
-        with Prometheus(monitoring.service_url(inventory, "prometheus"), timeout=timeout) as prometheus:
+        with connect.prometheus(inventory, timeout=timeout) as prometheus:
             active = {(t.job, t.instance): t for t in prometheus.targets()}
     except PrometheusError as exc:
         return [str(exc)]

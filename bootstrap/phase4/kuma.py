@@ -4,7 +4,8 @@ The user `admin` is made on first run (Kuma's setup) with UPTIME_KUMA_PASSWORD; 
 with it. Monitors come from homelab.model.monitoring (`SERVICE@HOST`, http on the upstream or port): each is found
 by name and created, or updated in place, never duplicated. Monitors bootstrap made (their description says
 so) that the inventory no longer has are removed; monitors made by hand are left alone, and named.
-Kuma's API is Socket.IO on 3001, reached from here at the platform's address (as NPM and Technitium are).
+Kuma's API is Socket.IO, reached from here where the inventory says (homelab.clients.connect, as NPM and
+Technitium are).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 
 from bootstrap.services.apiclients import Session, applied_by, checked_by, retry
 from bootstrap.steps import Step, StepFailed
+from homelab.clients import connect
 from homelab.clients.uptimekuma import UptimeKuma, UptimeKumaAuthError, UptimeKumaError, UptimeKumaUnreachable
 from homelab.model import monitoring
 from homelab.model.inventory import Inventory
@@ -29,15 +31,16 @@ class KumaSession(Session[UptimeKuma]):
 
     def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
         super().__init__(secrets)
-        self.url = monitoring.service_url(inventory, "uptime-kuma")
+        self.inventory = inventory
         self.timeout = max(inventory.settings.connect_timeout, 10.0)
 
     def open(self, wait: bool) -> UptimeKuma:
         """A new connection, not signed in (Kuma's first-user setup is asked on one)."""
-        return retry(lambda: UptimeKuma(self.url, timeout=self.timeout), wait, UptimeKumaUnreachable)
+        return retry(lambda: connect.uptime_kuma(self.inventory, None, timeout=self.timeout), wait,
+                     UptimeKumaUnreachable)
 
     def sign_in(self, client: UptimeKuma, wait: bool) -> None:
-        client.login(monitoring.KUMA_USER, self.secrets.get(PASSWORD_VAR))
+        client.login(*connect.credentials("uptime-kuma", self.secrets))
 
 
 # Kuma unreachable, or not signed in yet (no user): "not done". Other errors fail the step.
@@ -56,7 +59,7 @@ def user_step(session: KumaSession, target: str) -> Step:
     def make() -> None:
         with session.open(wait=True) as kuma:
             if kuma.need_setup():
-                kuma.setup(monitoring.KUMA_USER, session.secrets.get(PASSWORD_VAR))
+                kuma.setup(*connect.credentials("uptime-kuma", session.secrets))
         try:
             session.get(wait=True)
         except UptimeKumaAuthError:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from bootstrap.steps import StepFailed
-from homelab.clients import npm, technitium
+from homelab.clients import connect
 from homelab.clients.base import Closing
 from homelab.clients.npm import Npm, NpmError, NpmUnreachable
 from homelab.clients.technitium import Technitium, TechnitiumError, TechnitiumUnreachable
@@ -24,7 +24,6 @@ from homelab.model.secrets import SecretError, Secrets
 
 READY_WAIT = 90.0
 RETRY_EVERY = 2.0
-TECHNITIUM_USER = "admin"
 
 T = TypeVar("T")
 C = TypeVar("C", bound=Closing)
@@ -77,35 +76,36 @@ class Session(Generic[C]):
 
 
 class TechnitiumSession(Session[Technitium]):
-    """Technitium on the platform host, logged in as admin with TECHNITIUM_ADMIN_PASSWORD."""
+    """Technitium (homelab.clients.connect), logged in as admin with TECHNITIUM_ADMIN_PASSWORD."""
 
     def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
         super().__init__(secrets)
-        self.url = f"http://{inventory.platform_host.address}:{inventory.upstream_port('technitium', technitium.PORT)}"
+        self.inventory = inventory
         self.timeout = max(inventory.settings.connect_timeout, 10.0)
 
     def open(self, wait: bool) -> Technitium:
-        return Technitium(self.url, timeout=self.timeout)
+        return connect.technitium(self.inventory, None, timeout=self.timeout)
 
     def sign_in(self, client: Technitium, wait: bool) -> None:
-        password = self.secrets.get("TECHNITIUM_ADMIN_PASSWORD")
-        retry(lambda: client.login(TECHNITIUM_USER, password), wait)
+        user, password = connect.credentials("technitium", self.secrets)
+        retry(lambda: client.login(user, password), wait)
 
 
 class NpmSession(Session[Npm]):
-    """NPM's admin API on the platform host, logged in with NPM_ADMIN_EMAIL / NPM_ADMIN_PASSWORD."""
+    """NPM's admin API (homelab.clients.connect), logged in with NPM_ADMIN_EMAIL / NPM_ADMIN_PASSWORD once it
+    answers (its version, which the certificate requests depend on)."""
 
     def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
         super().__init__(secrets)
-        self.url = f"http://{inventory.platform_host.address}:{inventory.upstream_port('npm', npm.PORT)}"
+        self.inventory = inventory
         self.timeout = max(inventory.settings.connect_timeout, 15.0)
         self.version: tuple[int, int, int] = (0, 0, 0)
 
     def open(self, wait: bool) -> Npm:
-        return Npm(self.url, timeout=self.timeout)
+        return connect.npm(self.inventory, None, timeout=self.timeout)
 
     def sign_in(self, client: Npm, wait: bool) -> None:
-        email, password = self.secrets.get("NPM_ADMIN_EMAIL"), self.secrets.get("NPM_ADMIN_PASSWORD")
+        email, password = connect.credentials("npm", self.secrets)
         self.version = retry(client.version, wait)
         client.login(email, password)
 

@@ -14,9 +14,9 @@ import time
 
 from bootstrap.remote import Remote
 from bootstrap.steps import Step, StepFailed
+from homelab.clients import connect
 from homelab.clients.portainer import (
     FINGERPRINT_VAR,
-    PORT,
     TOKEN_VAR,
     AdminInitTimeout,
     Portainer,
@@ -29,15 +29,16 @@ from homelab.model.secrets import read_env_file
 
 PASSWORD_VAR = "PORTAINER_ADMIN_PASSWORD"  # noqa: S105 - the secret's name
 TOKEN_DESCRIPTION = "homelab-bootstrap"  # noqa: S105 - a label
+TIMEOUT = 10.0  # each call (a Git stack's deploy waits DEPLOY_TIMEOUT)
 
 
 class PortainerAccess:
-    """The pinned client for the platform host's Portainer, with the env file as the pin's store."""
+    """The pinned client for the platform host's Portainer (homelab.clients.connect), with the env file as the pin's
+    store."""
 
     def __init__(self, platform: Remote) -> None:
         self.platform = platform
-        self.address = str(platform.host.address)
-        self.port = platform.inventory.upstream_port("portainer", PORT)
+        self.address, self.port = connect.address(platform.inventory, "portainer")
 
     def stored(self, name: str) -> str | None:
         return os.environ.get(name) or read_env_file(self.platform.secrets.env_file).get(name) or None
@@ -48,12 +49,11 @@ class PortainerAccess:
         pin = self.stored(FINGERPRINT_VAR)
         if pin is None:
             pin = server_fingerprint(self.address, self.port)
-            if not record:
-                return Portainer.pinned(self.address, pin, port=self.port, api_key=api_key)
-            print(f"    trusting Portainer's certificate on first use: SHA-256 {pin}; recorded as {FINGERPRINT_VAR} "
-                  f"in {self.platform.secrets.env_file}", flush=True)
-            set_values(self.platform.secrets.env_file, {FINGERPRINT_VAR: pin})
-        return Portainer.pinned(self.address, pin, port=self.port, api_key=api_key)
+            if record:
+                print(f"    trusting Portainer's certificate on first use: SHA-256 {pin}; recorded as "
+                      f"{FINGERPRINT_VAR} in {self.platform.secrets.env_file}", flush=True)
+                set_values(self.platform.secrets.env_file, {FINGERPRINT_VAR: pin})
+        return connect.pinned_portainer(self.platform.inventory, pin, api_key=api_key, timeout=TIMEOUT)
 
     def answers(self) -> bool:
         """Portainer answers GET /api/system/status (public: nothing secret is sent)."""

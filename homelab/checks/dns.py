@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
 
-from homelab.clients.technitium import Technitium
-from homelab.model.inventory import Inventory
+from homelab.clients import connect
+from homelab.model.inventory import Host, Inventory
+from homelab.model.secrets import Secrets
 
 OUT_OF_ZONE = "recursion-probe.example.org"
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
@@ -100,10 +101,9 @@ def acl_problem(settings: dict[str, Any], inventory: Inventory) -> str | None:
     return None
 
 
-def technitium_settings(base_url: str, password: str, timeout: float) -> dict[str, Any]:
-    """Technitium's settings through its API, logged in as admin for this one read."""
-    with Technitium(base_url, timeout=timeout) as technitium:
-        technitium.login("admin", password)
+def technitium_settings(inventory: Inventory, secrets: Secrets, host: Host) -> dict[str, Any]:
+    """Technitium's settings on `host` through its API, logged in as admin for this one read."""
+    with connect.technitium(inventory, secrets, host=host) as technitium:
         try:
             return technitium.settings()
         finally:

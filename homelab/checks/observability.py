@@ -1,7 +1,7 @@
 """Prometheus, Grafana and Uptime Kuma as the phase 4 specs see them, each asked once per run.
 
-Each view reaches its service at the platform's address from this machine (LAN), as bootstrap does, and turns
-a failure to ask it into one readable spec failure (expected / found / where / fix). Uptime Kuma: the monitors
+Each view reaches its service from this machine (LAN) through homelab.clients.connect, as bootstrap does, and
+turns a failure to ask it into one readable spec failure (expected / found / where / fix). Uptime Kuma: the monitors
 over its Socket.IO API (signed in as `admin` with UPTIME_KUMA_PASSWORD), their state from its /metrics: Basic
 auth with the same user while Kuma has never had an API key, else with UPTIME_KUMA_API_KEY as the password (Kuma
 1.23's `apiKeysEnabled`, set by the first key and never cleared, makes /metrics refuse the user's password).
@@ -17,9 +17,10 @@ import httpx
 import pytest
 
 from homelab.checks import could_not_observe, problem
+from homelab.clients import connect
 from homelab.clients.grafana import Grafana, GrafanaAuthError, GrafanaError
-from homelab.clients.prometheus import ActiveTarget, Prometheus, PrometheusError
-from homelab.clients.uptimekuma import Monitor, UptimeKuma, UptimeKumaError
+from homelab.clients.prometheus import ActiveTarget, PrometheusError
+from homelab.clients.uptimekuma import Monitor, UptimeKumaError
 from homelab.model import monitoring
 from homelab.model.inventory import Inventory
 from homelab.model.redact import basic_auth
@@ -64,8 +65,8 @@ class _Cached:
 class PrometheusView(_Cached):
     def __init__(self, inventory: Inventory) -> None:
         super().__init__()
-        self.url = monitoring.service_url(inventory, "prometheus")
-        self.client = Prometheus(self.url, timeout=inventory.settings.connect_timeout * 3)
+        self.url = connect.url(inventory, "prometheus")
+        self.client = connect.prometheus(inventory)
 
     def targets(self) -> dict[tuple[str, str], ActiveTarget]:
         """(job, ADDRESS:PORT) -> the active target."""
@@ -82,7 +83,7 @@ class PrometheusView(_Cached):
 
 class GrafanaView:
     def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
-        self.url = monitoring.service_url(inventory, "grafana")
+        self.url = connect.url(inventory, "grafana")
         self.inventory, self.secrets = inventory, secrets
         self._client: Grafana | None = None
 
@@ -90,11 +91,9 @@ class GrafanaView:
         __tracebackhide__ = True
         if self._client is None:
             try:
-                password = self.secrets.get("GRAFANA_ADMIN_PASSWORD")
+                self._client = connect.grafana(self.inventory, self.secrets)
             except SecretError as exc:
                 fail("GRAFANA_ADMIN_PASSWORD in the env file", str(exc), self.url, "set it (bootstrap phase 4 uses it)")
-            self._client = Grafana(self.url, monitoring.GRAFANA_USER, password,
-                                   timeout=self.inventory.settings.connect_timeout * 3)
         return self._client
 
     def ask(self, what: str, call: Callable[[Grafana], T]) -> T:
@@ -120,7 +119,7 @@ class GrafanaView:
 class KumaView(_Cached):
     def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
         super().__init__()
-        self.url = monitoring.service_url(inventory, "uptime-kuma")
+        self.url = connect.url(inventory, "uptime-kuma")
         self.inventory, self.secrets = inventory, secrets
         self.timeout = max(inventory.settings.connect_timeout * 3, 10.0)
 
@@ -132,8 +131,8 @@ class KumaView(_Cached):
             fail("UPTIME_KUMA_PASSWORD in the env file", str(exc), self.url, "set it (bootstrap phase 4 uses it)")
 
     def _monitors(self) -> dict[str, list[Monitor]]:
-        with UptimeKuma(self.url, timeout=self.timeout) as kuma:
-            kuma.login(monitoring.KUMA_USER, self._password())
+        self._password()  # a missing one fails the spec as such, before Kuma is asked
+        with connect.uptime_kuma(self.inventory, self.secrets, timeout=self.timeout) as kuma:
             found: dict[str, list[Monitor]] = {}
             for m in kuma.monitors():
                 found.setdefault(m.name, []).append(m)

@@ -13,8 +13,9 @@ from typing import Any, NoReturn
 import pytest
 
 from homelab.checks import problem
+from homelab.clients import connect
 from homelab.clients.environments import Endpoint
-from homelab.clients.portainer import FINGERPRINT_VAR, PORT, TOKEN_VAR, Json, Portainer, PortainerError
+from homelab.clients.portainer import TOKEN_VAR, Json, Portainer, PortainerError
 from homelab.clients.portainer_edge import EdgeApi
 from homelab.model.inventory import Inventory
 from homelab.model.secrets import SecretError, Secrets
@@ -45,8 +46,8 @@ class PortainerView:
     def __init__(self, inventory: Inventory, secrets: Secrets) -> None:
         self.inventory = inventory
         self.secrets = secrets
-        self.port = inventory.upstream_port("portainer", PORT)
-        self.where = f"Portainer at https://{inventory.platform_host.address}:{self.port}"
+        address, port = connect.address(inventory, "portainer")
+        self.where = f"Portainer at https://{address}:{port}"
         self._client: Portainer | None = None
         self._cache: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -60,12 +61,9 @@ class PortainerView:
         __tracebackhide__ = True
         if self._client is None:
             try:
-                token, pin = self.secrets.get(TOKEN_VAR), self.secrets.get(FINGERPRINT_VAR)
+                self._client = connect.portainer(self.inventory, self.secrets)
             except SecretError as exc:
                 self._fail(str(exc), PHASE1)
-            timeout = self.inventory.settings.connect_timeout * 3
-            self._client = Portainer.pinned(str(self.inventory.platform_host.address), pin, port=self.port,
-                                            api_key=token, timeout=timeout)
         return self._client
 
     def _ask(self, what: str, call: Any) -> Any:

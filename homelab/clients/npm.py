@@ -17,7 +17,6 @@ import httpx
 from homelab.clients.base import HttpClient, StatusError
 
 DEFAULT_TIMEOUT = 15.0
-PORT = 81  # the admin API, where the inventory names no upstream for `npm`
 # What NPM compares when it decides whether a proxy host is as planned (the fields we send).
 PROXY_FIELDS = ("domain_names", "forward_scheme", "forward_host", "forward_port", "certificate_id", "ssl_forced",
                 "http2_support", "block_exploits", "hsts_enabled", "hsts_subdomains", "allow_websocket_upgrade",

@@ -16,7 +16,6 @@ import httpx
 from homelab.clients.base import HttpClient
 
 DEFAULT_TIMEOUT = 10.0
-PORT = 5380  # the HTTP API, where the inventory names no upstream for `technitium`
 # The 4th recursion policy (v13+; before it was `UseSpecifiedNetworks`): only the networks of the ACL recurse.
 RECURSION_ACL = "UseSpecifiedNetworkACL"
 

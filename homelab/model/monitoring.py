@@ -150,14 +150,6 @@ def dashboards(directory: Path = DASHBOARDS_DIR) -> dict[str, str]:
     return found
 
 
-def service_url(inventory: Inventory, name: str) -> str:
-    """`http://ADDRESS:PORT` of a single-host service (Prometheus, Grafana, Uptime Kuma), as the LAN reaches it."""
-    service = inventory.services[name]
-    host = inventory.hosts_of(service)[0]
-    port = service.upstream.port if service.upstream else first_tcp_port(service)
-    return f"http://{host.address}:{port}"
-
-
 def monitor_name(service: Service, host: Host) -> str:
     return f"{service.name}@{host.name}"
 

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from homelab.clients import connect
 from homelab.clients.npm import Npm
-from homelab.clients.portainer import FINGERPRINT_VAR, TOKEN_VAR, Portainer
+from homelab.clients.portainer import Portainer
 from homelab.clients.portainer_edge import RUNNING, EdgeApi, last_status
 from homelab.clients.technitium import Technitium
 from homelab.model.gitops import EDGE_PROJECT_PREFIX
@@ -125,18 +126,13 @@ class Lab:
             time.sleep(2)
 
     def technitium(self) -> Technitium:
-        """Technitium's API on the platform, logged in as admin (the project's own client)."""
-        client = Technitium(f"http://{self.inventory.platform_host.address}:5380", timeout=10)
-        client.login("admin", self.secrets.get("TECHNITIUM_ADMIN_PASSWORD"))
-        return client
+        """Technitium's API, logged in as admin (the project's own client: homelab.clients.connect)."""
+        return connect.technitium(self.inventory, self.secrets, timeout=10)
 
     def npm(self) -> Npm:
-        """NPM's admin API on the platform, logged in with the lab's admin (the project's own client)."""
-        client = Npm(f"http://{self.inventory.platform_host.address}:81", timeout=20)
-        client.login(self.secrets.get("NPM_ADMIN_EMAIL"), self.secrets.get("NPM_ADMIN_PASSWORD"))
-        return client
+        """NPM's admin API, logged in with the lab's admin (the project's own client: homelab.clients.connect)."""
+        return connect.npm(self.inventory, self.secrets, timeout=20)
 
     def portainer(self) -> Portainer:
-        """Portainer's API on the platform, pinned and authenticated as bootstrap left it (the project's client)."""
-        return Portainer.pinned(str(self.inventory.platform_host.address), self.secrets.get(FINGERPRINT_VAR),
-                                api_key=self.secrets.get(TOKEN_VAR), timeout=20)
+        """Portainer's API, pinned and authenticated as bootstrap left it (homelab.clients.connect)."""
+        return connect.portainer(self.inventory, self.secrets, timeout=20)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 
+from homelab.clients import connect
 from lab.faults.base import Fault, Lab
 
 PROOF = "exposure"  # selftests/proof/test_exposure_proof.py breaks these, not the phase proofs
@@ -74,14 +75,14 @@ CATCH_ALL = "*.home.example.com"
 
 def _catch_all(lab: Lab, present: bool) -> None:
     """A wildcard proxy host forwarding every unknown name to Portainer (plain HTTP, no certificate)."""
+    address, port = connect.address(lab.inventory, "portainer")
     with lab.npm() as npm:
         for host in npm.proxy_hosts():
             if CATCH_ALL in host.domain_names:
                 npm.delete_proxy_host(host.id)
         if present:
             npm.create_proxy_host({
-                "domain_names": [CATCH_ALL], "forward_scheme": "https",
-                "forward_host": str(lab.inventory.platform_host.address), "forward_port": 9443,
+                "domain_names": [CATCH_ALL], "forward_scheme": "https", "forward_host": address, "forward_port": port,
                 "certificate_id": 0, "ssl_forced": False, "http2_support": False, "block_exploits": False,
                 "hsts_enabled": False, "hsts_subdomains": False, "allow_websocket_upgrade": False,
                 "caching_enabled": False, "access_list_id": 0, "advanced_config": "", "enabled": True})

@@ -7,6 +7,7 @@ import json
 import shlex
 import time
 
+from homelab.clients import connect
 from homelab.clients.portainer import Json
 from lab.docker import LabError
 from lab.faults.base import Fault, Lab
@@ -69,7 +70,7 @@ def _wrong_tag(lab: Lab) -> None:
 
 def _rogue(lab: Lab) -> None:
     with lab.portainer() as portainer:
-        portainer.create_endpoint(ROGUE, 4, f"https://{lab.inventory.platform_host.address}:9443")
+        portainer.create_endpoint(ROGUE, 4, connect.url(lab.inventory, "portainer"))
 
 
 def _lan_rule(lab: Lab, verb: str) -> None:

@@ -14,8 +14,7 @@ from collections.abc import Callable
 
 import httpx
 
-from homelab.clients.prometheus import Prometheus
-from homelab.clients.uptimekuma import UptimeKuma
+from homelab.clients import connect
 from homelab.model import monitoring
 from homelab.model.redact import basic_auth
 from lab.docker import LabError
@@ -41,19 +40,20 @@ def _wait(what: str, done: Callable[[], bool], limit: float = NOTICE) -> None:
 
 
 def _target(lab: Lab, host: str) -> str:
-    return f"{lab.inventory.hosts[host].address}:9100"
+    """The address (ADDRESS:PORT) of `host`'s node target, as Prometheus is told to scrape it."""
+    return next(t.address for t in monitoring.scrape_targets(lab.inventory, "node") if t.host.name == host)
 
 
 def _health(lab: Lab, address: str) -> str | None:
     """Prometheus' health of the node target at `address`, None when it has no such target."""
-    with Prometheus(monitoring.service_url(lab.inventory, "prometheus"), timeout=10) as prometheus:
+    with connect.prometheus(lab.inventory, timeout=10) as prometheus:
         found = [t.health for t in prometheus.targets() if t.job == "node" and t.instance == address]
     return found[0] if found else None
 
 
 def _kuma_state(lab: Lab, name: str) -> str | None:
-    answer = httpx.get(f"{monitoring.service_url(lab.inventory, 'uptime-kuma')}/metrics", timeout=10,
-                       auth=basic_auth(monitoring.KUMA_USER, lab.secrets.get("UPTIME_KUMA_PASSWORD")))
+    answer = httpx.get(f"{connect.url(lab.inventory, 'uptime-kuma')}/metrics", timeout=10,
+                       auth=basic_auth(*connect.credentials("uptime-kuma", lab.secrets)))
     line = next((x for x in answer.text.splitlines()
                  if x.startswith("monitor_status{") and f'monitor_name="{name}"' in x), None)
     return line.rsplit(" ", 1)[1] if line else None
@@ -79,16 +79,14 @@ def _delete_dashboard(lab: Lab) -> None:
     """The dashboard's file removed from the host and the dashboard from Grafana (the stand-in's forced delete:
     Grafana's API refuses to delete a provisioned one), so that provisioning cannot bring it back."""
     lab.sh("platform", f"rm -f {DASHBOARDS}/{DASHBOARD}.json")
-    answer = httpx.delete(f"{monitoring.service_url(lab.inventory, 'grafana')}/standin/dashboards/uid/{DASHBOARD}",
-                          auth=basic_auth(monitoring.GRAFANA_USER, lab.secrets.get("GRAFANA_ADMIN_PASSWORD")),
-                          timeout=10)
+    answer = httpx.delete(f"{connect.url(lab.inventory, 'grafana')}/standin/dashboards/uid/{DASHBOARD}",
+                          auth=basic_auth(*connect.credentials("grafana", lab.secrets)), timeout=10)
     if answer.status_code not in (200, 404):
         raise LabError(f"Grafana did not delete {DASHBOARD}: HTTP {answer.status_code} {answer.text[:200]}")
 
 
 def _delete_monitor(lab: Lab) -> None:
-    with UptimeKuma(monitoring.service_url(lab.inventory, "uptime-kuma"), timeout=20) as kuma:
-        kuma.login(monitoring.KUMA_USER, lab.secrets.get("UPTIME_KUMA_PASSWORD"))
+    with connect.uptime_kuma(lab.inventory, lab.secrets, timeout=20) as kuma:
         if not kuma.delete_monitor(MONITOR):
             raise LabError(f"Uptime Kuma has no monitor {MONITOR}: apply bootstrap phase 4 first")
 

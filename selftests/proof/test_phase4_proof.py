@@ -18,6 +18,7 @@ from proof import TIMINGS, bootstrap, deploy, expect_caught, not_green, specs
 
 from bootstrap.__main__ import PHASES
 from homelab.checks.observability import parse_states
+from homelab.clients import connect
 from homelab.model import monitoring
 from lab import faults
 
@@ -31,8 +32,8 @@ MONITORS_WAIT = 150.0
 def monitors_down(lab: faults.Lab) -> dict[str, str]:
     """Planned monitors of hosts that are on which Uptime Kuma does not show up (name -> state)."""
     try:
-        answer = httpx.get(f"{monitoring.service_url(lab.inventory, 'uptime-kuma')}/metrics", timeout=10,
-                           auth=(monitoring.KUMA_USER, lab.secrets.get("UPTIME_KUMA_PASSWORD")))
+        answer = httpx.get(f"{connect.url(lab.inventory, 'uptime-kuma')}/metrics", timeout=10,
+                           auth=connect.credentials("uptime-kuma", lab.secrets))
     except httpx.HTTPError as exc:
         return {"/metrics": str(exc)}
     states = parse_states(answer.text)

@@ -3,7 +3,8 @@
 read the settings, make and manage API keys, then read /metrics with a key. What the client has and the stand-in
 does not serve is listed under "Out of scope" in lab/standins/uptime-kuma/README.md.
 
-Also the project's own reader of /metrics (homelab.checks.observability.KumaView) against the API-key rule.
+Also the project's own reader of /metrics (homelab.checks.observability.KumaView) against the API-key rule, and
+its client made from the inventory (homelab.clients.connect.uptime_kuma) signing in.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from pathlib import Path
 
 import pytest
 from standin_helpers import HOST, wait_until
+from test_connect import pointed_at
 from test_uptime_kuma import USER, Kuma
 from uptime_kuma_api import MonitorType, UptimeKumaApi, UptimeKumaException
 
 from homelab.checks.observability import KumaView
+from homelab.clients import connect
+from homelab.clients.uptimekuma import UptimeKuma, UptimeKumaAuthError
+from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
 from homelab.model.secrets import Secrets
 
@@ -119,11 +124,16 @@ def test_expired_key_is_refused(kuma: Kuma, api: UptimeKumaApi) -> None:
     assert kuma.get("/metrics", auth=("", key)).status_code == 401
 
 
+def at_standin(kuma: Kuma) -> Inventory:
+    """The shipped inventory with Uptime Kuma at the stand-in (its host on loopback, its upstream the stand-in's)."""
+    return pointed_at(load_inventory(ROOT / "inventory.yaml"), kuma.port, "uptime-kuma", address=HOST)
+
+
 def kuma_view(kuma: Kuma, tmp_path: Path, environ: dict[str, str]) -> KumaView:
     """The phase 4 specs' view of Kuma, pointed at the stand-in, with secrets from `environ` only."""
-    inventory = load_inventory(ROOT / "inventory.yaml")
+    inventory = at_standin(kuma)
     view = KumaView(inventory, Secrets(inventory.secrets, tmp_path / "absent.env", environ=environ))
-    view.url = url(kuma)
+    assert view.url == url(kuma)
     return view
 
 
@@ -155,3 +165,34 @@ def test_spec_view_names_a_refused_key(kuma: Kuma, api: UptimeKumaApi, tmp_path:
 def test_spec_view_uses_the_password_while_kuma_has_no_key(kuma: Kuma, tmp_path: Path) -> None:
     """Without API keys in Kuma and without UPTIME_KUMA_API_KEY, the password still opens /metrics."""
     assert kuma_view(kuma, tmp_path, {"UPTIME_KUMA_PASSWORD": USER[1]}).states() == {}
+
+
+# --- homelab.clients.connect and the specs' view of the monitors, signed in through it ---------------------------
+def test_connect_signs_in_with_the_inventorys_secret(kuma: Kuma, api: UptimeKumaApi, tmp_path: Path) -> None:
+    """connect.uptime_kuma: Kuma at the inventory's address, logged in as admin with UPTIME_KUMA_PASSWORD, bounded
+    by the inventory's timeout; the specs' view lists the monitors through it."""
+    api.add_monitor(type=MonitorType.PORT, name="kuma@lab", hostname=HOST, port=kuma.port, interval=20)
+    inventory = at_standin(kuma)
+    secrets = Secrets(inventory.secrets, tmp_path / "absent.env", environ={"UPTIME_KUMA_PASSWORD": USER[1]})
+    with connect.uptime_kuma(inventory, secrets) as ours:
+        assert ours.timeout == inventory.settings.connect_timeout * 3
+        assert [m.name for m in ours.monitors()] == ["kuma@lab"]
+    assert list(kuma_view(kuma, tmp_path, {"UPTIME_KUMA_PASSWORD": USER[1]}).monitors()) == ["kuma@lab"]
+
+
+def test_connect_refused_password_is_the_clients_error(kuma: Kuma, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wrong UPTIME_KUMA_PASSWORD: UptimeKumaAuthError naming the URL, not the password, and the connection
+    closed; the specs' view fails saying so."""
+    closed: list[UptimeKuma] = []
+    close = UptimeKuma.close
+    monkeypatch.setattr(UptimeKuma, "close", lambda self: (closed.append(self), close(self))[1])
+    inventory = at_standin(kuma)
+    secrets = Secrets(inventory.secrets, tmp_path / "absent.env", environ={"UPTIME_KUMA_PASSWORD": "wrong-password-1"})
+    with pytest.raises(UptimeKumaAuthError) as caught:
+        connect.uptime_kuma(inventory, secrets)
+    assert str(caught.value) == f"{url(kuma)}: wrong username or password for Uptime Kuma user 'admin'"
+    assert len(closed) == 1
+    with pytest.raises(pytest.fail.Exception, match="wrong username or password") as failed:
+        kuma_view(kuma, tmp_path, {"UPTIME_KUMA_PASSWORD": "wrong-password-1"}).monitors()
+    assert "wrong-password-1" not in str(failed.value)

@@ -8,6 +8,7 @@ from homelab.checks import problem
 from homelab.checks.dns import a_records, acl_problem, parse_answer, technitium_settings
 from homelab.checks.exposure_matrix import MATRIX, Cell
 from homelab.checks.reach import service_host
+from homelab.clients import connect
 from homelab.model.policy import may_connect
 
 pytestmark = pytest.mark.phase1
@@ -79,9 +80,8 @@ def test_technitium_dns_udp(source, inventory, reachability, on):
 @pytest.mark.each("instance", service="technitium")
 def test_recursion_limited_to_lan_and_vpn(instance, inventory, secrets):
     """Technitium's recursion setting admits the LAN and VPN networks only (or denies recursion)."""
-    base = f"http://{instance.host.address}:{instance.service.upstream.port if instance.service.upstream else 5380}"
-    password = secrets.get("TECHNITIUM_ADMIN_PASSWORD")
-    settings = technitium_settings(base, password, inventory.settings.connect_timeout * 3)
+    base = connect.url(inventory, "technitium", instance.host)
+    settings = technitium_settings(inventory, secrets, instance.host)
     found = acl_problem(settings, inventory)
     assert found is None, problem(expected="recursion for LAN and VPN only", found=found, where=f"{base} settings",
                                   fix=ACL)
