@@ -165,7 +165,7 @@ def test_missing_healthcheck(repo: Path) -> None:
     """A service without a healthcheck is reported."""
     edit(compose_path(repo, "platform"), "    healthcheck:\n      # The image's own check: GET /api/ on 81 must "
          'report status OK.\n      test: ["CMD", "/usr/bin/check-health"]\n      interval: 30s\n      timeout: 10s\n'
-         "      retries: 3\n      start_period: 60s\n", "")
+         "      retries: 3\n      start_period: 60s\n      start_interval: 2s\n", "")
     message = only_problem(repo)
     assert "services.npm" in message
     assert "found no healthcheck" in message
