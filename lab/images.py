@@ -35,9 +35,14 @@ def tag(name: str) -> str:
 
 
 def context_hash(directory: Path, parent_hash: str = "") -> str:
-    """A digest of every file (path, mode, bytes) under `directory`, chained to the parent's digest."""
+    """A digest of every file (path, mode, bytes) under `directory`, chained to the parent's digest.
+
+    Python's bytecode caches (`__pycache__/`, written when a selftest runs a stand-in from the repository) are
+    left out: no image copies them, and they would change the digest on every run."""
     digest = hashlib.sha256(parent_hash.encode())
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        if "__pycache__" in path.relative_to(directory).parts:
+            continue
         digest.update(f"{path.relative_to(directory)}\0{path.stat().st_mode & 0o777}\0".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]

@@ -19,13 +19,15 @@ PUSH_TIMEOUT = 600
 
 
 def build_and_push(directory: str | Path, name: str, build_args: dict[str, str] | None = None,
-                   parent_hash: str = "") -> str:
-    """Build `directory` (a Dockerfile context) and push it as `name` (e.g. `portainer/portainer-ce:2.23.0`).
+                   parent_hash: str = "", context: str | Path | None = None) -> str:
+    """Build `directory`'s Dockerfile and push the image as `name` (e.g. `portainer/portainer-ce:2.23.0`).
 
-    Returns the reference the hosts pull (`198.18.10.5:5000/portainer/portainer-ce:2.23.0`). Skips the
-    build when an image of the same inputs (context, `build_args`, `parent_hash`: the hash of the image
-    the Dockerfile starts FROM) exists, and the push when the registry already holds that image under
-    `name`. The next `lab up` adds `name` to settings.image_map.
+    The build context is `directory`, or `context` (a folder above it, so the Dockerfile can copy files from
+    beside `directory`; their hash must then be chained into `parent_hash`). Returns the reference the hosts
+    pull (`198.18.10.5:5000/portainer/portainer-ce:2.23.0`). Skips the build when an image of the same inputs
+    (`directory`'s files, `build_args`, `parent_hash`: the hash of the image the Dockerfile starts FROM and of
+    anything else it copies) exists, and the push when the registry already holds that image under `name`.
+    The next `lab up` adds `name` to settings.image_map.
     """
     directory = Path(directory)
     if ":" not in name.rsplit("/", 1)[-1]:
@@ -36,7 +38,7 @@ def build_and_push(directory: str | Path, name: str, build_args: dict[str, str] 
     if inspect_format("image", local, '{{index .Config.Labels "' + SPEC_LABEL + '"}}') != wanted:
         flags = [f for k, v in args for f in ("--build-arg", f"{k}={v}")]
         docker("build", "-q", *flags, "--label", f"{LABEL}=1", "--label", f"{SPEC_LABEL}={wanted}", "-t", local,
-               str(directory), timeout=PUSH_TIMEOUT)
+               "-f", str(directory / "Dockerfile"), str(context or directory), timeout=PUSH_TIMEOUT)
     if registry_config_digest(name) != inspect_format("image", local, "{{.Id}}"):
         push(local, name)
     return f"{REGISTRY}/{name}"

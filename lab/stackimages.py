@@ -3,6 +3,10 @@
 Each stand-in directory holds a Dockerfile (`ARG BASE`) and a file `IMAGES`: the upstream `name:tag` it
 stands in for, one per line (`portainer/portainer-ce:2.23.0`). The stacks stay unchanged: the lab
 inventory's settings.image_map maps those names to the lab registry. Adding a stand-in is a directory.
+
+Every image is built with lab/standins/ as its context, so a Dockerfile copies from its own directory and from
+common/ (`COPY common/standin_serve.py grafana/*.py ...`, the shared serve-until-signal of every Python stand-in);
+an image's hash covers both, so a change to common/ rebuilds them all.
 """
 
 from __future__ import annotations
@@ -11,10 +15,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lab.docker import LabError
-from lab.images import BASE, Log
+from lab.images import BASE, Log, context_hash
 from lab.registry import build_and_push
 
 STANDINS = Path(__file__).resolve().parent / "standins"
+COMMON = STANDINS / "common"
 
 
 def standins(root: Path = STANDINS) -> dict[Path, list[str]]:
@@ -32,9 +37,10 @@ def standins(root: Path = STANDINS) -> dict[Path, list[str]]:
 def ensure_standins(base_hash: str, log: Log = print) -> list[str]:
     """Build (when their inputs changed) and push (when the registry lacks them) every stand-in image."""
     jobs = [(directory, name) for directory, names in standins().items() for name in names]
+    inputs = base_hash + context_hash(COMMON)  # beside each directory's own files
 
     def one(job: tuple[Path, str]) -> str:
-        return build_and_push(job[0], job[1], build_args={"BASE": BASE}, parent_hash=base_hash)
+        return build_and_push(job[0], job[1], build_args={"BASE": BASE}, parent_hash=inputs, context=STANDINS)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         pushed = list(pool.map(one, jobs))

@@ -16,7 +16,7 @@ import pytest
 
 from homelab.clients.npm import AccessList, Npm, NpmError, NpmUnreachable, access_list_body
 
-STANDIN = Path(__file__).resolve().parents[1] / "lab" / "standins" / "npm" / "npm_standin.py"
+STANDIN = Path(__file__).resolve().parents[1] / "lab" / "standins" / "npm" / "standin.py"
 HOST = "127.0.0.1"
 
 

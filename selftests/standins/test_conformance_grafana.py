@@ -18,7 +18,7 @@ from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaUnauthorizedError
 from standin_helpers import HOST, free_port, wait_until
 
-SERVER = Path(__file__).resolve().parents[2] / "lab" / "standins" / "grafana" / "grafana_standin.py"
+SERVER = Path(__file__).resolve().parents[2] / "lab" / "standins" / "grafana" / "standin.py"
 ADMIN = ("admin", "conformance-pw")
 DATASOURCE = {"name": "Extra Prometheus", "type": "prometheus", "url": "http://prometheus:9090", "access": "proxy"}
 

@@ -20,7 +20,7 @@ import pytest
 from standin_helpers import HOST, free_port, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-SERVER = REPO / "lab" / "standins" / "grafana" / "grafana_standin.py"
+SERVER = REPO / "lab" / "standins" / "grafana" / "standin.py"
 GRAFANA_FILES = REPO / "stacks" / "monitoring" / "grafana"
 ADMIN = ("admin", "lab-grafana-pw")
 TEST_DATASOURCES = """apiVersion: 1

@@ -18,7 +18,7 @@ import pytest
 from standin_helpers import HOST, free_port, wait_until
 
 STANDINS = Path(__file__).resolve().parents[2] / "lab" / "standins"
-SERVER = STANDINS / "open-webui" / "webui_standin.py"
+SERVER = STANDINS / "open-webui" / "standin.py"
 OLLAMA_CLI = STANDINS / "ollama" / "ollama_cli.py"
 SECRET = "webui-selftest-secret-value"
 

@@ -19,7 +19,7 @@ import pytest
 from standin_helpers import FakeDocker, free_port, insecure, wait_until
 
 STANDINS = Path(__file__).resolve().parents[2] / "lab" / "standins"
-SERVER, AGENT = STANDINS / "portainer" / "server.py", STANDINS / "portainer-agent" / "agent.py"
+SERVER, AGENT = STANDINS / "portainer" / "standin.py", STANDINS / "portainer-agent" / "standin.py"
 SECRET, PASSWORD = "portainer-selftest-secret", "correct-horse-battery"
 DOCKER: dict[str, Any] = {
     "/_ping": "OK",

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from standin_helpers import free_port
 
-SERVER = Path(__file__).resolve().parents[2] / "lab" / "standins" / "technitium" / "technitium_standin.py"
+SERVER = Path(__file__).resolve().parents[2] / "lab" / "standins" / "technitium" / "standin.py"
 HOST = "127.0.0.1"
 TIMEOUT = 5.0
 Make = Callable[..., "Technitium"]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import sys
 import time
 from typing import Any
@@ -120,10 +119,9 @@ def main(argv: list[str]) -> int:
         if command in ("-v", "--version"):
             print(version())
         elif command == "serve":
-            from ollama_server import serve  # the client commands need none of the server
+            from standin import main as serve  # the client commands need none of the server
 
-            return serve(os.environ.get("OLLAMA_STANDIN_PRELOAD", ""),
-                         float(os.environ.get("OLLAMA_STANDIN_GPU_TTL", "2")))
+            return serve()
         elif command in ("list", "ls"):
             print(list_models(args[0] if args else ""))
         elif command == "ps":

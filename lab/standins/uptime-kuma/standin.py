@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import threading
+import sys
 from pathlib import Path
-from types import FrameType
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / "common"))  # standin_serve (an image has it beside this file)
 
 from kuma_checks import Checker
 from kuma_http import KumaServer
 from kuma_store import Store
+from standin_serve import serve_until_signal
 
 
 def first_start(store: Store, env: dict[str, str]) -> None:
@@ -41,17 +42,8 @@ def main() -> None:
     bind = env.get("STANDIN_BIND", "0.0.0.0")  # noqa: S104 - a container serves every interface it has
     port = int(env.get("UPTIME_KUMA_PORT") or env.get("PORT") or "3001")
     server = KumaServer((bind, port), store, checker)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"uptime-kuma stand-in: http://{bind}:{port}/", flush=True)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    stop.wait()
-    server.server_close()
+    serve_until_signal([server])
     # Every change is already saved (atomically); a check still waiting on its timeout (up to 48 s) must not
     # hold the exit, as the check pool's threads would at interpreter shutdown.
     os._exit(0)

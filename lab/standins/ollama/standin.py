@@ -1,4 +1,5 @@
-"""`ollama serve`: the HTTP API of Ollama 0.5.1 (server/routes.go) over the stand-in's one model, without inference.
+"""`ollama serve`, or `python3 standin.py`: the HTTP API of Ollama 0.5.1 (server/routes.go) over the stand-in's one
+model, without inference.
 
 `size_vram` in /api/ps is the model's whole size when this container sees a GPU (ollama_gpu), else 0, as the
 real server reports a model loaded on the GPU or on the CPU.
@@ -7,13 +8,16 @@ real server reports a model loaded on the GPU or on the CPU.
 from __future__ import annotations
 
 import json
-import signal
+import os
 import sys
 import time
 import zlib
 from collections.abc import Callable
 from http.server import ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / "common"))  # standin_serve (an image has it beside this file)
 
 import ollama_env
 from ollama_gpu import GpuProbe
@@ -21,6 +25,7 @@ from ollama_models import Model, find, pulled
 from ollama_more import ANSWER, MoreRoutes
 from ollama_sched import Scheduler
 from ollama_wire import FOREVER, SECOND, BadRequest, go_time, keep_alive
+from standin_serve import serve_until_signal
 
 VERSION = "0.5.1"
 _STRING_FIELDS = ("model", "prompt", "suffix", "system", "template")
@@ -229,13 +234,7 @@ def serve(preload: str, gpu_ttl: float) -> int:
         log("stand-in: model preloaded", model=model.name, keep_alive="forever")
     elif preload:
         log("stand-in: nothing preloaded, no such model", model=preload)
-    signal.signal(signal.SIGTERM, _stop)  # as PID 1 in a container, SIGTERM would otherwise be ignored
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_signal([server])
     return 0
 
 
@@ -249,5 +248,11 @@ def _log_gpus(gpu: GpuProbe) -> None:
             name=line.split(": ", 1)[1].rsplit(" (UUID", 1)[0])
 
 
-def _stop(signum: int, frame: object) -> None:
-    raise SystemExit(0)
+def main() -> int:
+    """`ollama serve` (the image's command): OLLAMA_STANDIN_PRELOAD, a model to load at start (default none), and
+    OLLAMA_STANDIN_GPU_TTL, how long a GPU probe's answer is kept (default 2 s)."""
+    return serve(os.environ.get("OLLAMA_STANDIN_PRELOAD", ""), float(os.environ.get("OLLAMA_STANDIN_GPU_TTL", "2")))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,10 +8,13 @@ then HTTP on HOST:PORT (0.0.0.0:8080), and a background log line saying whether 
 from __future__ import annotations
 
 import os
-import signal
 import sys
+from pathlib import Path
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / "common"))  # standin_serve (an image has it beside this file)
 
 import webui_ollama
+from standin_serve import serve_until_signal
 from webui_db import Database
 from webui_secret import load_secret_key
 from webui_server import VERSION, WebUIServer
@@ -20,10 +23,6 @@ from webui_settings import Settings
 
 def say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
-
-
-def _stop(signum: int, frame: object) -> None:
-    raise SystemExit(0)
 
 
 def main() -> int:
@@ -44,13 +43,7 @@ def main() -> int:
     say(f"INFO:     Uvicorn running on http://{settings.host}:{settings.port} (Press CTRL+C to quit)")
     if settings.enable_ollama_api and settings.ollama_urls:
         webui_ollama.watch(settings.ollama_urls[0], say)
-    signal.signal(signal.SIGTERM, _stop)  # as PID 1 in a container, SIGTERM would otherwise be ignored
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    serve_until_signal([server])
     return 0
 
 

@@ -1,9 +1,9 @@
-"""Portainer Agent 2.23.0 stand-in: `python3 agent.py` (configured by the agent's own environment variables).
+"""Portainer Agent 2.23.0 stand-in: `python3 standin.py` (configured by the agent's own environment variables).
 
 Standard mode: HTTPS-only API on AGENT_HOST:AGENT_PORT (0.0.0.0:9001), /ping unauthenticated, every other request
 must be signed by Portainer and is proxied to the Docker socket. Edge mode (EDGE=1): no port, polls Portainer and
 deploys the Edge stacks it lists (agent_stacks.py).
-`python3 agent.py --healthcheck` probes a running instance (both modes).
+`python3 standin.py --healthcheck` probes a running instance (both modes).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import signal
 import socket
 import ssl
 import sys
@@ -26,10 +25,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parents[1] / "common"))  # standin_serve (an image has it beside this file)
 
 import agent_edge as edge
 import agent_notary as notary
 import agent_stacks as stacks
+from standin_serve import serve_until_signal
 
 VERSION, API_VERSION, PLATFORM = "2.23.0", "2", "1"
 AGENT_HEADERS = (("Portainer-Agent", VERSION), ("Portainer-Agent-API-Version", API_VERSION),
@@ -147,7 +148,6 @@ def run_standard(env: dict[str, str]) -> Server:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.load_cert_chain(*map(str, notary.self_signed(advertise_address())))
     server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
-    threading.Thread(target=server.serve_forever, name="agent-api", daemon=True).start()
     log.info("agent API listening on https://%s:%s (secret: %s)", *address, "yes" if env.get("AGENT_SECRET") else "no")
     if not env.get("AGENT_SECRET"):
         threading.Thread(target=_secret_timeout, args=(server, checker,
@@ -213,13 +213,9 @@ def main(argv: list[str] | None = None) -> int:
     log.info("Portainer Agent %s stand-in starting (%s mode)", VERSION, "edge" if is_edge(env) else "standard")
     if is_edge(env):
         run_edge(env)
+        serve_until_signal()  # Edge mode listens nowhere: the poller's threads do the work
     else:
-        run_standard(env)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    while not stop.wait(1.0):
-        pass
+        serve_until_signal([run_standard(env)])
     return 0
 
 

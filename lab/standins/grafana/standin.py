@@ -8,10 +8,10 @@ at startup with exit status 1, as it stops Grafana.
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
-from types import FrameType
+from pathlib import Path
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / "common"))  # standin_serve (an image has it beside this file)
 
 from gf_datasources import Datasources
 from gf_http import GrafanaServer
@@ -19,6 +19,7 @@ from gf_provisioner import DashboardProvisioner
 from gf_provisioning import ProvisioningError, read_datasources, read_providers
 from gf_settings import VERSION, Settings, SettingsError
 from gf_store import DashboardError, Store
+from standin_serve import serve_until_signal
 
 
 def log(message: str) -> None:
@@ -45,18 +46,8 @@ def main() -> int:
     except (SettingsError, ProvisioningError, DashboardError, OSError) as error:
         log(f"Error: ✗ {error}")
         return 1
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    stop.wait()
+    serve_until_signal([server])
     provisioner.stop.set()
-    server.shutdown()
-    server.server_close()
     return 0
 
 

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import threading
+import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import FrameType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / "common"))  # standin_serve (an image has it beside this file)
 
 from npm_api import Api, Request
 from npm_auth import Tokens
 from npm_nginx import Listen, Nginx
 from npm_store import ApiError, Store
+from standin_serve import serve_until_signal
 
 ADMIN_PAGE = b"<!DOCTYPE html><html><head><title>Nginx Proxy Manager</title></head><body>stand-in</body></html>"
 MAX_BODY = 10 * 1024 * 1024
@@ -114,18 +115,9 @@ def main() -> None:
     api, nginx, address = build(dict(os.environ))
     nginx.start()
     server = AdminServer(address, api)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"npm stand-in: API http://{address[0]}:{address[1]}/api/, nginx on {nginx.listen}", flush=True)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    stop.wait()
-    server.server_close()
-    nginx.stop()
+    serve_until_signal([server])
+    nginx.stop()  # the nginx child: SIGQUIT (graceful), SIGKILL after 5 s
 
 
 if __name__ == "__main__":

@@ -7,18 +7,20 @@ housekeeping interval in the background; a scrape is served from memory.
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import FrameType
+from pathlib import Path
 from typing import Any
+
+sys.path.append(str(Path(__file__).resolve().parents[1] / "common"))  # standin_serve (an image has it beside this file)
 
 from cadv_docker import Docker, DockerError, Sample, Snapshot, collect
 from cadv_flags import FlagError, parse
 from cadv_machine import Machine, root_sample
 from cadv_metrics import REVISION, VERSION, LabelOptions, render
+from standin_serve import serve_until_signal
 
 
 def log(level: str, message: str) -> None:
@@ -103,9 +105,9 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str] | None = None) -> int:
     try:
-        flags = parse(argv, lambda message: log("W", message))
+        flags = parse(sys.argv[1:] if argv is None else argv, lambda message: log("W", message))
     except FlagError as error:
         print(error, file=sys.stderr)
         return 2
@@ -125,20 +127,10 @@ def main(argv: list[str]) -> int:
                             flags["prometheus_endpoint"])
     log("I", f"Starting cAdvisor version: {VERSION}-{REVISION} on port {flags['port']}")
     collector.start()
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    stop.wait()
+    serve_until_signal([server])
     collector.stop.set()
-    server.shutdown()
-    server.server_close()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(main())

@@ -7,11 +7,12 @@ STANDIN_HTTP_PORT, STANDIN_DATA_DIR and STANDIN_PRIVATE_NETWORKS (see README.md)
 from __future__ import annotations
 
 import os
-import signal
-import threading
+import sys
 from pathlib import Path
-from types import FrameType
 
+sys.path.append(str(Path(__file__).resolve().parents[1] / "common"))  # standin_serve (an image has it beside this file)
+
+from standin_serve import serve_until_signal
 from tdns_api import Api, ApiServer
 from tdns_dns import DnsTcpServer, DnsUdpServer, parse_networks
 from tdns_store import Store
@@ -26,19 +27,8 @@ def main() -> None:
     private = parse_networks(env.get("STANDIN_PRIVATE_NETWORKS"))
     servers = [DnsUdpServer((bind, dns_port), store, private), DnsTcpServer((bind, dns_port), store, private),
                ApiServer((bind, http_port), Api(store))]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
     print(f"technitium stand-in: DNS {bind}:{dns_port} udp+tcp, API http://{bind}:{http_port}/", flush=True)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    stop.wait()
-    for server in servers:  # every change is already on disk: close the sockets, the daemon threads end with us
-        server.server_close()
+    serve_until_signal(servers)  # every change is already on disk: nothing else to save
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Portainer CE 2.23.0 stand-in: `python3 server.py [--data /data] [--bind-https :9443] [--http-enabled] ...`.
+"""Portainer CE 2.23.0 stand-in: `python3 standin.py [--data /data] [--bind-https :9443] [--http-enabled] ...`.
 
 Listeners as upstream: HTTPS :9443 (self-signed, HTTP/1.1 only), HTTP :9000 only with --http-enabled, and the
 Edge tunnel port :8000 (accepts and closes: no chisel tunnel). `--healthcheck` probes a running instance.
@@ -10,7 +10,6 @@ import argparse
 import logging
 import os
 import re
-import signal
 import socket
 import ssl
 import sys
@@ -22,10 +21,12 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parents[1] / "common"))  # standin_serve (an image has it beside this file)
 
 from pt_app import App, Config
 from pt_snapshots import SnapshotLoop
 from pt_web import HttpError, Request, read_body
+from standin_serve import serve_until_signal
 
 log = logging.getLogger("portainer")
 
@@ -86,7 +87,7 @@ def seconds(value: str) -> float:
     return total
 
 
-def serve(app: App, address: tuple[str, int], tls: bool) -> Server:
+def listener(app: App, address: tuple[str, int], tls: bool) -> Server:
     handler = type("BoundHandler", (ApiHandler,), {"app": app})
     server = Server(address, handler)
     if tls:
@@ -95,7 +96,6 @@ def serve(app: App, address: tuple[str, int], tls: bool) -> Server:
         context.load_cert_chain(*map(str, app.tls_files))
         context.set_alpn_protocols(["http/1.1"])  # HTTP/2 disabled, as upstream
         server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
-    threading.Thread(target=server.serve_forever, name=f"serve-{address[1]}", daemon=True).start()
     log.info("listening on %s:%s (%s)", *address, "https" if tls else "http")
     return server
 
@@ -160,18 +160,14 @@ def main(argv: list[str] | None = None) -> int:
                     seconds(args.snapshot_interval), args.edge_checkin, args.heartbeat_slack, int(args.tunnel_port),
                     args.edge_compute)
     app = App(config)
-    serve(app, split_address(args.bind_https, args.host_ip), tls=True)
+    servers = [listener(app, split_address(args.bind_https, args.host_ip), tls=True)]
     if args.http_enabled:
-        serve(app, split_address(args.bind, args.host_ip), tls=False)
+        servers.append(listener(app, split_address(args.bind, args.host_ip), tls=False))
     tunnel_listener((args.tunnel_addr or args.host_ip, int(args.tunnel_port)))
     SnapshotLoop(app).start()
     app.gitops.resume_all()
     log.info("Portainer CE 2.23.0 stand-in ready (instance %s)", app.store.data["instance_id"])
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    while not stop.wait(1.0):
-        pass
+    serve_until_signal(servers)
     return 0
 
 
