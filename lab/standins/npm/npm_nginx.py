@@ -4,6 +4,10 @@ Layout under the data directory, as NPM's: nginx/proxy_host/<id>.conf (a host wh
 is kept as <id>.conf.err), custom_ssl/npm-<id>/{fullchain,privkey}.pem, access/<id> (an access list's htpasswd
 file). The stand-in runs nginx itself (daemon off) and restarts it if it dies; without an nginx binary the API
 still works and says so in `meta`.
+
+Longer than 300 lines because the server blocks it writes follow upstream's templates (proxy_host.conf, _ssl.conf,
+_hsts.conf, _access.conf at 2.12.6) line for line, and the templates and the process that serves them belong
+together.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The HTTP API on 5380: every answer is HTTP 200 with `status` ok | error | invalid-token (unknown path: 404)."""
+"""The HTTP API on 5380: every answer is HTTP 200 with `status` ok | error | invalid-token (unknown path: 404).
+
+Longer than 300 lines because it is one route table: each route keeps upstream's parameter names, defaults and
+error texts (DnsServerCore/WebService*.cs at 13.6.0) beside its handler, where a difference from upstream shows.
+"""
 
 from __future__ import annotations
 

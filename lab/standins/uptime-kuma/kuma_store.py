@@ -3,6 +3,9 @@ as one JSON file.
 
 The Socket.IO events (kuma_events.py) and the HTTP routes share these methods: a monitor added over Socket.IO
 is the one the checker runs and /metrics shows; `listeners` hear every heartbeat (Kuma's `heartbeat` event).
+
+Longer than 300 lines because every kind of state lives in the one JSON file upstream's SQLite stands for, and its
+writes must stay under one lock.
 """
 
 from __future__ import annotations
