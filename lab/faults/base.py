@@ -2,7 +2,7 @@
 must catch it) and `Lab` (shells in the lab's machines and its services' APIs).
 
 Each fault says which specs must catch it (`catches`, JUnit test names) and which may fail with it as a
-direct consequence (`also`, with the reason in `why`). The selftests (selftests/phaseN) break each fault
+direct consequence (`also`, with the reason in `why`). The proofs (selftests/proof/) break each fault
 in turn, run the phase's specs and check exactly those fail; then they undo it and re-apply bootstrap.
 Faults act as root inside the lab's containers (`docker exec`), and on the APIs with the lab's secrets.
 """
