@@ -74,7 +74,8 @@ def _services(seed_services: dict[str, Any]) -> dict[str, Any]:
 def build(host_keys: dict[str, str], image_map: dict[str, str]) -> dict[str, Any]:
     data = seed()
     settings = {**data.get("settings", {}), "env_file": _rel(ENV_FILE), "ca_bundle": _rel(CA_CERT),
-                "known_hosts": None, "trust_on_first_use": False, "runner_network": "lan", "image_map": image_map}
+                "known_hosts": None, "trust_on_first_use": False, "runner_network": "lan", "image_map": image_map,
+                "monitor_interval": 20}  # Uptime Kuma's shortest: the faults it must notice are noticed sooner
     return {
         "name": "lab",
         "domain": data["domain"],

@@ -188,7 +188,8 @@ CASES = [
          "hosts.unraid.ssh.password: unknown key; expected one of user, port, key, host_key", ("unraid:", "password")),
     Case("unknown-settings-key", put("settings.timeout", 3),
          "settings.timeout: unknown key; expected one of connect_timeout, probe_timeout, command_timeout, env_file, "
-         "ca_bundle, known_hosts, trust_on_first_use, runner_network, cert_min_days, cert_warn_days, image_map",
+         "ca_bundle, known_hosts, trust_on_first_use, runner_network, cert_min_days, cert_warn_days, "
+         "monitor_interval, image_map",
          ("timeout: 3",)),
     Case("unknown-port-key", put("services.npm.ports.2.proto", "udp"),
          "services.npm.ports.2.proto: unknown key; expected one of port, protocol, exposure", ("npm:", "proto:")),

@@ -39,6 +39,7 @@ class Settings:
     runner_network: str = "lan"
     cert_min_days: int = 14
     cert_warn_days: int = 30
+    monitor_interval: int = 60
     image_map: dict[str, str] = field(default_factory=dict)
 
 

@@ -145,6 +145,7 @@ def _settings(r: Reader | None, networks: dict[str, Network], base: Path) -> Set
         runner_network=runner,
         cert_min_days=cert_min,
         cert_warn_days=cert_warn,
+        monitor_interval=_default(r.integer("monitor_interval", 20, 86400), d.monitor_interval),
         image_map=r.string_map("image_map"),
     )
 

@@ -35,7 +35,7 @@ DATASOURCE_UID = "prometheus"
 MANAGED = "managed by homelab bootstrap (inventory.yaml)"   # the description of every monitor bootstrap makes
 KUMA_USER = "admin"
 GRAFANA_USER = "admin"
-MONITOR_INTERVAL = 60
+MONITOR_INTERVAL = 60  # seconds; the inventory's settings.monitor_interval (Uptime Kuma's shortest: 20)
 
 # What each monitor type needs besides its name (the library refuses the call without them).
 REQUIRED = {"http": ("url",), "keyword": ("url", "keyword"), "port": ("hostname", "port"), "dns": ("hostname",),
@@ -154,9 +154,10 @@ def monitor_name(service: Service, host: Host) -> str:
     return f"{service.name}@{host.name}"
 
 
-def monitor_spec(service: Service, host: Host) -> MonitorSpec | None:
-    """The Uptime Kuma monitor of one service instance; None when it publishes nothing to probe."""
-    name, every = monitor_name(service, host), MONITOR_INTERVAL
+def monitor_spec(service: Service, host: Host, every: int = MONITOR_INTERVAL) -> MonitorSpec | None:
+    """The Uptime Kuma monitor of one service instance, checked every `every` seconds (and as often again while
+    it is down); None when it publishes nothing to probe."""
+    name = monitor_name(service, host)
     upstream = service.upstream
     if upstream is not None and upstream.scheme == "http":
         return MonitorSpec(name, type="http", url=f"http://{host.address}:{upstream.port}/",
@@ -171,7 +172,8 @@ def monitor_spec(service: Service, host: Host) -> MonitorSpec | None:
 
 def monitors(inventory: Inventory) -> list[MonitorSpec]:
     """Every monitor Uptime Kuma must have, in inventory order."""
-    return [m for s, h in inventory.instances() if (m := monitor_spec(s, h)) is not None]
+    every = inventory.settings.monitor_interval
+    return [m for s, h in inventory.instances() if (m := monitor_spec(s, h, every)) is not None]
 
 
 def describe(spec: MonitorSpec) -> str:

@@ -19,17 +19,17 @@ pytestmark = pytest.mark.phase4
 PHASE4 = "re-run `python -m bootstrap phase4` (it creates or updates each monitor by name, never a second one)"
 
 
-def planned(instance):
-    spec = monitoring.monitor_spec(instance.service, instance.host)
+def planned(instance, inventory):
+    spec = monitoring.monitor_spec(instance.service, instance.host, inventory.settings.monitor_interval)
     assert spec is not None  # `monitored` holds the instances that have one (conftest.py)
     return spec
 
 
 @pytest.mark.spec("P4-KUMA-001", severity="medium", fix=PHASE4)
-def test_monitor_configured(monitored, kuma):
+def test_monitor_configured(monitored, kuma, inventory):
     """Each service instance has exactly one Uptime Kuma monitor of its name, probing what the plan says."""
     instance = monitored
-    spec = planned(instance)
+    spec = planned(instance, inventory)
     found = kuma.monitors().get(spec.name, [])
     if len(found) != 1:
         state = "no monitor by that name" if not found else f"{len(found)} monitors by that name"
@@ -43,10 +43,10 @@ def test_monitor_configured(monitored, kuma):
 
 @pytest.mark.spec("P4-KUMA-002", severity="high",
                   fix="start the service (its stack's phase of bootstrap), and let the platform VM reach its port")
-def test_monitor_up(monitored, kuma, on):
+def test_monitor_up(monitored, kuma, on, inventory):
     """Each service instance's monitor says it is up (Uptime Kuma's last check succeeded)."""
     instance = monitored
-    spec = planned(instance)
+    spec = planned(instance, inventory)
     state = kuma.states().get(spec.name)
     if state == "up":
         return
