@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from homelab.model.paths import REPO as REPO  # the repository root, for the selftests that import it here
+
 if TYPE_CHECKING:
     from homelab.model.inventory import Inventory
 
-REPO = Path(__file__).resolve().parents[1]
 
 
 def spec_module(relative: str) -> ModuleType:
@@ -136,6 +137,8 @@ def test_edge_agent(host, on):
 # One spec that needs SSH to the always-on platform VM (its port is closed: the host is unreachable).
 REACH_SPEC = '''\
 import pytest
+
+from homelab.model.paths import REPO
 
 pytestmark = pytest.mark.phase1
 

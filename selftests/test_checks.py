@@ -10,7 +10,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from ipaddress import IPv4Address
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,9 @@ from homelab.checks.dns import acl_problem, parse_answer, query_command
 from homelab.checks.engine import parse_stat
 from homelab.checks.ufw import parse_status
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 
-INVENTORY = load_inventory(Path(__file__).parents[1] / "inventory.yaml")
+INVENTORY = load_inventory(REPO / "inventory.yaml")
 
 UFW = """Status: active
 Logging: on (low)

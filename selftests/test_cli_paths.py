@@ -15,10 +15,10 @@ import pytest
 
 from bootstrap.__main__ import open_secrets
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.model.secrets import SecretError, Secrets
 from homelab.specs.pytest_plugin import _joined
 
-REPO = Path(__file__).parents[1]
 ENV_VARS = ("HOMELAB_INVENTORY", "HOMELAB_ENV_FILE", "HOMELAB_WAIVERS", "HOMELAB_REPORT_DIR")
 
 

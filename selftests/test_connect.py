@@ -34,9 +34,10 @@ from homelab.clients.portainer import FINGERPRINT_VAR, TOKEN_VAR, FingerprintMis
 from homelab.clients.technitium import Technitium, TechnitiumAuthError
 from homelab.model.inventory import Inventory, Upstream
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.model.secrets import SecretError, Secrets
 
-ROOT = Path(__file__).parents[1]
+ROOT = REPO
 PASSWORD = "the-right-password-1"
 WRONG = "a-wrong-password-2"
 TOKEN = "ptr_selftest-token-3"

@@ -30,8 +30,9 @@ from homelab.checks.engine import STACKS_DIR
 from homelab.model.compose import load_compose
 from homelab.model.inventory import Host
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 
-ROOT = Path(__file__).parents[1]
+ROOT = REPO
 EVERY = ("0.0.0.0", "::")
 INVENTORY = load_inventory(ROOT / "inventory.yaml")
 CHECKS = (unplanned_containers, unplanned_ports, socket_mounts, host_access)

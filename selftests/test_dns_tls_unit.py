@@ -28,9 +28,10 @@ from homelab.clients.technitium import Technitium, TechnitiumAuthError, Techniti
 from homelab.model.certs import Authority, CertError, Leaf, issue_leaf, load_authority
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.model.secrets import Secrets
 
-ROOT = Path(__file__).parents[1]
+ROOT = REPO
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ makes bootstrap recreate the stack."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,8 +13,9 @@ import pytest
 from bootstrap.edgestacks import EdgeStack
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 FILE = "services: {}\n"
 
 

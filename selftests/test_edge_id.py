@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -14,6 +13,7 @@ import pytest
 from bootstrap.phase3 import adopted_edge_id, edge_id
 from homelab.clients.environments import edge_id_mismatch
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 
 BOUND = "5f0c3b7e-bound-by-portainer"
 
@@ -31,7 +31,7 @@ class FakeAccess:
 
 @pytest.fixture(scope="module")
 def worker() -> tuple[Any, Any]:
-    inventory = load_inventory(Path(__file__).parents[1] / "inventory.yaml")
+    inventory = load_inventory(REPO / "inventory.yaml")
     return inventory, inventory.hosts_with_stack("edge-agent")[0]
 
 

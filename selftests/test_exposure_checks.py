@@ -31,10 +31,9 @@ from homelab.checks.exposure import (
 )
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.model.policy import Source, sources
 from homelab.transport import httpprobe, sweep
-
-REPO = Path(__file__).resolve().parents[1]
 
 PROC_NET = """== tcp
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
@@ -11,8 +10,9 @@ from homelab.model import firewall
 from homelab.model.firewall import FirewallRefused
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 
-ROOT = Path(__file__).parents[1]
+ROOT = REPO
 LAN, VPN = "198.51.100.0/24", "203.0.113.0/26"
 
 

@@ -15,9 +15,9 @@ from test_gitops_inventory import REPOSITORY, git_inventory
 from bootstrap.gitstacks import GitStack
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
-from homelab.model.paths import stack_dir
+from homelab.model.paths import REPO, stack_dir
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 HEAD = "def5678" + "0" * 33
 POLLING = {"Interval": "5m", "Webhook": "", "ForceUpdate": False, "ForcePullImage": False}
 

@@ -12,8 +12,9 @@ import pytest
 
 from homelab.model.inventory import GitSource, Inventory
 from homelab.model.inventory_loader import InventoryError, load_inventory
+from homelab.model.paths import REPO
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "inventory.yaml"
+EXAMPLE = REPO / "inventory.yaml"
 EXAMPLE_TEXT = EXAMPLE.read_text(encoding="utf-8")
 GIT_SECTION = re.compile(r"^git:\n(?:  .*\n)*", re.MULTILINE)  # the section: `git:` and its indented lines
 CA_BUNDLE = re.compile(r"^  ca_bundle:.*$", re.MULTILINE)

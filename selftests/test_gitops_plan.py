@@ -13,10 +13,11 @@ from test_gitops_inventory import REPOSITORY, git_inventory
 from homelab.model.gitops import MANAGED, edge_stack_hosts, git_stacks, portainer_deploys, project, stack_of_project
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.report.risks import Risk, accepted
 from homelab.specs.targets import select
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 MANAGED_ON_SERVERS = ["monitoring@platform", "exporters@platform", "exporters@unraid", "exporters@pve-docker-1",
                       "exporters@pve-docker-2"]
 EDGE_STACKS = ["gpu-worker@gaming-pc-1", "exporters@gaming-pc-1", "gpu-worker@gaming-pc-2", "exporters@gaming-pc-2"]

@@ -10,8 +10,9 @@ import pytest
 
 from homelab.checks import nvidia_smi
 from homelab.checks.nvidia_smi import Gpu
+from homelab.model.paths import REPO
 
-ROOT = Path(__file__).parents[1]
+ROOT = REPO
 FIXTURES = Path(__file__).parent / "fixtures" / "nvidia-smi"
 LAB_NVIDIA_SMI = ROOT / "lab" / "dockerfiles" / "hostcore" / "nvidia-smi"
 RTX_4090 = "NVIDIA GeForce RTX 4090"

@@ -23,10 +23,11 @@ from homelab.clients.environments import (
 )
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.report.risks import accepted
 from homelab.specs.targets import _matches, select
 
-ROOT = Path(__file__).parents[1]
+ROOT = REPO
 PORTAINER_NAME_LINE = "    fqdn: portainer.home.example.com\n"
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -22,9 +21,10 @@ from homelab.checks import tls
 from homelab.checks.logins import LOGINS, NO_LOGIN, Login
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.specs.targets import Fqdn, select
 
-ROOT = Path(__file__).parents[1]
+ROOT = REPO
 
 
 SPECS = spec_module("tests/hardening/test_logins.py")

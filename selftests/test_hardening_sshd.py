@@ -22,9 +22,10 @@ from spec_project import spec_module
 from homelab.checks import sshd
 from homelab.model.inventory import Host, Inventory
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.transport.ssh import CommandResult, HostUnreachable, SSHError
 
-ROOT = Path(__file__).parents[1]
+ROOT = REPO
 
 
 SPECS = spec_module("tests/hardening/test_ssh.py")

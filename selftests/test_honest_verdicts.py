@@ -29,9 +29,10 @@ from homelab.checks.engine import (
     stat_command,
     tcp_hosts,
 )
+from homelab.model.paths import REPO
 from homelab.transport.ssh import CommandResult, as_root
 
-ROOT = Path(__file__).parents[1]
+ROOT = REPO
 PID = "4242"
 SSHD_INODE, DOCKERD_INODE, OTHER_INODE = 111, 777, 888
 HEADER = ("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode")

@@ -14,8 +14,9 @@ import yaml
 
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import InventoryError, load_inventory
+from homelab.model.paths import REPO
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "inventory.yaml"
+EXAMPLE = REPO / "inventory.yaml"
 EXAMPLE_TEXT = EXAMPLE.read_text(encoding="utf-8")
 EXAMPLE_DATA: dict[str, Any] = yaml.safe_load(EXAMPLE_TEXT)
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from homelab.model.paths import REPO
+
 # Each room of homelab/ and the rooms it may import besides itself. transport and clients are one floor: neither
 # imports the other (transport reaches hosts, clients reach services).
 HOMELAB = {

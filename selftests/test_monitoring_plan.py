@@ -16,9 +16,10 @@ from homelab.checks.observability import parse_states
 from homelab.model import monitoring
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.model.secrets import Secrets
 
-ROOT = Path(__file__).parents[1]
+ROOT = REPO
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,8 @@ import pytest
 import yaml
 from spec_project import AUDIT_SPECS, make_project, set_faults
 
-REPO = Path(__file__).parents[1]
+from homelab.model.paths import REPO
+
 WORKFLOW = REPO / ".github/workflows/compliance.yml"
 SCHEMA = Path(__file__).parent / "fixtures/github-workflow.schema.json"
 SCRIPT = REPO / "deploy/compliance.sh"

@@ -8,15 +8,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from homelab.clients.npm import AccessList, Npm, NpmError, NpmUnreachable, access_list_body
+from homelab.model.paths import REPO
 
-STANDIN = Path(__file__).resolve().parents[1] / "lab" / "standins" / "npm" / "standin.py"
+STANDIN = REPO / "lab" / "standins" / "npm" / "standin.py"
 HOST = "127.0.0.1"
 
 

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.model.policy import Source, allowed_networks, may_connect, sources
 
-ROOT = Path(__file__).parents[1]
+ROOT = REPO
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ hosts get their status (issue #16: one pool.map for all used to fail every host 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ import pytest
 from homelab.checks.portainer import PortainerView, snapshot_each
 from homelab.clients.portainer import PortainerError, PortainerUnreachable
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 
 HUNG = 3
 ENDPOINTS = [{"Id": 2, "Name": "unraid", "Type": 2, "Status": 1}, {"Id": HUNG, "Name": "docker1", "Type": 2,
@@ -32,7 +32,7 @@ class FakePortainer:
 
 
 def view(failure: PortainerError) -> PortainerView:
-    found = PortainerView(load_inventory(Path(__file__).parents[1] / "inventory.yaml"), secrets=None)  # type: ignore[arg-type]
+    found = PortainerView(load_inventory(REPO / "inventory.yaml"), secrets=None)  # type: ignore[arg-type]
     found._client = FakePortainer(failure)  # type: ignore[assignment]
     return found
 

@@ -24,11 +24,12 @@ import pytest
 from spec_project import INI, closed_port, inventory_text
 
 from homelab.model.inventory import Settings
+from homelab.model.paths import REPO
 from homelab.model.redact import MASK, REDACTOR, RedactingStream, basic_auth
 from homelab.model.secrets import SecretError, Secrets
 from homelab.transport.ssh import SSHError, connect
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 # Every character class an encoder changes: a space, quotes, a slash, a plus, an ampersand.
 PLANTED = 'pl4nted "s3cret"/value+0042&ok'

@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import re
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from spec_project import AUDIT_SPECS, PLANTED, REACH_SPEC, make_project, outcome, results, set_faults, write_waivers
+
+from homelab.model.paths import REPO
 
 WAIVER = """\
 waivers:
@@ -232,7 +233,7 @@ def test_metrics_for_the_textfile_collector(project: pytest.Pytester, faulty_run
 
 def test_dashboard_queries_the_exported_metrics(project: pytest.Pytester, faulty_run: pytest.RunResult) -> None:
     """The Grafana dashboard asks only for metrics and labels that compliance.prom has."""
-    board = Path(__file__).parents[1] / "stacks/monitoring/grafana/dashboards/homelab-compliance.json"
+    board = REPO / "stacks/monitoring/grafana/dashboards/homelab-compliance.json"
     exprs = [t["expr"] for panel in json.loads(board.read_text())["panels"] for t in panel["targets"]]
     text = (project.path / "reports" / "compliance.prom").read_text()
     exported = set(re.findall(r"^(homelab_compliance_[a-z_]+)\{", text, re.M))

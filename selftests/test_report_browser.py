@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from spec_project import AUDIT_SPECS, PLANTED, make_project, set_faults, write_waivers
 
-REPO = Path(__file__).parents[1]
+from homelab.model.paths import REPO
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="chromium not found: `bash scripts/ensure-host-packages.sh` installs Debian's chromium")

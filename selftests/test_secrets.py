@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.model.redact import MASK, REDACTOR
 from homelab.model.secrets import SecretError, Secrets, read_env_file
 
@@ -89,7 +90,7 @@ def test_lab_leaves_optional_secrets_unset(tmp_path: Path, monkeypatch: pytest.M
     from lab import keys
 
     monkeypatch.setattr(keys, "ENV_FILE", tmp_path / ".env")
-    inventory = load_inventory(Path(__file__).parents[1] / "inventory.yaml")
+    inventory = load_inventory(REPO / "inventory.yaml")
     written = read_env_file(keys.ensure_env(inventory.secrets, "home.lan"))
     assert "UPTIME_KUMA_API_KEY" not in written
     assert len(written["UPTIME_KUMA_PASSWORD"]) >= 8

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -10,9 +9,10 @@ import paramiko
 import pytest
 
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.transport.ssh import SSHError, SSHPool
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 class _BrokenClient(paramiko.SSHClient):

@@ -29,10 +29,11 @@ from fake_access import fake_on
 
 from homelab.model.inventory import Host, Inventory, SSHAccess
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.transport.hostaccess import HostAccess, PoolBackend
 from homelab.transport.ssh import TOFU_MARK, HostKeyMismatch, SSHError, SSHPool
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 
 class _Interface(paramiko.ServerInterface):

@@ -27,11 +27,12 @@ from homelab.model.compose import (
     parse_volume,
     variable_references,
 )
+from homelab.model.paths import REPO
 from homelab.report.columns import SEVERITIES
 
 pytest_plugins = ["pytester"]
 
-ROOT = Path(__file__).parents[1]
+ROOT = REPO
 SERVICE_CHECKS = [static_services.image_pinned, static_services.healthcheck_defined, static_services.restart_policy,
                   static_services.container_name_matches, static_services.socket_allowed,
                   static_services.secrets_referenced, static_services.in_inventory,

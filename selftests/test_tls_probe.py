@@ -26,8 +26,9 @@ from cryptography.x509.oid import NameOID
 from spec_project import spec_module
 
 from homelab.checks import tls
+from homelab.model.paths import REPO
 
-ROOT = Path(__file__).parents[1]
+ROOT = REPO
 NAME = "status.home.example.com"
 
 

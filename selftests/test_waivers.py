@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from spec_project import AUDIT_SPECS, make_project, outcome, set_faults, write_waivers
 
+from homelab.model.paths import REPO
 from homelab.model.waivers import WaiverError, load_waivers
 
 TODAY = datetime.date(2026, 6, 1)
@@ -169,7 +170,7 @@ def test_waivers_option_names_another_file(project: pytest.Pytester) -> None:
 
 def test_example_file_matches_the_suite() -> None:
     """waivers.yaml.example parses, and its ids and hosts are those of real specs (checked at collection)."""
-    repo = Path(__file__).parents[1]
+    repo = REPO
     done = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
                            f"--waivers={repo / 'waivers.yaml.example'}"], cwd=repo, capture_output=True, text=True,
                           timeout=120, check=False)

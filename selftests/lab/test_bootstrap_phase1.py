@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from lab_helpers import sh
 
 from homelab.clients.portainer import FINGERPRINT_VAR, TOKEN_VAR, FingerprintMismatch, Portainer
 from homelab.model.inventory import Inventory
+from homelab.model.paths import REPO
 from homelab.model.secrets import read_env_file
 from homelab.transport.ssh import SSHPool
 
 pytestmark = [pytest.mark.lab, pytest.mark.lab_bootstrap]
-ROOT = Path(__file__).parents[2]
+ROOT = REPO
 TIMEOUT = 900
 
 

@@ -32,6 +32,7 @@ from bootstrap.services import proxy
 from bootstrap.steps import Step, run_steps
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.model.redact import REDACTOR
 from homelab.model.secrets import Secrets
 from homelab.transport.ssh import SSHPool
@@ -39,7 +40,7 @@ from lab import inventory as lab_inventory
 
 pytestmark = [pytest.mark.lab, pytest.mark.lab_bootstrap]
 
-ROOT = Path(__file__).parents[2]
+ROOT = REPO
 TIMEOUT = 5.0
 PHASE_TIMEOUT = 900
 # Parametrize from what `lab up` writes (built from the seed; no Docker needed at collection).

@@ -17,7 +17,9 @@ import httpx
 import pytest
 from standin_helpers import HOST, FakeDocker, free_port, wait_until
 
-SERVER = Path(__file__).resolve().parents[2] / "lab" / "standins" / "cadvisor" / "standin.py"
+from homelab.model.paths import REPO
+
+SERVER = REPO / "lab" / "standins" / "cadvisor" / "standin.py"
 WEB, DB = "a" * 64, "b" * 64
 DOCKER_ANSWERS: dict[str, Any] = {
     "/version": {"Version": "26.1.5+dfsg1", "ApiVersion": "1.45"},

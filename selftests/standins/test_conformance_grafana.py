@@ -10,7 +10,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +17,9 @@ from grafana_client import GrafanaApi
 from grafana_client.client import GrafanaClientError, GrafanaUnauthorizedError
 from standin_helpers import HOST, free_port, wait_until
 
-SERVER = Path(__file__).resolve().parents[2] / "lab" / "standins" / "grafana" / "standin.py"
+from homelab.model.paths import REPO
+
+SERVER = REPO / "lab" / "standins" / "grafana" / "standin.py"
 ADMIN = ("admin", "conformance-pw")
 DATASOURCE = {"name": "Extra Prometheus", "type": "prometheus", "url": "http://prometheus:9090", "access": "proxy"}
 

@@ -18,7 +18,9 @@ import ollama
 import pytest
 from standin_helpers import HOST, free_port, wait_until
 
-CLI = Path(__file__).resolve().parents[2] / "lab" / "standins" / "ollama" / "ollama_cli.py"
+from homelab.model.paths import REPO
+
+CLI = REPO / "lab" / "standins" / "ollama" / "ollama_cli.py"
 MODEL = "llama3.2"
 DIGEST = "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72"
 

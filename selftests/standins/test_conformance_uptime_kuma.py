@@ -23,10 +23,11 @@ from homelab.clients import connect
 from homelab.clients.uptimekuma import UptimeKuma, UptimeKumaAuthError
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import load_inventory
+from homelab.model.paths import REPO
 from homelab.model.secrets import Secrets
 
 TIMEOUT = 5.0
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 
 
 @pytest.fixture

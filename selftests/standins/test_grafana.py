@@ -19,7 +19,8 @@ import httpx
 import pytest
 from standin_helpers import HOST, free_port, wait_until
 
-REPO = Path(__file__).resolve().parents[2]
+from homelab.model.paths import REPO
+
 SERVER = REPO / "lab" / "standins" / "grafana" / "standin.py"
 GRAFANA_FILES = REPO / "stacks" / "monitoring" / "grafana"
 ADMIN = ("admin", "lab-grafana-pw")

@@ -24,7 +24,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from standin_helpers import free_port, wait_until
 
-SERVER = Path(__file__).resolve().parents[2] / "lab" / "standins" / "npm" / "standin.py"
+from homelab.model.paths import REPO
+
+SERVER = REPO / "lab" / "standins" / "npm" / "standin.py"
 HOST = "127.0.0.1"
 TIMEOUT = 5.0
 SITE = "ollama.home.lan"

@@ -18,7 +18,9 @@ import httpx
 import pytest
 from standin_helpers import HOST, free_port, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
+from homelab.model.paths import REPO
+
+ROOT = REPO
 CLI = ROOT / "lab" / "standins" / "ollama" / "ollama_cli.py"
 LAB_NVIDIA_SMI = ROOT / "lab" / "dockerfiles" / "hostcore" / "nvidia-smi"
 DIGEST = "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72"

@@ -17,7 +17,9 @@ import httpx
 import pytest
 from standin_helpers import HOST, free_port, wait_until
 
-STANDINS = Path(__file__).resolve().parents[2] / "lab" / "standins"
+from homelab.model.paths import REPO
+
+STANDINS = REPO / "lab" / "standins"
 SERVER = STANDINS / "open-webui" / "standin.py"
 OLLAMA_CLI = STANDINS / "ollama" / "ollama_cli.py"
 SECRET = "webui-selftest-secret-value"

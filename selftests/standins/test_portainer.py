@@ -18,7 +18,9 @@ import httpx
 import pytest
 from standin_helpers import FakeDocker, free_port, insecure, wait_until
 
-STANDINS = Path(__file__).resolve().parents[2] / "lab" / "standins"
+from homelab.model.paths import REPO
+
+STANDINS = REPO / "lab" / "standins"
 SERVER, AGENT = STANDINS / "portainer" / "standin.py", STANDINS / "portainer-agent" / "standin.py"
 SECRET, PASSWORD = "portainer-selftest-secret", "correct-horse-battery"
 DOCKER: dict[str, Any] = {

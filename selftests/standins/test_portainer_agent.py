@@ -21,7 +21,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 from standin_helpers import FakeDocker, free_port, insecure, wait_until
 
-AGENT = Path(__file__).resolve().parents[2] / "lab" / "standins" / "portainer-agent" / "standin.py"
+from homelab.model.paths import REPO
+
+AGENT = REPO / "lab" / "standins" / "portainer-agent" / "standin.py"
 SECRET = "agent-selftest-secret"
 DOCKER_ANSWERS: dict[str, Any] = {
     "/info": {"NCPU": 4, "MemTotal": 8_000_000_000, "Name": "fake-engine", "Swarm": {"NodeID": ""}},

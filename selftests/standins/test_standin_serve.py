@@ -11,12 +11,13 @@ import sys
 import textwrap
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from standin_helpers import HOST, free_port
 
-COMMON = Path(__file__).resolve().parents[2] / "lab" / "standins" / "common"
+from homelab.model.paths import REPO
+
+COMMON = REPO / "lab" / "standins" / "common"
 
 PROGRAM = textwrap.dedent("""
     import socket, socketserver, sys, time

@@ -19,7 +19,9 @@ import httpx
 import pytest
 from standin_helpers import free_port
 
-SERVER = Path(__file__).resolve().parents[2] / "lab" / "standins" / "technitium" / "standin.py"
+from homelab.model.paths import REPO
+
+SERVER = REPO / "lab" / "standins" / "technitium" / "standin.py"
 HOST = "127.0.0.1"
 TIMEOUT = 5.0
 Make = Callable[..., "Technitium"]

@@ -17,7 +17,9 @@ import httpx
 import pytest
 from standin_helpers import free_port, wait_until
 
-SERVER = Path(__file__).resolve().parents[2] / "lab" / "standins" / "uptime-kuma" / "standin.py"
+from homelab.model.paths import REPO
+
+SERVER = REPO / "lab" / "standins" / "uptime-kuma" / "standin.py"
 HOST = "127.0.0.1"
 TIMEOUT = 5.0
 USER = ("admin", "lab-password-1")
