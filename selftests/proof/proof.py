@@ -9,14 +9,20 @@ import xml.etree.ElementTree as ET  # parses the JUnit file our own pytest run j
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
+
+from homelab.checks.observability import parse_states
+from homelab.clients import connect
+from homelab.model import monitoring
 from lab.docker import LabError, docker
-from lab.faults import Fault
+from lab.faults import Fault, Lab
 from lab.topology import REPO, machine
 
 INVENTORY = ".lab/inventory.yaml"
 STACK_CONTAINERS = ("portainer", "npm", "technitium", "uptime-kuma")
 AGENT_HOSTS = ("unraid", "pve-docker-1", "pve-docker-2")
 TIMINGS: dict[str, float] = {}
+MONITORS_WAIT = 150.0  # Uptime Kuma notices a service back within its interval (and retry interval)
 
 
 @dataclass(frozen=True)
@@ -150,3 +156,23 @@ def expect_caught(fault: Fault, results: dict[str, Result]) -> None:
         wrong = {n: f"{results[n].outcome} {results[n].message[:120]}" for n in should
                  if results[n].outcome != "skipped" or fault.skip_reason not in results[n].message}
         assert not wrong, f"{name}: these should skip with '{fault.skip_reason}': {wrong}"
+
+
+def monitors_down(lab: Lab) -> dict[str, str]:
+    """Planned monitors which Uptime Kuma does not show up (name -> state)."""
+    try:
+        answer = httpx.get(f"{connect.url(lab.inventory, 'uptime-kuma')}/metrics", timeout=10,
+                           auth=connect.credentials("uptime-kuma", lab.secrets))
+    except httpx.HTTPError as exc:
+        return {"/metrics": str(exc)}
+    states = parse_states(answer.text)
+    return {m.name: states.get(m.name, "no state") for m in monitoring.monitors(lab.inventory)
+            if states.get(m.name) != "up"}
+
+
+def wait_monitors_up(lab: Lab) -> dict[str, str]:
+    """Wait (bounded) until every planned monitor is up again; what is still down."""
+    deadline = time.monotonic() + MONITORS_WAIT
+    while (down := monitors_down(lab)) and time.monotonic() < deadline:
+        time.sleep(3)
+    return down

@@ -11,7 +11,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-from proof import INVENTORY, TIMINGS, bootstrap, deploy, expect_caught, failed, not_green, run, specs, wait_healthy
+from proof import (
+    INVENTORY,
+    TIMINGS,
+    bootstrap,
+    deploy,
+    expect_caught,
+    failed,
+    not_green,
+    run,
+    specs,
+    wait_healthy,
+    wait_monitors_up,
+)
 
 from bootstrap.__main__ import PHASES
 from lab import faults
@@ -53,7 +65,9 @@ def test_fault_caught_by_its_specs(name: str, deployed: faults.Lab, tmp_path: Pa
         restored = bootstrap(phase=fault.phase)
         if fault.restarts:
             wait_healthy()
+        down = wait_monitors_up(deployed)  # a recreated service is back in Uptime Kuma before the next run
     assert restored.returncode == 0, f"bootstrap did not restore after {name}:\n{restored.output[-3000:]}"
+    assert not down, f"after {name}, Uptime Kuma monitors not up again: {down}"
     expect_caught(fault, results)
 
 

@@ -3,8 +3,8 @@ green, a second bootstrap phase 4 has nothing to do; then each phase-4 fault (la
 exactly its specs (`pytest -m phase4`), with a message naming the fix, and undone by `lab unbreak` plus
 bootstrap phase 4.
 
-Uptime Kuma checks every 60 s: after each restore the proof waits (bounded) until every monitor is up again, so
-that a fault's aftermath is never taken for the next fault's catch.
+Uptime Kuma checks every settings.monitor_interval (the lab's: 20 s): after each restore the proof waits (bounded)
+until every monitor is up again, so that a fault's aftermath is never taken for the next fault's catch.
 """
 
 from __future__ import annotations
@@ -12,40 +12,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 import pytest
-from proof import TIMINGS, bootstrap, deploy, expect_caught, not_green, specs
+from proof import MONITORS_WAIT, TIMINGS, bootstrap, deploy, expect_caught, not_green, specs, wait_monitors_up
 
 from bootstrap.__main__ import PHASES
-from homelab.checks.observability import parse_states
-from homelab.clients import connect
-from homelab.model import monitoring
 from lab import faults
 
 pytestmark = pytest.mark.lab
 APPLIED = [p for p in (1, 2, 3, 4) if f"phase{p}" in PHASES]
 MARKER = " or ".join(f"phase{p}" for p in APPLIED)
 FAULT_MARKER = "phase4"  # a fault is judged by the phase-4 specs alone (other phases' faults may be active)
-MONITORS_WAIT = 150.0
-
-
-def monitors_down(lab: faults.Lab) -> dict[str, str]:
-    """Planned monitors of hosts that are on which Uptime Kuma does not show up (name -> state)."""
-    try:
-        answer = httpx.get(f"{connect.url(lab.inventory, 'uptime-kuma')}/metrics", timeout=10,
-                           auth=connect.credentials("uptime-kuma", lab.secrets))
-    except httpx.HTTPError as exc:
-        return {"/metrics": str(exc)}
-    states = parse_states(answer.text)
-    return {m.name: states.get(m.name, "no state") for m in monitoring.monitors(lab.inventory)
-            if states.get(m.name) != "up"}
-
-
-def wait_monitors_up(lab: faults.Lab) -> dict[str, str]:
-    deadline = time.monotonic() + MONITORS_WAIT
-    while (down := monitors_down(lab)) and time.monotonic() < deadline:
-        time.sleep(3)
-    return down
 
 
 @pytest.fixture(scope="module")
