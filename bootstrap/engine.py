@@ -31,11 +31,12 @@ def too_old(version: str) -> bool:
 def steps(remote: Remote) -> list[Step]:
     def check() -> bool:
         result = remote.try_run(CHECK)
-        if result.ok and too_old(result.stdout.splitlines()[0]):
+        version = (result.stdout.splitlines() or [""])[0].strip()
+        if result.ok and too_old(version):
             upgrade = ("upgrade to Unraid 7 or later" if remote.host.platform == "unraid" else
                        "install Docker's own packages (docker-ce, docker-compose-plugin)")
-            raise StepFailed(f"Docker Engine {result.stdout.splitlines()[0].strip()} on {remote.host.name} is older "
-                             f"than {MINIMUM}, which the stacks need (healthcheck start_interval, CDI): {upgrade}")
+            raise StepFailed(f"Docker Engine {version} on {remote.host.name} is older than {MINIMUM}, which the "
+                             f"stacks need (healthcheck start_interval, CDI): {upgrade}")
         return result.ok
 
     def apply() -> None:
