@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     access = SSHPool(inventory)
     print(f"{args.phase} on {inventory.name}{' (dry run)' if args.dry_run else ''}:")
+    started = time.monotonic()
     try:
         outcome = run_steps(plan(inventory, secrets, access), dry_run=args.dry_run)
     except (StepFailed, SSHError, SecretError) as exc:
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         access.close()
-    print(outcome.summary)
+    print(f"{outcome.summary} in {time.monotonic() - started:.0f} s")
     if not args.dry_run:
         print(f"next: pytest -m {args.phase} --inventory {inventory.path}")
     return 0

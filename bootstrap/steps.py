@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import io
 import sys
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import TextIO
 
 from homelab.model.redact import REDACTOR
+
+SLOW = 2.0  # seconds: a step that took longer says how long when it is done (where a run spends its time)
 
 
 class StepFailed(Exception):
@@ -99,10 +102,13 @@ def run_steps(steps: Sequence[Step | Parallel], dry_run: bool, out: TextIO | Non
                 print(REDACTOR(f"  would    {label}"), file=out)
                 continue
             print(REDACTOR(f"  applying {label}"), file=out, flush=True)
+            started = time.monotonic()
             step.apply()
             if not step.check():
                 raise StepFailed("applied, but the check still fails")
             outcome.changed.append(label)
+            if (took := time.monotonic() - started) >= SLOW:
+                print(REDACTOR(f"  done     {label} in {took:.0f} s"), file=out, flush=True)
         except StepFailed as exc:
             raise StepFailed(REDACTOR(f"step '{step.name}' on {step.target} failed: {exc}")) from None
     return outcome

@@ -164,3 +164,25 @@ def test_bad_body_is_npm_error(npm: Npm) -> None:
     body["clients"][0]["directive"] = "permit"
     with pytest.raises(NpmError, match=r"data\.clients\[0\]\.directive should be equal to one of the allowed"):
         npm.create_access_list(body)
+
+
+def test_remembered_reads_are_asked_once_until_a_change() -> None:
+    """With `remember_reads`, a GET asked again is answered from memory (a copy), and any other request forgets
+    every remembered answer: bootstrap's checks ask the same lists for every name."""
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
+        return httpx.Response(200, json=[{"id": len(asked)}])
+
+    npm = Npm("http://npm.test:81", token="t", transport=httpx.MockTransport(answer))
+    assert npm.request("GET", "/nginx/proxy-hosts") == [{"id": 1}]
+    assert npm.request("GET", "/nginx/proxy-hosts") == [{"id": 2}], "without remember_reads every GET is sent"
+    npm.remember_reads()
+    first = npm.request("GET", "/nginx/proxy-hosts")
+    first[0]["id"] = 99  # a caller changing its answer changes nothing remembered
+    assert npm.request("GET", "/nginx/proxy-hosts") == [{"id": 3}]
+    assert npm.request("GET", "/nginx/access-lists", params={"expand": "items"}) == [{"id": 4}]
+    assert len(asked) == 4
+    npm.request("PUT", "/nginx/proxy-hosts/3", json={})
+    assert npm.request("GET", "/nginx/proxy-hosts") == [{"id": 6}], "a change did not forget what was read"

@@ -14,6 +14,7 @@ The API is Technitium's plain HTTP on 5380, reached from the LAN, logged in as a
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from ipaddress import IPv4Address
 
@@ -87,6 +88,28 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool | None = None) -
     acl = recursion_acl(inventory)
     target = f"{inventory.platform_host.name}/technitium"
     reported: set[str] = set()
+    # The zone's records, read once and again only after a change: 14 checks asking one name each cost a round
+    # trip each (two with the zone lookup), where one listing answers them all. None: not read since.
+    cached: list[Record] | None = None
+
+    def zone_records() -> list[Record] | None:
+        """Every record of the zone; None while there is no zone."""
+        nonlocal cached
+        if cached is None:
+            client = api.get(wait=False)
+            if client.zone(zone) is None:
+                return None
+            cached = client.records(zone, zone=zone, list_zone=True)
+        return cached
+
+    def changing(change: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            nonlocal cached
+            try:
+                change()
+            finally:
+                cached = None
+        return run
 
     def recursion_done() -> bool:
         settings = api.get(wait=False).settings()
@@ -105,26 +128,26 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool | None = None) -
 
     def record_step(record: ARecord) -> Step:
         def done() -> bool:
-            client = api.get(wait=False)
-            if client.zone(zone) is None:
+            records = zone_records()
+            if records is None:
                 return False
-            found = [r for r in client.records(record.name, zone=zone) if r.type == "A"]
+            found = [r for r in records if r.type == "A" and r.name.lower() == record.name]
             return [r.address for r in found] == [record.address]
 
         def add() -> None:
             api.get(wait=True).add_a(record.name, record.address, zone=zone, ttl=RECORD_TTL, overwrite=True,
                                      comments=MANAGED)
 
-        return Step(f"A {record.name} -> {record.address} ({record.why})", target, checked(done), applied(add))
+        return Step(f"A {record.name} -> {record.address} ({record.why})", target, checked(done),
+                    applied(changing(add)))
 
     def leftovers() -> tuple[list[Record], list[Record]]:
         """(managed records to remove, hand-made records to report) that the plan does not have."""
-        client = api.get(wait=False)
-        if client.zone(zone) is None:
+        records = zone_records()
+        if records is None:
             return [], []
         names = {r.name for r in plan}
-        extra = [r for r in client.records(zone, zone=zone, list_zone=True)
-                 if r.type == "A" and r.name not in names and in_zone(r.name, zone)]
+        extra = [r for r in records if r.type == "A" and r.name not in names and in_zone(r.name, zone)]
         for record in extra:
             if record.comments != MANAGED and record.name not in reported:
                 reported.add(record.name)
@@ -140,8 +163,8 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool | None = None) -
     return [
         Step(f"recursion only for {', '.join(acl)} ({RECURSION_ACL})", target, checked(recursion_done),
              applied(set_recursion)),
-        Step(f"primary zone {zone}", target, checked(zone_done), applied(create_zone)),
+        Step(f"primary zone {zone}", target, checked(zone_done), applied(changing(create_zone))),
         *[record_step(r) for r in plan],
         Step("remove A records bootstrap made that the inventory no longer has", target,
-             checked(lambda: not leftovers()[0]), applied(prune)),
+             checked(lambda: not leftovers()[0]), applied(changing(prune))),
     ]

@@ -7,8 +7,8 @@ file_sd targets generated from the inventory into prometheus/targets/ (one file 
 every host, labelled with its host, role and availability), Grafana's admin checked against
 GRAFANA_ADMIN_PASSWORD, its datasource answering and every dashboard of stacks/monitoring provisioned; the
 host's firewall last. Then NPM serves the phase-4 names (certificate and proxy host, as phase 1 does for its
-own), Uptime Kuma gets its user and one monitor per service instance, and finally Prometheus must scrape
-every exporter of the hosts that are on. docs/observability.md says what and why.
+own) and Uptime Kuma gets its user and one monitor per service instance, while, beside them, Prometheus must
+scrape every exporter of the hosts that are on. docs/observability.md says what and why.
 """
 
 from __future__ import annotations
@@ -45,5 +45,7 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
     # The Edge hosts' exporters: Portainer and the Edge agents do that work, so it runs beside the hosts' groups,
     # its health waits overlapping theirs.
     edge = tuple(edgestacks.steps(inventory, secrets, pool, access, (EXPORTERS,)))
-    return [Parallel((*found, edge)), *proxy.steps(inventory, secrets, pool, phase=PHASE),
-            *kuma.steps(inventory, secrets), targets_step(inventory, on)]
+    # Then NPM's names and Kuma's monitors, while Prometheus' first scrapes of the new targets (up to its 30 s
+    # interval) are waited for beside them: neither depends on the other.
+    services = (*proxy.steps(inventory, secrets, pool, phase=PHASE), *kuma.steps(inventory, secrets))
+    return [Parallel((*found, edge)), Parallel((services, (targets_step(inventory, on),)))]

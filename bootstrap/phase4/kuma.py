@@ -15,7 +15,13 @@ import sys
 from bootstrap.services.apiclients import Session, applied_by, checked_by, retry
 from bootstrap.steps import Step, StepFailed
 from homelab.clients import connect
-from homelab.clients.uptimekuma import UptimeKuma, UptimeKumaAuthError, UptimeKumaError, UptimeKumaUnreachable
+from homelab.clients.uptimekuma import (
+    Monitor,
+    UptimeKuma,
+    UptimeKumaAuthError,
+    UptimeKumaError,
+    UptimeKumaUnreachable,
+)
 from homelab.model import monitoring
 from homelab.model.inventory import Inventory
 from homelab.model.monitoring import MonitorSpec
@@ -33,6 +39,7 @@ class KumaSession(Session[UptimeKuma]):
         super().__init__(secrets)
         self.inventory = inventory
         self.timeout = max(inventory.settings.connect_timeout, 10.0)
+        self._monitors: list[Monitor] | None = None
 
     def open(self, wait: bool) -> UptimeKuma:
         """A new connection, not signed in (Kuma's first-user setup is asked on one)."""
@@ -41,6 +48,17 @@ class KumaSession(Session[UptimeKuma]):
 
     def sign_in(self, client: UptimeKuma, wait: bool) -> None:
         client.login(*connect.credentials("uptime-kuma", self.secrets))
+
+    def monitors(self) -> list[Monitor]:
+        """The monitor list, read once and again only after a change: every read costs the library's 0.2 s wait
+        for Kuma's pushes, and the checks of 21 monitors would read it 21 times."""
+        if self._monitors is None:
+            self._monitors = self.get().monitors()
+        return self._monitors
+
+    def changed(self) -> None:
+        """A monitor was made, edited or deleted: the next check reads the list again."""
+        self._monitors = None
 
 
 # Kuma unreachable, or not signed in yet (no user): "not done". Other errors fail the step.
@@ -73,11 +91,15 @@ def user_step(session: KumaSession, target: str) -> Step:
 
 def monitor_step(session: KumaSession, spec: MonitorSpec, target: str) -> Step:
     def done() -> bool:
-        found = session.get().monitor(spec.name)
-        return found is not None and not found.differences(spec)
+        found = [m for m in session.monitors() if m.name == spec.name]
+        return len(found) == 1 and not found[0].differences(spec)
 
     def make() -> None:
-        session.get(wait=True).ensure_monitor(spec)
+        kuma = session.get(wait=True)
+        try:
+            kuma.ensure_monitor(spec, session.monitors())
+        finally:
+            session.changed()
 
     return Step(f"monitor {spec.name} ({monitoring.describe(spec)})", target, checked(done), applied(make))
 
@@ -94,7 +116,7 @@ def steps(inventory: Inventory, secrets: Secrets) -> list[Step]:
                   "(nothing to probe from the platform)")
 
     def leftovers() -> list[str]:
-        found = session.get().monitors()
+        found = session.monitors()
         for m in found:
             if m.name not in names and m.fields.get("description") != monitoring.MANAGED and m.name not in reported:
                 reported.add(m.name)
@@ -104,8 +126,11 @@ def steps(inventory: Inventory, secrets: Secrets) -> list[Step]:
 
     def prune() -> None:
         kuma = session.get(wait=True)
-        for name in leftovers():
-            kuma.delete_monitor(name)
+        try:
+            for name in leftovers():
+                kuma.delete_monitor(name)
+        finally:
+            session.changed()
 
     return [user_step(session, target), *(monitor_step(session, m, target) for m in planned),
             Step("remove monitors bootstrap made that the inventory no longer has", target,

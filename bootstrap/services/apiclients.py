@@ -108,6 +108,7 @@ class NpmSession(Session[Npm]):
         email, password = connect.credentials("npm", self.secrets)
         self.version = retry(client.version, wait)
         client.login(email, password)
+        client.remember_reads()  # one run's checks ask the same lists for every name; a change forgets them
 
 
 Errors = type[Exception] | tuple[type[Exception], ...]

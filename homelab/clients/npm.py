@@ -8,6 +8,7 @@ tokens). Its schemas reject unknown keys, so requests carry only the fields of t
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -174,10 +175,27 @@ class Npm(HttpClient):
                  transport: httpx.BaseTransport | None = None) -> None:
         super().__init__(base_url, timeout, transport)
         self.token = token
+        self._reads: dict[str, Any] | None = None  # remembered GET answers (`remember_reads`), else None
+
+    def remember_reads(self) -> None:
+        """From now on answer a GET asked before from memory, until any other request (a change) forgets them
+        all: bootstrap checks every name against the same lists (certificates, proxy hosts, access lists)."""
+        self._reads = {}
 
     # --- transport ------------------------------------------------------------------------------------------
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send one request under /api; the decoded JSON answer, or NpmError with NPM's message."""
+        if self._reads is None:
+            return self._send(method, path, **kwargs)
+        if method != "GET":
+            self._reads.clear()
+            return self._send(method, path, **kwargs)
+        key = f"{path} {sorted((kwargs.get('params') or {}).items())}"
+        if key not in self._reads:
+            self._reads[key] = self._send(method, path, **kwargs)
+        return copy.deepcopy(self._reads[key])
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         where = f"NPM at {self.base_url}: {method} /api{path}"
         try:

@@ -2,7 +2,7 @@
 targets, a Grafana dashboard, an Uptime Kuma monitor, the exporters' exposure) and names the specs that must
 catch it.
 
-Prometheus scrapes every 30 s and Uptime Kuma checks every settings.monitor_interval (the lab's: 20 s), so a fault
+Prometheus scrapes every 15 s and Uptime Kuma checks every settings.monitor_interval (the lab's: 20 s), so a fault
 that they must notice waits (bounded) until they have: the specs then see a settled state, not a race.
 """
 
@@ -28,7 +28,7 @@ MONITOR = "prometheus@platform"
 TARGETS = "/opt/homelab/stacks/monitoring/prometheus/targets/node-inventory.json"
 DASHBOARDS = "/opt/homelab/stacks/monitoring/grafana/dashboards"
 ALLOWED = ("runner", "platform", "unraid", "pve-docker-1", "pve-docker-2", "vpn-client")  # LAN and VPN sources
-NOTICE = 100.0                             # Prometheus' 30 s, Kuma's interval (60 s at most here), a margin
+NOTICE = 100.0                             # Prometheus' 15 s, Kuma's interval (60 s at most here), a margin
 
 
 def _wait(what: str, done: Callable[[], bool], limit: float = NOTICE) -> None:
