@@ -132,7 +132,7 @@ def test_spec_without_the_service_is_one_line(pytester: pytest.Pytester) -> None
     (pytester.path / "inventory.yaml").write_text(inventory_text(closed_port()))
     (pytester.path / "key").write_text("not a real key: nothing connects\n")
     (pytester.path / "tests").mkdir()
-    (pytester.path / "tests" / "test_grafana.py").write_text(textwrap.dedent('''\
+    (pytester.path / "tests" / "test_missing_grafana.py").write_text(textwrap.dedent('''\
         import pytest
         from homelab.clients import connect
 
