@@ -10,6 +10,7 @@ from pathlib import Path
 
 from bootstrap import phase1, phase2, phase3, phase4
 from bootstrap.steps import Plan, StepFailed, run_steps
+from homelab.clients.connect import NotInInventory
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import InventoryError, load_inventory
 from homelab.model.redact import mask_streams, masked_output
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         outcome = run_steps(plan(inventory, secrets, access), dry_run=args.dry_run)
-    except (StepFailed, SSHError, SecretError) as exc:
+    except (StepFailed, SSHError, SecretError, NotInInventory) as exc:  # NotInInventory: e.g. no services.prometheus
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

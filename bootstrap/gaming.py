@@ -26,6 +26,7 @@ from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import Stack
 from bootstrap.steps import StepFailed
 from homelab.checks import gaming
+from homelab.clients.connect import NotInInventory
 from homelab.model.gitops import edge_deploys, project
 from homelab.model.inventory_loader import InventoryError, load_inventory
 from homelab.model.secrets import SecretError, Secrets
@@ -116,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     except SSHError as exc:
         print(f"{args.host} is off or unreachable ({exc}): nothing to switch", file=sys.stderr)
         return 3
-    except StepFailed as exc:
+    except (StepFailed, NotInInventory) as exc:  # NotInInventory: a service it asks is not in the inventory
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:

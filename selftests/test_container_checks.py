@@ -374,9 +374,10 @@ def mini_inventory() -> str:
     text = inventory_text(closed_port())
     for old, new in (("portainer: {stack: platform, ports: [{port: 9443}], exposure: vpn}",
                       "portainer: {stack: platform, ports: [{port: 9443}, {port: 8000}], exposure: vpn, "
-                      "docker_socket: rw}"),
+                      "upstream: {port: 9443, scheme: https}, docker_socket: rw}"),
                      ("npm: {stack: platform, ports: [{port: 81}], exposure: vpn}",
-                      "npm: {stack: platform, ports: [{port: 80}, {port: 443}, {port: 81}], exposure: vpn}")):
+                      "npm: {stack: platform, ports: [{port: 80}, {port: 443}, {port: 81}], exposure: vpn, "
+                      "upstream: {port: 81}}")):
         assert old in text
         text = text.replace(old, new)
     return text

@@ -391,6 +391,13 @@ CASES = [
     Case("fqdn-without-upstream", drop("services.grafana.upstream"),
          "services.grafana.fqdn: is set but `upstream` is not; expected `upstream: {port: N}`, the port NPM forwards "
          "to", ("grafana:", "fqdn")),
+    Case("api-without-upstream", both(drop("services.technitium.fqdn"), drop("services.technitium.upstream")),
+         "services.technitium.upstream: is missing, and technitium has 2 TCP ports; expected `upstream: {port: N}`, "
+         "the port of its API, which bootstrap and the specs ask", ("technitium:",)),
+    Case("api-without-port", both(drop("services.prometheus.fqdn"), drop("services.prometheus.upstream"),
+                                  put("services.prometheus.ports", [])),
+         "services.prometheus.upstream: is missing, and prometheus has 0 TCP ports; expected `upstream: {port: N}`, "
+         "the port of its API, which bootstrap and the specs ask", ("prometheus:",)),
     Case("fqdn-used-twice", put("services.grafana.fqdn", "status.home.example.com"),
          "services.grafana.fqdn: 'status.home.example.com' is already served by services.uptime-kuma on platform; "
          "expected one name per service and host (put {host} in it, or narrow the service with `hosts:`)",

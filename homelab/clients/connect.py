@@ -4,7 +4,9 @@ and which secrets log in to it. E.g. `with connect.grafana(inventory, secrets) a
 Where: the host the inventory runs the service on (the first, or the `host=` given: one of them) and the port of
 its API, the service's `upstream` (what NPM forwards its name to), or its only TCP port where it names none. No
 port is assumed: a service the inventory lacks, runs nowhere or gives no API port is `NotInInventory`, one line
-naming the inventory's key. `url` and `address` say the same for a caller that asks a service outside a client.
+naming the inventory's key (the loader already refuses a service of API_SERVICES that gives no API port; bootstrap
+and the spec plugin print the line of one the inventory lacks). `url` and `address` say the same for a caller that
+asks a service outside a client.
 
 Login: with `secrets`, each client is signed in as the admin the inventory's secrets name (`ADMINS`; `credentials`
 reads them): NPM, Technitium and Uptime Kuma log in at once, Grafana sends HTTP Basic with every call, Portainer

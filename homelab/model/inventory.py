@@ -25,6 +25,9 @@ HOST_ACCESS = ("privileged", "pid", "network", "root")
 OS_NAMES = ("debian", "ubuntu", "unraid")
 # The stacks of stacks/ and the rollout phase that deploys each.
 STACK_PHASES = {"platform": 1, "agent": 2, "edge-agent": 3, "gpu-worker": 3, "monitoring": 4, "exporters": 4}
+# The services whose API bootstrap and the specs ask (through homelab.clients.connect): the loader refuses one that
+# does not say which port that is, its `upstream` or its only TCP port, rather than fail later mid-run.
+API_SERVICES = ("portainer", "npm", "technitium", "uptime-kuma", "prometheus", "grafana")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from typing import TypeVar
 from urllib.parse import urlparse
 
 from homelab.model.inventory import (
+    API_SERVICES,
     AVAILABILITY,
     EXPOSURES,
     GIT_DEPLOY,
@@ -243,6 +244,10 @@ def _service(name: str, r: Reader) -> Service:
     fqdn = r.hostname("fqdn", template=True)
     if fqdn and upstream is None:
         r.child("fqdn").fail("is set but `upstream` is not; expected `upstream: {port: N}`, the port NPM forwards to")
+    tcp = sum(p.protocol == "tcp" for p in ports)
+    if name in API_SERVICES and upstream is None and tcp != 1:
+        r.child("upstream").fail(f"is missing, and {name} has {tcp} TCP ports; expected `upstream: {{port: N}}`, the "
+                                 f"port of its API, which bootstrap and the specs ask")
     return Service(name=name, stack=stack, ports=tuple(ports), exposure=exposure, fqdn=fqdn, upstream=upstream,
                    docker_socket=r.choice("docker_socket", SOCKET_ACCESS) or "none",
                    only_on=tuple(r.string_list("hosts", "a list of host names", non_empty=True)),

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from homelab.clients.connect import NotInInventory
 from homelab.model import redact
 from homelab.model.inventory import Inventory
 from homelab.model.inventory_loader import InventoryError, load_inventory
@@ -351,6 +352,8 @@ class Masking:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[
         None, pytest.TestReport, pytest.TestReport]:
     rep = yield
+    if call.excinfo is not None and call.excinfo.errisinstance(NotInInventory):
+        rep.longrepr = str(call.excinfo.value)  # the inventory's fault, not the spec's: its one line, no traceback
     columns.describe(item, rep)
     audit = item.config.stash.get(AUDIT, None)
     if audit is not None:
