@@ -365,3 +365,49 @@ def test_p1_ssh_001_passes_with_the_inventory_key(
         _spec().test_ssh_with_verified_host_key(target, fake_on(ssh=pool), SimpleNamespace(ssh=pool))
     finally:
         pool.close()
+
+
+def test_a_read_made_ahead_is_answered_once_with_its_result_or_its_error(
+        tmp_path: Path, server: FakeSSHServer, client_key: Path, host_key: paramiko.PKey) -> None:
+    """`read_ahead` runs the commands once; `run` of one of them (default timeout) takes that answer, or raises
+    the error it met (a hung read ends at command_timeout, as when asked); any other command, or one asked with
+    a timeout of its own, is sent as usual."""
+    inventory, target = _setup(tmp_path, server, client_key, host_key, command_timeout=2.0)
+    pool = SSHPool(inventory)
+    try:
+        pool.read_ahead(target, ["echo ahead; exit 3", "hang"])
+        assert server.commands == ["echo ahead; exit 3", "hang"]
+        first, again = pool.run(target, "echo ahead; exit 3"), pool.run(target, "echo ahead; exit 3")
+        assert (first.exit_status, first.stdout) == (again.exit_status, again.stdout) == (3, "ahead\n")
+        with pytest.raises(SSHError, match="a command gave no answer within 2 s"):
+            pool.run(target, "hang")
+        assert server.commands == ["echo ahead; exit 3", "hang"], "a read made ahead was sent again"
+        assert pool.run(target, "echo ahead; exit 3", timeout=5).stdout == "ahead\n"
+        assert pool.run(target, "echo other").stdout == "other\n"
+        assert server.commands[2:] == ["echo ahead; exit 3", "echo other"]
+    finally:
+        pool.close()
+
+
+def test_the_plugin_reads_ahead_what_the_selected_specs_declare() -> None:
+    """`@pytest.mark.reads` on a spec parametrized by `host`: its commands per host, in the specs' order, once,
+    through sudo when root (the SSH user is not root); specs without the marker or a host add nothing."""
+    from homelab.specs.pytest_plugin import declared_reads
+
+    host = SimpleNamespace(name="platform", ssh=SimpleNamespace(user="admin"))
+    other = SimpleNamespace(name="unraid", ssh=SimpleNamespace(user="root"))
+
+    def item(marker: Any, params: dict[str, Any] | None) -> Any:
+        return SimpleNamespace(get_closest_marker=lambda name: marker,
+                               callspec=SimpleNamespace(params=params) if params is not None else None)
+
+    reads = declared_reads([
+        item(pytest.mark.reads("cat /proc/net/tcp", "whoami").mark, {"host": host}),
+        item(pytest.mark.reads("ufw status verbose", root=True).mark, {"host": host}),
+        item(pytest.mark.reads("whoami").mark, {"host": host}),
+        item(pytest.mark.reads("ufw status verbose", root=True).mark, {"host": other}),
+        item(None, {"host": host}),
+        item(pytest.mark.reads("date").mark, None),
+    ])
+    assert reads == {"platform": (host, ["cat /proc/net/tcp", "whoami", "sudo -n sh -c 'ufw status verbose'"]),
+                     "unraid": (other, ["sh -c 'ufw status verbose'"])}

@@ -27,7 +27,7 @@ from homelab.checks import problem
 from homelab.checks.dns import query_command
 from homelab.checks.exposure import NameAsk, Surface, attack_ports, surfaces
 from homelab.checks.exposure_matrix import MATRIX, PUBLIC, Cell
-from homelab.checks.ufw import UfwStatus, read_status
+from homelab.checks.ufw import UFW_STATUS, UfwStatus, read_status
 from homelab.model.inventory import STACK_PHASES, Host, Inventory, Vantage
 from homelab.model.policy import Source, exposure_of, may_connect, published, sources
 from homelab.transport import httpprobe
@@ -245,7 +245,7 @@ class PhaseProbes:
     def ufw(self, host: Host) -> UfwStatus:
         """ufw's own view on `host`, read once; `UfwUnreadable` when it printed no status (never "inactive")."""
         if host.name not in self._ufw:
-            result = self.pool.run(host, as_root(host.ssh.user, "ufw status verbose"))
+            result = self.pool.run(host, as_root(host.ssh.user, UFW_STATUS))
             self._ufw[host.name] = read_status(result.exit_status, result.stdout, result.stderr)
         return self._ufw[host.name]
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
+UFW_STATUS = "ufw status verbose"  # as root: ufw's own view of its state, defaults and rules
+
 _DEFAULT = re.compile(r"^Default:\s*(\w+)\s*\(incoming\)", re.MULTILINE)
 _RULE = re.compile(r"^(?P<to>.+?)\s{2,}(?P<action>ALLOW|DENY|REJECT|LIMIT)(?: (?:IN|FWD))?\s{2,}(?P<src>\S+.*)$")
 

@@ -33,6 +33,7 @@ from homelab.report.audit import Audit, WaiverExpired
 from homelab.specs.onhost import Hosts, On
 from homelab.specs.targets import KINDS, select
 from homelab.transport.hostaccess import HostAccess
+from homelab.transport.ssh import as_root
 
 INVENTORY = pytest.StashKey[Inventory]()
 SECRETS = pytest.StashKey[Secrets]()
@@ -98,6 +99,8 @@ def _runs_specs(config: pytest.Config) -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "spec(id, severity, fix): the spec's stable id, severity and remediation")
     config.addinivalue_line("markers", f"each(kind, **filters): parametrize from the inventory; kind in {KINDS}")
+    config.addinivalue_line("markers", "reads(*commands, root=False): commands the spec runs on its `host`, read "
+                                       "for every selected host at once as the run starts")
     if not _runs_specs(config):
         return
     path = Path(config.option.inventory)
@@ -217,13 +220,32 @@ def access(pytestconfig: pytest.Config) -> HostAccess:
 
 
 @pytest.fixture(scope="session")
-def _hosts(access: HostAccess, pytestconfig: pytest.Config) -> Hosts:
-    """The run's hosts for `on`. The first spec that acts on a host starts reading every host's containers in the
-    background (one `docker inspect` per host, all hosts at once), unless the run is plain (the benchmark's
-    baseline) or a selftest put a fake access in place."""
+def _hosts(access: HostAccess, pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Hosts:
+    """The run's hosts for `on`. The first spec that acts on a host starts, in the background, reading every host's
+    containers (one `docker inspect` per host) and making the selected specs' declared reads (`reads` marker),
+    all hosts at once, unless the run is plain (the benchmark's baseline) or a selftest put a fake access in place."""
     if access is pytestconfig.stash.get(ACCESS, None) and not access.plain:
         threading.Thread(target=access.prefetch_engines, name="homelab-engines", daemon=True).start()
+        reads = declared_reads(request.session.items)
+        threading.Thread(target=access.prefetch_reads, args=(reads,), name="homelab-reads", daemon=True).start()
     return Hosts(access)
+
+
+def declared_reads(items: list[pytest.Item]) -> dict[str, tuple[Any, list[str]]]:
+    """The commands the selected specs declare they read on their host (`@pytest.mark.reads(COMMAND, root=True)`
+    on a spec parametrized by `host`), as sent (through sudo for root), per host in the specs' order."""
+    found: dict[str, tuple[Any, list[str]]] = {}
+    for item in items:
+        marker = item.get_closest_marker("reads")
+        host = getattr(getattr(item, "callspec", None), "params", {}).get("host")
+        if marker is None or host is None:
+            continue
+        commands = found.setdefault(host.name, (host, []))[1]
+        for command in marker.args:
+            sent = as_root(host.ssh.user, command) if marker.kwargs.get("root") else command
+            if sent not in commands:
+                commands.append(sent)
+    return found
 
 
 @pytest.fixture

@@ -130,6 +130,18 @@ class HostAccess:
             for host in hosts:
                 pool.submit(self._engine_quietly, host)
 
+    def prefetch_reads(self, reads: dict[str, tuple[Reachable, list[str]]]) -> None:
+        """Make the specs' declared reads (host name -> the host and its commands, as sent) on every answering
+        host at once, each host's in order (`SSHPool.read_ahead`); the plugin runs this in the background as the
+        run starts. A host that does not answer is left to the host-down policy."""
+        answering = self.answering()
+        wanted = [(host, commands) for name, (host, commands) in reads.items() if name in answering]
+        if not wanted:
+            return
+        with ThreadPoolExecutor(max_workers=min(16, len(wanted))) as pool:
+            for host, commands in wanted:
+                pool.submit(self.ssh.read_ahead, host, commands)
+
     def _engine_quietly(self, host: Reachable) -> None:
         with contextlib.suppress(Exception):
             self._engine(host, self.ssh.get(host))

@@ -27,6 +27,7 @@ from homelab.transport.ssh import quote
 
 pytestmark = pytest.mark.exposure
 
+HAS_PYTHON = "command -v python3 >/dev/null && echo yes || echo no"
 LISTEN_FIX = ("stop it, bind it to 127.0.0.1, or plan it in the inventory (a service's `ports:`, or "
               "`hosts.HOST.daemons` for a program of the host) with its exposure")
 DOCKER_FIX = ("remove whatever relays the Docker API to TCP (a container with /var/run/docker.sock mounted, or "
@@ -44,6 +45,7 @@ def _listeners(host, on):
 
 @pytest.mark.spec("EXP-LISTEN-001", severity="high", fix=LISTEN_FIX)
 @pytest.mark.each("host")
+@pytest.mark.reads(LISTENERS_COMMAND)
 def test_only_planned_listeners(host, inventory, on):
     """Every TCP/UDP socket listening on a non-loopback address of the host is planned by the inventory."""
     found = [item for item in _listeners(host, on) if exposed(item)]
@@ -57,6 +59,7 @@ def test_only_planned_listeners(host, inventory, on):
 
 @pytest.mark.spec("EXP-DOCKER-001", severity="critical", fix=DOCKER_FIX)
 @pytest.mark.each("host")
+@pytest.mark.reads(LISTENERS_COMMAND, HAS_PYTHON)
 def test_no_port_answers_docker_api(host, on):
     """No TCP port of the host, whatever its number, answers the Docker API (the socket is never exposed)."""
     listeners = [item for item in _listeners(host, on) if item.protocol == "tcp" and exposed(item)]
@@ -66,7 +69,7 @@ def test_no_port_answers_docker_api(host, on):
     if not targets:
         return
     timeout = 1.0  # asked from the host itself: an answer is immediate; a port that waits (DNS over TCP) waits this
-    has_python = on(host).run("command -v python3 >/dev/null && echo yes || echo no").stdout.strip() == "yes"
+    has_python = on(host).run(HAS_PYTHON).stdout.strip() == "yes"
     docker: list[str] = []
     if has_python:
         requests = [{"key": f"{a}:{p}", "address": a, "port": p, "tls": tls, "path": "/_ping"}

@@ -32,6 +32,7 @@ def _settings(host, on):
 
 @pytest.mark.spec("HARD-SSH-001", severity="critical", fix=SSH_FIX)
 @pytest.mark.each("host")
+@pytest.mark.reads(EFFECTIVE, root=True)
 def test_ssh_offers_keys_only(host, inventory, access, on):
     """A fresh SSH connection to the host is offered public-key authentication only: no password, no
     keyboard-interactive, and never a login without authentication."""
@@ -51,6 +52,7 @@ def test_ssh_offers_keys_only(host, inventory, access, on):
 
 @pytest.mark.spec("HARD-SSH-002", severity="high", fix=SSH_FIX)
 @pytest.mark.each("host")
+@pytest.mark.reads(EFFECTIVE, root=True)
 def test_root_login_only_where_planned(host, on):
     """sshd permits root to log in only on a host whose inventory SSH user is root, and then with a key only."""
     on(host)

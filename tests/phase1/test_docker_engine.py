@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import problem
-from homelab.checks.engine import DAEMON_JSON, expect_dockerd_unix_only
+from homelab.checks.engine import DAEMON_JSON, DAEMON_SCRIPT, expect_dockerd_unix_only
 from homelab.checks.reach import expect_reach
 
 pytestmark = pytest.mark.phase1
@@ -14,14 +14,19 @@ NO_TCP = (f"remove every tcp:// host from dockerd: `hosts` in {DAEMON_JSON}, `-H
           "/etc/default/docker; then `sudo systemctl restart docker`. Manage remote engines with the Portainer agent")
 
 
+ENGINE_VERSION = "docker version --format '{{.Server.Version}}'"
+COMPOSE_VERSION = "docker compose version --short"
+
+
 @pytest.mark.spec("P1-DOCKER-001", severity="critical",
                   fix="install Docker Engine and the compose v2 plugin (apt install docker-ce docker-compose-plugin)")
 @pytest.mark.each("host", role="platform")
+@pytest.mark.reads(ENGINE_VERSION, COMPOSE_VERSION)
 def test_engine_up_with_compose_v2(host, on):
     """The platform VM's Docker engine answers, and `docker compose` (v2) is installed."""
     shell = on(host).infra
-    engine = shell.run("docker version --format '{{.Server.Version}}'")
-    compose = shell.run("docker compose version --short")
+    engine = shell.run(ENGINE_VERSION)
+    compose = shell.run(COMPOSE_VERSION)
     found = f"engine: {engine.stdout.strip() or engine.stderr.strip()}; compose: " \
             f"{compose.stdout.strip() or compose.stderr.strip()}"
     ok = engine.rc == 0 and compose.rc == 0 and compose.stdout.strip().lstrip("v")[:1] == "2"
@@ -32,6 +37,7 @@ def test_engine_up_with_compose_v2(host, on):
 
 @pytest.mark.spec("P1-DOCKER-002", severity="critical", fix=NO_TCP)
 @pytest.mark.each("host", role="platform")
+@pytest.mark.reads(DAEMON_SCRIPT, root=True)
 def test_dockerd_not_configured_for_tcp(host, on):
     """dockerd is not told to listen on TCP (-H flags, daemon.json `hosts`) and holds no listening TCP socket."""
     expect_dockerd_unix_only(on(host), NO_TCP)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from homelab.checks.ufw import expect_default_deny
+from homelab.checks.ufw import UFW_STATUS, expect_default_deny
 
 pytestmark = pytest.mark.phase1
 
@@ -16,6 +16,7 @@ pytestmark = pytest.mark.phase1
 @pytest.mark.spec("P1-FW-001", severity="critical",
                   fix="`sudo ufw default deny incoming && sudo ufw enable` (re-run `python -m bootstrap phase1`)")
 @pytest.mark.each("host", role="platform")
+@pytest.mark.reads(UFW_STATUS, root=True)
 def test_ufw_active_default_deny(host, on, reachability):
     """ufw is active on the platform VM with the default policy `deny (incoming)`."""
     on(host)

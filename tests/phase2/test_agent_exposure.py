@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import problem
-from homelab.checks.engine import DAEMON_JSON, expect_dockerd_unix_only
+from homelab.checks.engine import DAEMON_JSON, DAEMON_SCRIPT, expect_dockerd_unix_only
 from homelab.checks.reach import expect_reach
 from homelab.clients.environments import agent_port
 
@@ -52,6 +52,7 @@ def test_agent_refuses_unsigned(host, inventory, on):
 
 @pytest.mark.spec("P2-DOCKER-001", severity="critical", fix=NO_TCP)
 @pytest.mark.each("host", stack="agent")
+@pytest.mark.reads(DAEMON_SCRIPT, root=True)
 def test_agent_dockerd_not_on_tcp(host, on):
     """dockerd on each agent host is not told to listen on TCP (flags, daemon.json) and holds no TCP listener."""
     expect_dockerd_unix_only(on(host), NO_TCP)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from homelab.checks import problem
-from homelab.checks.ufw import expect_default_deny
+from homelab.checks.ufw import UFW_STATUS, expect_default_deny
 from homelab.model import firewall
 
 pytestmark = pytest.mark.phase2
@@ -19,13 +19,16 @@ BOOTSTRAP = "re-run `python -m bootstrap phase2`"
 GO = "/boot/config/go"
 
 
+DOCKER_USER_RULES = f"iptables -S DOCKER-USER && echo --- && {{ iptables -S {firewall.CHAIN} 2>&1 || true; }}"
+
+
 @pytest.mark.spec("P2-FW-001", severity="critical",
                   fix=f"{BOOTSTRAP}: it restores the HOMELAB-DOCKER chain and DOCKER-USER's jump to it")
 @pytest.mark.each("host", stack="agent")
+@pytest.mark.reads(DOCKER_USER_RULES, root=True)
 def test_agent_host_docker_user_chain(host, inventory, on):
     """DOCKER-USER jumps first to HOMELAB-DOCKER, whose rules are exactly the inventory's exposure policy."""
-    out = on(host).read(f"iptables -S DOCKER-USER && echo --- && {{ iptables -S {firewall.CHAIN} 2>&1 || true; }}",
-                        root=True, what="iptables -S DOCKER-USER")
+    out = on(host).read(DOCKER_USER_RULES, root=True, what="iptables -S DOCKER-USER")
     docker_user, _, chain = out.partition("---\n")
     jumps = [line for line in docker_user.splitlines() if line.startswith("-A")][:1]
     rules = [line for line in chain.splitlines() if line.startswith("-A")]
@@ -47,6 +50,7 @@ def test_agent_host_docker_user_chain(host, inventory, on):
 @pytest.mark.spec("P2-FW-002", severity="critical",
                   fix="`sudo ufw default deny incoming && sudo ufw enable` (re-run `python -m bootstrap phase2`)")
 @pytest.mark.each("host", stack="agent", platform="proxmox-vm")
+@pytest.mark.reads(UFW_STATUS, root=True)
 def test_agent_host_ufw_active(host, on, reachability):
     """ufw is active with default deny (incoming) on each Proxmox Docker VM."""
     on(host)

@@ -17,6 +17,7 @@ import pytest
 from homelab.checks import problem
 from homelab.checks.engine import (
     DAEMON_JSON,
+    DAEMON_SCRIPT,
     RESTART_OK,
     expect_container,
     expect_dockerd_unix_only,
@@ -147,6 +148,7 @@ def test_gaming_mode_holds(host, on):
 
 @pytest.mark.spec("P3-DOCKER-001", severity="critical", fix=NO_TCP)
 @pytest.mark.each("host", stack="edge-agent")
+@pytest.mark.reads(DAEMON_SCRIPT, root=True)
 def test_worker_dockerd_not_on_tcp(host, on):
     """dockerd in the worker's WSL2 is not told to listen on TCP (flags, daemon.json) and holds no TCP listener."""
     expect_dockerd_unix_only(on(host), NO_TCP)
