@@ -119,6 +119,26 @@ def status_problem(portainer: Portainer, want: Wanted, endpoint: dict[str, Any])
             "check the agent container, the firewall (platform VM admitted) and AGENT_SECRET on both sides")
 
 
+def placement_step(access: PortainerAccess, hosts: list[Host]) -> Step:
+    """The Portainer groups and tags these hosts' environments are placed in, made first and once: hosts share
+    them, and their environment steps, run at once, would otherwise race to create the same one twice."""
+    def missing() -> list[str]:
+        with portainer_api(access) as portainer:
+            tags = {t["Name"] for t in portainer.tags()}
+            groups = {g["Name"] for g in portainer.groups()}
+        return sorted({f"group {h.portainer.group}" for h in hosts if h.portainer.group not in groups}
+                      | {f"tag {name}" for h in hosts for name in h.portainer.tags if name not in tags})
+
+    def make() -> None:
+        with portainer_api(access) as portainer:
+            for host in hosts:
+                placement_ids(portainer, host, create=True)
+
+    names = sorted({h.portainer.group for h in hosts}) + sorted({t for h in hosts for t in h.portainer.tags})
+    return Step(f"Portainer groups and tags of the environments ({', '.join(names) or 'none'})",
+                f"{access.platform.inventory.platform_host.name}/portainer", lambda: not missing(), make)
+
+
 def steps(access: PortainerAccess, hosts: list[Host], ready: Callable[[], bool] = lambda: True) -> list[Step]:
     """One step per host: its environment registered as the inventory says, and up after a snapshot."""
     inventory = access.platform.inventory

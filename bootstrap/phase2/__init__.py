@@ -46,4 +46,7 @@ def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
             *hostfirewall.steps(remote),
         ))
     access = PortainerAccess(Remote(inventory, secrets, pool, inventory.platform_host))
-    return [Parallel(tuple(found)), *environments.steps(access, [inventory.platform_host, *agents])]
+    hosts = [inventory.platform_host, *agents]
+    # The groups and tags first, then every environment at once (registered, and up after a snapshot).
+    return [Parallel(tuple(found)), environments.placement_step(access, hosts),
+            Parallel(tuple((step,) for step in environments.steps(access, hosts)))]

@@ -22,7 +22,7 @@ from bootstrap.remote import Remote, is_off
 from bootstrap.services import proxy
 from bootstrap.services.portainer import PortainerAccess
 from bootstrap.stack import Stack, deploy_step, files_step
-from bootstrap.steps import Plan, Step, StepFailed
+from bootstrap.steps import Parallel, Plan, Step, StepFailed
 from bootstrap.trust import TRUSTED_CAS, trusted_cas
 from homelab.checks import gaming
 from homelab.checks.reach import service_host
@@ -97,14 +97,17 @@ def worker_steps(inventory: Inventory, secrets: Secrets, pool: SSHPool, access: 
 
 def steps(inventory: Inventory, secrets: Secrets, pool: SSHPool) -> Plan:
     access = PortainerAccess(Remote(inventory, secrets, pool, inventory.platform_host))
-    # One worker after another: each creates its Portainer group and tags when missing, and workers share them
-    # (two at once would race to create the same ones).
-    found: Plan = []
+    # The workers at once, each one's steps in order, once the Portainer groups and tags they share exist.
+    found: list[tuple[Step, ...]] = []
+    on: list[Host] = []
     for host in inventory.hosts_with_stack("edge-agent"):
         off = is_off(pool, host)
         if off:
             print(f"  skipped  {host.name}: on-demand worker is off ({off}); run phase 3 again when it is on")
             continue
-        found += worker_steps(inventory, secrets, pool, access, host)
+        on.append(host)
+        found.append(tuple(worker_steps(inventory, secrets, pool, access, host)))
     edge = edgestacks.steps(inventory, secrets, pool, access, (gaming.STACK,))  # needs the workers' environments
-    return [*found, *edge, *proxy.steps(inventory, secrets, pool, phase=3)]  # the workers' names: TLS, HSTS
+    placement = [environments.placement_step(access, on)] if on else []
+    return [*placement, Parallel(tuple(found)), *edge,
+            *proxy.steps(inventory, secrets, pool, phase=3)]  # the workers' names: TLS, HSTS
