@@ -9,6 +9,7 @@ import time
 
 from homelab.clients import connect
 from homelab.clients.portainer import Json
+from homelab.model import firewall
 from lab.docker import LabError
 from lab.faults.base import Fault, Lab
 
@@ -81,6 +82,19 @@ def _lan_rule(lab: Lab, verb: str) -> None:
     lab.sh("unraid", f"iptables {where} {rule}")
 
 
+GO = "/boot/config/go"  # Unraid's boot script: the firewall block bootstrap writes there is what survives a reboot
+GO_SAVED = "/boot/config/go.homelab-fault"  # the file as it was, put back by the undo
+
+
+def _go_block(lab: Lab, remove: bool) -> None:
+    """The homelab block cut out of Unraid's go file (a hand edit, or a go file restored from an old backup)."""
+    if remove:
+        cut = shlex.quote(f"/^{firewall.BEGIN}$/,/^{firewall.END}$/d")
+        lab.sh("unraid", f"cp -p {GO} {GO_SAVED} && sed -i {cut} {GO} && ! grep -qF {shlex.quote(firewall.BEGIN)} {GO}")
+    else:
+        lab.sh("unraid", f"mv {GO_SAVED} {GO}")
+
+
 FAULTS = (
     Fault("agent-docker-user-flush", "DOCKER-USER flushed on pve-docker-1: its published 9001 bypasses ufw",
           (*_open_from("pve-docker-1", *LAN_SOURCES, "vpn-client", "guest"),
@@ -88,6 +102,13 @@ FAULTS = (
            *(f"test_nothing_unplanned_answers[pve-docker-1<-{s}]" for s in ("runner", "vpn-client", "guest"))),
           lambda lab: lab.sh("pve-docker-1", "iptables -F DOCKER-USER"),
           lambda lab: lab.sh("pve-docker-1", "ufw reload >/dev/null"), phase=2),
+    Fault("agent-ufw-disabled", "ufw disabled on pve-docker-1",
+          ("test_agent_host_ufw_active[pve-docker-1]",),
+          lambda lab: lab.sh("pve-docker-1", "ufw disable >/dev/null"),
+          lambda lab: lab.sh("pve-docker-1", "ufw --force enable >/dev/null"), phase=2),
+    Fault("go-block-removed", "the homelab firewall block cut out of Unraid's /boot/config/go (lost at the next boot)",
+          ("test_unraid_rules_persisted[unraid]",), lambda lab: _go_block(lab, remove=True),
+          lambda lab: _go_block(lab, remove=False), phase=2),
     Fault("agent-port-lan", "9001 opened to the whole LAN on Unraid (a RETURN rule for the LAN in HOMELAB-DOCKER)",
           (*_open_from("unraid", *LAN_SOURCES), "test_agent_host_docker_user_chain[unraid]",
            "test_nothing_unplanned_answers[unraid<-runner]"),
