@@ -3,6 +3,7 @@ closed local ports (so SSH is refused at once), and specs whose faults a test sw
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import socket
@@ -184,3 +185,31 @@ def outcome(project: pytest.Pytester, spec_id: str, target: str) -> dict[str, An
     found = [c for c in results(project)["checks"] if c["spec_id"] == spec_id and c["target"] == target]
     assert len(found) == 1, f"{spec_id}[{target}]: {len(found)} checks in results.json; expected 1"
     return found[0]
+
+
+OUTCOMES_CONFTEST = """
+import json
+from pathlib import Path
+
+
+def pytest_runtest_logreport(report):
+    if report.when == "call" or report.outcome != "passed":
+        path = Path({out!r})
+        found = json.loads(path.read_text()) if path.exists() else {{}}
+        text = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr or "")
+        found[report.nodeid.split("::")[-1]] = [report.outcome, text]
+        path.write_text(json.dumps(found))
+"""
+
+
+def run_for_outcomes(project: pytest.Pytester, conftest: Path, *args: str) -> dict[str, tuple[str, str]]:
+    """Run the real specs copied into `project` (`args`: pytest's), with `conftest` also recording each spec's
+    outcome and message; the name in brackets (`test_x[platform]`) -> (outcome, message)."""
+    out = project.path / "outcomes.json"
+    out.unlink(missing_ok=True)
+    conftest.write_text(OUTCOMES_CONFTEST.format(out=str(out)))
+    plugin = [] if any(e.name == "homelab" for e in importlib.metadata.entry_points(group="pytest11")) \
+        else ["-p", "homelab.specs.pytest_plugin"]
+    project.runpytest_subprocess(*plugin, "-p", "bench_baseline", "--no-reports", "-p", "no:cacheprovider", *args)
+    assert out.exists(), "no spec ran"
+    return {k: (v[0], v[1]) for k, v in json.loads(out.read_text()).items()}

@@ -7,12 +7,11 @@ that the failure is the refusal and nothing else.
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import shutil
-from pathlib import Path
 
 import pytest
+from spec_project import run_for_outcomes
 
 from homelab.model.paths import REPO
 
@@ -85,28 +84,8 @@ def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytes
 
 def outcomes(project: pytest.Pytester, refused: bool) -> dict[str, tuple[str, str]]:
     (project.path / "world.json").write_text(json.dumps({"refused": refused}))
-    out = project.path / "outcomes.json"
-    out.unlink(missing_ok=True)
-    (project.path / "conftest.py").write_text(f'''
-import json
-from pathlib import Path
-
-
-def pytest_runtest_logreport(report):
-    if report.when == "call" or report.outcome != "passed":
-        path = Path({str(out)!r})
-        found = json.loads(path.read_text()) if path.exists() else {{}}
-        text = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr or "")
-        found[report.nodeid.split("::")[-1]] = [report.outcome, text]
-        path.write_text(json.dumps(found))
-''')
-    plugin = [] if any(e.name == "homelab" for e in importlib.metadata.entry_points(group="pytest11")) \
-        else ["-p", "homelab.specs.pytest_plugin"]
-    project.runpytest_subprocess(*plugin, "-p", "bench_baseline", "--no-reports", "-p", "no:cacheprovider",
-                                 "--inventory", "inventory.yaml", "-k",
-                                 "ufw_active or docker_user_chain or rules_persisted", "tests")
-    assert out.exists(), "the firewall specs did not run"
-    found: dict[str, tuple[str, str]] = {k: tuple(v) for k, v in json.loads(Path(out).read_text()).items()}
+    found = run_for_outcomes(project, project.path / "conftest.py", "--inventory", "inventory.yaml", "-k",
+                             "ufw_active or docker_user_chain or rules_persisted", "tests")
     assert set(SPECS) <= set(found), f"not run: {sorted(set(SPECS) - set(found))}"
     return found
 

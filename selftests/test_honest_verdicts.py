@@ -9,7 +9,6 @@ fake worker, so that the exposure specs always run and a gaming-mode record with
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
 import os
 import shutil
@@ -18,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from spec_project import run_for_outcomes
 
 from homelab.checks import gaming
 from homelab.checks.engine import (
@@ -397,26 +397,10 @@ def run_phase3(project: pytest.Pytester, world: dict[str, object]) -> dict[str, 
     """nodeid (the part in brackets, prefixed by the test's name) -> (outcome, message) for the gaming-related
     specs of gaming-pc-1."""
     (project.path / "world.json").write_text(json.dumps(world))
-    plugin = [] if any(e.name == "homelab" for e in importlib.metadata.entry_points(group="pytest11")) \
-        else ["-p", "homelab.specs.pytest_plugin"]
-    out = project.path / "outcomes.json"
-    (project.path / "tests" / "conftest.py").write_text(FAKES + f'''
-
-def pytest_runtest_logreport(report):
-    if report.when == "call" or report.outcome != "passed":
-        path = Path({str(out)!r})
-        found = json.loads(path.read_text()) if path.exists() else {{}}
-        text = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr or "")
-        found[report.nodeid.split("::")[-1]] = [report.outcome, text]
-        path.write_text(json.dumps(found))
-''')
-    out.unlink(missing_ok=True)
-    project.runpytest_subprocess(*plugin, "-p", "bench_baseline", "--no-reports", "-p", "no:cacheprovider",
-                                 "--inventory", "inventory.yaml",
-                                 "-k", "gaming-pc-1 and (gaming_mode_holds or gpu_stack_running or "
-                                 "ollama_lan_vpn_only or open_webui_lan_vpn_only)", "tests/phase3")
-    assert out.exists(), "the phase 3 specs did not run"
-    return {k: tuple(v) for k, v in json.loads(out.read_text()).items()}
+    (project.path / "tests" / "conftest.py").write_text(FAKES)
+    return run_for_outcomes(project, project.path / "conftest.py", "--inventory", "inventory.yaml",
+                            "-k", "gaming-pc-1 and (gaming_mode_holds or gpu_stack_running or "
+                            "ollama_lan_vpn_only or open_webui_lan_vpn_only)", "tests/phase3")
 
 
 def test_gaming_mode_stopped_skips_gpu_specs_but_not_exposure(phase3: pytest.Pytester) -> None:
