@@ -31,6 +31,7 @@ import agent_edge as edge
 import agent_notary as notary
 import agent_stacks as stacks
 from standin_serve import serve_until_signal
+from unixhttp import UnixHTTPConnection
 
 VERSION, API_VERSION, PLATFORM = "2.23.0", "2", "1"
 AGENT_HEADERS = (("Portainer-Agent", VERSION), ("Portainer-Agent-API-Version", API_VERSION),
@@ -40,18 +41,6 @@ HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-length"
 DOCKER_TIMEOUT = 120.0
 EDGE_STATE = Path(tempfile.gettempdir()) / "portainer-edge-agent.json"
 log = logging.getLogger("agent")
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, socket_path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = socket_path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.socket_path)
-        self.sock = sock
 
 
 class AgentHandler(BaseHTTPRequestHandler):

@@ -9,7 +9,6 @@ import contextlib
 import http.client
 import json
 import logging
-import socket
 import ssl
 import time
 import urllib.parse
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pt_keys import AgentSigner
+from unixhttp import UnixHTTPConnection
 
 log = logging.getLogger("portainer.snapshot")
 
@@ -34,18 +34,6 @@ class Reply:
     status: int
     headers: dict[str, str]
     body: bytes
-
-
-class UnixHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, socket_path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = socket_path
-
-    def connect(self) -> None:
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(self.timeout)
-        sock.connect(self.socket_path)
-        self.sock = sock
 
 
 def normalize_url(url: str) -> str:
