@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import cadv_cgroups
+from unixhttp import UnixHTTPConnection
 
 TIMEOUT = 10.0
 WORKERS = 16
@@ -26,17 +26,6 @@ WORKERS = 16
 
 class DockerError(Exception):
     pass
-
-
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.socket_path)
 
 
 class Docker:
@@ -49,7 +38,7 @@ class Docker:
 
     def _connection(self) -> http.client.HTTPConnection:
         if self.url.scheme == "unix":
-            return _UnixConnection(self.url.path, TIMEOUT)
+            return UnixHTTPConnection(self.url.path, TIMEOUT)
         return http.client.HTTPConnection(self.url.hostname or "localhost", self.url.port or 2375, timeout=TIMEOUT)
 
     def get(self, path: str) -> Any:

@@ -7,11 +7,25 @@ SIGTERM, so without a handler `docker stop` would wait out its timeout and then 
 
 from __future__ import annotations
 
+import logging
 import signal
 import socketserver
+import sys
 import threading
 from collections.abc import Iterable
+from http.server import ThreadingHTTPServer
 from types import FrameType
+from typing import Any
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A threading HTTP server whose connection errors (a client gone mid-request, a refused TLS handshake) are a
+    debug line in the stand-in's log, not a traceback on stderr, as a Go server logs them."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        logging.getLogger("standin").debug("connection from %s ended with %s", client_address, sys.exc_info()[1])
 
 
 def serve_until_signal(servers: Iterable[socketserver.BaseServer] = ()) -> None:

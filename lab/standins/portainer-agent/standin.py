@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ sys.path.append(str(Path(__file__).resolve().parents[1] / "common"))  # standin_
 import agent_edge as edge
 import agent_notary as notary
 import agent_stacks as stacks
+from standin_serve import QuietServer as Server
 from standin_serve import serve_until_signal
 from unixhttp import UnixHTTPConnection
 
@@ -102,13 +103,6 @@ class AgentHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("connection from %s ended with %s", client_address, sys.exc_info()[1])
 
 
 def advertise_address() -> str:

@@ -16,7 +16,7 @@ import sys
 import threading
 import urllib.parse
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ sys.path.append(str(Path(__file__).resolve().parents[1] / "common"))  # standin_
 from pt_app import App, Config
 from pt_snapshots import SnapshotLoop
 from pt_web import HttpError, Request, read_body
+from standin_serve import QuietServer as Server
 from standin_serve import serve_until_signal
 
 log = logging.getLogger("portainer")
@@ -65,13 +66,6 @@ class ApiHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("connection from %s ended with %s", client_address, sys.exc_info()[1])
 
 
 def split_address(value: str, default_host: str) -> tuple[str, int]:

@@ -20,6 +20,7 @@ import dns.query
 import dns.rcode
 from cryptography import x509
 from kuma_store import DOWN, PENDING, UP, Row, Store
+from unixhttp import UnixHTTPConnection
 
 MAX_BODY = 1024 * 1024
 
@@ -90,17 +91,6 @@ def check_dns(monitor: Row) -> tuple[int, str, Row | None]:
     return UP, "Records: " + " | ".join(r.to_text() for rrset in answer.answer for r in rrset), None
 
 
-class _UnixConnection(http.client.HTTPConnection):
-    def __init__(self, path: str, timeout: float) -> None:
-        super().__init__("localhost", timeout=timeout)
-        self.socket_path = path
-
-    def connect(self) -> None:
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(self.socket_path)
-
-
 def check_docker(monitor: Row) -> tuple[int, str, Row | None]:
     """As 1.23: GET /containers/NAME/json on the monitor's Docker host (socket or tcp://); running is UP, or
     PENDING while its healthcheck is not healthy."""
@@ -110,7 +100,7 @@ def check_docker(monitor: Row) -> tuple[int, str, Row | None]:
     timeout = float(monitor.get("interval") or 60) * 0.8
     daemon = str(host.get("dockerDaemon") or "")
     if host.get("dockerType") == "socket":
-        conn: http.client.HTTPConnection = _UnixConnection(daemon, timeout)
+        conn: http.client.HTTPConnection = UnixHTTPConnection(daemon, timeout)
     else:
         url = urlsplit(daemon.replace("tcp://", "http://", 1))
         conn_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
