@@ -19,7 +19,9 @@ from homelab.model.firewall import CHAIN, FirewallRefused
 AFTER_RULES = "/etc/ufw/after.rules"
 UNRAID_GO = "/boot/config/go"
 SEP = "----homelab----"
-STATE = (f"command -v ufw >/dev/null || {{ echo no-ufw; exit 0; }}; ufw status verbose; echo {SEP}; ufw show added; "
+# In English whatever the host's locale: ufw translates what is parsed here
+STATE = (f"command -v ufw >/dev/null || {{ echo no-ufw; exit 0; }}; export LC_ALL=C; ufw status verbose; echo {SEP}; "
+         "ufw show added; "
          f"echo {SEP}; iptables -S {CHAIN} 2>/dev/null; echo {SEP}; iptables -S DOCKER-USER 2>/dev/null; "
          f"echo {SEP}; cat {AFTER_RULES}")
 DEFAULTS = "Default: deny (incoming), allow (outgoing)"

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
 
-UFW_STATUS = "ufw status verbose"  # as root: ufw's own view of its state, defaults and rules
+# As root: ufw's own view of its state, defaults and rules, in English whatever the host's locale (ufw translates
+# "Status: active" and the rest, which the parser reads).
+UFW_STATUS = "LC_ALL=C ufw status verbose"
 
 _DEFAULT = re.compile(r"^Default:\s*(\w+)\s*\(incoming\)", re.MULTILINE)
 _RULE = re.compile(r"^(?P<to>.+?)\s{2,}(?P<action>ALLOW|DENY|REJECT|LIMIT)(?: (?:IN|FWD))?\s{2,}(?P<src>\S+.*)$")
