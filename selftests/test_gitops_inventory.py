@@ -91,11 +91,6 @@ def test_no_git_section_is_no_git_source(tmp_path: Path) -> None:
     assert git_inventory(tmp_path, None).git is None
 
 
-def test_plain_http_is_accepted(tmp_path: Path) -> None:
-    """A Git server in the LAN may serve plain HTTP (Portainer clones over HTTP(S))."""
-    git = git_inventory(tmp_path, "  repository: http://127.0.0.1:8080/homelab.git\n").git
-    assert git is not None
-    assert git.repository == "http://127.0.0.1:8080/homelab.git"
 
 
 def test_compose_path_and_host_name() -> None:
@@ -107,13 +102,14 @@ def test_compose_path_and_host_name() -> None:
 # -- what it refuses, in one line naming file:line and field ---------------------------------------------------------
 
 _NOT_A_URL = ("is not an HTTPS URL of a repository; expected one like https://git.home.example.com/homelab/homelab.git "
-              "(Portainer clones over HTTP(S))")
+              "(Portainer deploys what it clones: the clone must be verified and private, never plain HTTP)")
 
 
 @pytest.mark.parametrize("url", ["ssh://git@git.home.example.com/homelab.git", "git@git.home.example.com:homelab.git",
                                  "file:///srv/git/homelab.git", "https://git.home.example.com/",
+                                 "http://git.home.example.com/homelab/homelab.git",
                                  "https://git.home.example.com"])
-def test_a_repository_that_is_not_an_http_url_of_a_path_is_refused(tmp_path: Path, url: str) -> None:
+def test_a_repository_that_is_not_an_https_url_of_a_path_is_refused(tmp_path: Path, url: str) -> None:
     assert refusal(tmp_path, f"  repository: '{url}'\n") == f"{git_line(1)}: git.repository: {url!r} {_NOT_A_URL}"
 
 

@@ -1,6 +1,7 @@
 """homelab.clients.gitremote without a lab: the pkt-lines of Git's smart HTTP discovery, and `ref_commit` against a real
-`git http-backend` served on 127.0.0.1 (plain HTTP, and HTTPS with a self-signed certificate as settings.ca_bundle,
-reached at git.address with the repository's name as SNI and Host). Every failure names the repository URL."""
+`git http-backend` served on 127.0.0.1 over HTTPS with a self-signed certificate as settings.ca_bundle, reached at
+git.address with the repository's name as SNI and Host (the inventory refuses plain HTTP; the plain server here only
+serves the pkt-line tests). Every failure names the repository URL."""
 
 from __future__ import annotations
 
@@ -154,51 +155,54 @@ def test_advertised_refs_refuses_what_is_not_a_smart_http_answer(body: bytes, wh
         advertised_refs(body)
 
 
-# -- ref_commit over plain HTTP ---------------------------------------------------------------------------------------
+# -- ref_commit (HTTPS at git.address, verified against the test CA) -------------------------------------------------
+
+
+def _at(tmp_path: Path, secure: GitServer, extra: str = "", path: str = "homelab.git",
+        port: int | None = None) -> tuple[str, Any]:
+    """The repository's URL on the HTTPS server (or `port`) and an inventory naming it, reached at 127.0.0.1
+    (git.address) and verified against the server's certificate."""
+    url = f"https://{NAME}:{port or secure.port}/{path}"
+    return url, git_inventory(tmp_path, f"  repository: {url}\n  address: 127.0.0.1\n{extra}", secure.root / "git.pem")
 
 
 def test_ref_commit_is_the_branchs_commit(tmp_path: Path, served: Served) -> None:
-    plain, _, commits = served
-    inventory = git_inventory(tmp_path, f"  repository: http://127.0.0.1:{plain.port}/homelab.git\n")
-    assert ref_commit(inventory) == commits["main"]
+    _, secure, commits = served
+    assert ref_commit(_at(tmp_path, secure)[1]) == commits["main"]
 
 
 def test_ref_commit_of_a_tag(tmp_path: Path, served: Served) -> None:
-    plain, _, commits = served
-    inventory = git_inventory(tmp_path, f"  repository: http://127.0.0.1:{plain.port}/homelab.git\n"
-                                        "  ref: refs/tags/v1\n")
-    assert ref_commit(inventory) == commits["v1"]
+    _, secure, commits = served
+    assert ref_commit(_at(tmp_path, secure, "  ref: refs/tags/v1\n")[1]) == commits["v1"]
 
 
 def test_a_missing_ref_names_the_repository(tmp_path: Path, served: Served) -> None:
-    url = f"http://127.0.0.1:{served[0].port}/homelab.git"
-    inventory = git_inventory(tmp_path, f"  repository: {url}\n  ref: refs/heads/dev\n")
+    url, inventory = _at(tmp_path, served[1], "  ref: refs/heads/dev\n")
     with pytest.raises(GitRemoteError) as caught:
         ref_commit(inventory)
-    assert str(caught.value) == f"{url}: no refs/heads/dev (it has HEAD, refs/heads/main, refs/tags/v1)"
+    assert str(caught.value) == f"{url} (at 127.0.0.1): no refs/heads/dev (it has HEAD, refs/heads/main, refs/tags/v1)"
 
 
 def test_a_404_names_the_repository(tmp_path: Path, served: Served) -> None:
-    url = f"http://127.0.0.1:{served[0].port}/elsewhere.git"
+    url, inventory = _at(tmp_path, served[1], path="elsewhere.git")
     with pytest.raises(GitRemoteError) as caught:
-        ref_commit(git_inventory(tmp_path, f"  repository: {url}\n"))
-    assert str(caught.value).startswith(f"{url}: HTTP 404 to the ref discovery")
+        ref_commit(inventory)
+    assert str(caught.value).startswith(f"{url} (at 127.0.0.1): HTTP 404 to the ref discovery")
 
 
-def test_no_server_names_the_repository(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{closed_port()}/homelab.git"
+def test_no_server_names_the_repository(tmp_path: Path, served: Served) -> None:
+    url, inventory = _at(tmp_path, served[1], port=closed_port())
     with pytest.raises(GitRemoteError) as caught:
-        ref_commit(git_inventory(tmp_path, f"  repository: {url}\n"))
-    assert str(caught.value).startswith(f"{url}: no answer (ConnectError: ")
+        ref_commit(inventory)
+    assert str(caught.value).startswith(f"{url} (at 127.0.0.1): no answer (ConnectError: ")
 
 
 def test_credentials_go_as_basic_auth(tmp_path: Path, served: Served) -> None:
     """git.username with the password_secret's value (passed in by the caller) as HTTP basic authentication."""
-    plain, _, commits = served
-    inventory = git_inventory(tmp_path, f"  repository: http://127.0.0.1:{plain.port}/homelab.git\n"
-                                        "  username: ops\n  password_secret: GRAFANA_ADMIN_PASSWORD\n")
+    _, secure, commits = served
+    inventory = _at(tmp_path, secure, "  username: ops\n  password_secret: GRAFANA_ADMIN_PASSWORD\n")[1]
     assert ref_commit(inventory, password="t0ken") == commits["main"]
-    assert plain.seen[-1]["auth"] == "Basic " + base64.b64encode(b"ops:t0ken").decode()
+    assert secure.seen[-1]["auth"] == "Basic " + base64.b64encode(b"ops:t0ken").decode()
 
 
 # -- ref_commit over HTTPS, at git.address ----------------------------------------------------------------------------

@@ -291,9 +291,12 @@ def _git(r: Reader | None) -> GitSource | None:
     repository = r.string("repository", required=True, expected="the URL of this repository")
     assert repository is not None
     url = urlparse(repository)
-    if url.scheme not in ("https", "http") or not url.hostname or not url.path.strip("/"):
+    # HTTPS only: Portainer deploys what it clones, as root on every host, and sends the repository's token with
+    # each clone; over plain HTTP anyone on the path could read the token or hand Portainer other stacks.
+    if url.scheme != "https" or not url.hostname or not url.path.strip("/"):
         r.child("repository").fail(f"{repository!r} is not an HTTPS URL of a repository; expected one like "
-                                   "https://git.home.example.com/homelab/homelab.git (Portainer clones over HTTP(S))")
+                                   "https://git.home.example.com/homelab/homelab.git (Portainer deploys what it "
+                                   "clones: the clone must be verified and private, never plain HTTP)")
     if url.username or url.password:
         r.child("repository").fail("holds credentials; expected a URL without them, and the user name and token in "
                                    "git.username and git.password_secret (a secret never goes in the inventory)")
