@@ -103,9 +103,11 @@ class EdgeStack:
             raise StepFailed(f"the {self.name} Edge stack: the Git server does not give {self.path} at {git.ref}: "
                              f"{exc}; fix: {unreachable_fix(git)}") from None
 
-    def endpoint_ids(self, portainer: Portainer) -> dict[str, int]:
+    def endpoint_ids(self, portainer: Portainer, on: list[Host]) -> dict[str, int]:
+        """Each host's environment id. A host that is on must have one; one that is off and has none yet (a new
+        gaming PC, switched off before phase 3 ever saw it) is left out until phase 3 registers it."""
         found = {e["Name"]: int(e["Id"]) for e in portainer.endpoints()}
-        missing = [h.name for h in self.hosts if h.name not in found]
+        missing = [h.name for h in self.hosts if h.name not in found and h in on]
         if missing:
             raise StepFailed(f"Portainer has no Edge environment {', '.join(missing)}: run `python -m bootstrap "
                              "phase3` first (it registers every Edge host)")
@@ -114,10 +116,12 @@ class EdgeStack:
     def members(self, portainer: Portainer, group: Json | None, on: list[Host]) -> list[int]:
         """The group's wanted members: every host's environment, less the GPU workers in gaming mode; a host that
         is off keeps what it has (its gaming state cannot be read)."""
-        ids = self.endpoint_ids(portainer)
+        ids = self.endpoint_ids(portainer, on)
         current = set((group or {}).get("Endpoints") or [])
         wanted = []
         for host in self.hosts:
+            if host.name not in ids:  # off, and not registered yet: it joins when phase 3 runs with it on
+                continue
             keep = not self.gaming(host) if host in on else (group is None or ids[host.name] in current)
             if keep:
                 wanted.append(ids[host.name])
@@ -231,7 +235,7 @@ class EdgeStack:
             if self.differences(found, group.get("Id"), served, wanted):
                 return False
             assert found is not None
-            return not self.host_problems(found, self.endpoint_ids(portainer), members, on)
+            return not self.host_problems(found, self.endpoint_ids(portainer, on), members, on)
 
     def apply(self) -> None:
         head, wanted = self.wanted_file()  # the Git server answers first: its error names the fix
@@ -253,7 +257,7 @@ class EdgeStack:
                 self.take_over(on)  # also on a PC that was off when the stack moved to its agent
                 if found is None:
                     found = edge.create_from_git(self.payload([int(group["Id"])]))
-                elif why := self.redeploy_reason(found, self.endpoint_ids(portainer), members, on):
+                elif why := self.redeploy_reason(found, self.endpoint_ids(portainer, on), members, on):
                     print(f"    redeploying the {self.name} Edge stack: {why}", flush=True)
                     found = edge.redeploy(found, served)
             except PortainerError as exc:
@@ -303,7 +307,7 @@ class EdgeStack:
             time.sleep(2)
 
     def wait_running(self, portainer: Portainer, stack_id: int, members: list[int], on: list[Host]) -> None:
-        ids = self.endpoint_ids(portainer)
+        ids = self.endpoint_ids(portainer, on)
         deadline = time.monotonic() + WAIT
         while problems := self.host_problems(EdgeApi(portainer).stack(stack_id), ids, members, on):
             if time.monotonic() > deadline:

@@ -60,6 +60,18 @@ def test_a_host_that_is_off_keeps_its_membership(inventory: Inventory) -> None:
     assert stack.members(PORTAINER, None, on) == [5, 6]  # type: ignore[arg-type]  # a new group: every host
 
 
+def test_a_host_that_is_off_and_never_registered_does_not_block_the_others(inventory: Inventory) -> None:
+    """A new gaming PC, off before phase 3 ever registered it, is left out until it is; one that is on and has no
+    environment stops the step, saying to run phase 3."""
+    from bootstrap.steps import StepFailed
+
+    stack = edge(inventory, "exporters")
+    only_first = SimpleNamespace(endpoints=lambda: [{"Name": "gaming-pc-1", "Id": 5}])
+    assert stack.members(only_first, None, stack.hosts[:1]) == [5]  # type: ignore[arg-type]
+    with pytest.raises(StepFailed, match="no Edge environment gaming-pc-2: run `python -m bootstrap phase3` first"):
+        stack.members(only_first, None, stack.hosts)  # type: ignore[arg-type]
+
+
 def stack_as_made(**changes: Any) -> dict[str, Any]:
     return {"Id": 2, "Name": "exporters", "EntryPoint": "stacks/exporters/compose.yaml", "EdgeGroups": [4],
             "DeploymentType": 0, **changes}
