@@ -221,6 +221,25 @@ def test_daemon_json_not_json_is_could_not_observe(fake: FakeHost) -> None:
     assert "could not observe: /etc/docker/daemon.json is not a JSON object" in verdict(fake)
 
 
+def test_a_descriptor_closed_while_listed_is_read_past(fake: FakeHost) -> None:
+    """dockerd closes descriptors all the time: ls lists the rest and exits 1 ("minor problems", GNU ls) when one
+    vanished between the listing and reading its link; the verdict stands on what was listed, a TCP socket too."""
+    fake.holds(DOCKERD_INODE)
+    fake.tables(tcp=[_row(0, "00000000", 2375, "0A", DOCKERD_INODE)], tcp6=[])
+    fake.tool("ls", f"/bin/ls \"$@\"; echo \"ls: cannot access '{fake.proc}/fd/73': No such file or directory\" >&2;"
+                    " exit 1")
+    assert verdict(fake).startswith("FAIL: "), verdict(fake)
+    assert "0.0.0.0:2375" in verdict(fake)
+
+
+def test_a_descriptor_table_it_cannot_list_is_could_not_observe(fake: FakeHost) -> None:
+    for entry in (fake.proc / "fd").iterdir():
+        entry.unlink()
+    (fake.proc / "fd").rmdir()
+    (fake.proc / "fd").write_text("")  # ls exits 2 on it ("Not a directory"), as on a table it cannot read at all
+    assert "could not observe: the read exited 4: ls: cannot access" in verdict(fake)
+
+
 def test_missing_socket_table_is_could_not_observe(fake: FakeHost) -> None:
     (fake.proc / "net" / "tcp").write_text("")
     assert "could not observe: /proc/4242/net/tcp has no socket table" in verdict(fake)
