@@ -19,9 +19,12 @@ from typing import Any
 
 import httpx
 import pytest
-from standin_helpers import FakeDocker
+from standin_helpers import FakeDocker, insecure
 from test_portainer import DOCKER, PASSWORD, login
 from test_portainer_edge_stacks import DISABLED, EdgePortainer
+
+from homelab.clients.portainer import Portainer, PortainerError
+from homelab.clients.portainer_edge import EdgeApi
 
 SCRIPT = "#!/bin/sh\nid > /tmp/owned\n"
 JOB_KEYS = ["Id", "Created", "CronExpression", "Endpoints", "EdgeGroups", "Name", "ScriptPath", "Recurring", "Version",
@@ -220,3 +223,19 @@ def test_deleting_an_environment_takes_it_out_of_its_jobs(lab: JobLab) -> None:
     assert lab.api.delete(f"/api/endpoints/{spare}").status_code == 204
     assert lab.api.get(f"/api/edge_jobs/{job['Id']}").json()["Endpoints"] == [lab.member]
     assert lab.api.delete(f"/api/edge_jobs/{job['Id']}").status_code == 204
+
+
+def test_the_projects_client_makes_lists_and_deletes_a_job(lab: JobLab) -> None:
+    """homelab.clients.portainer_edge.EdgeApi (what the spec reads and the lab fault writes) against the stand-in: a
+    job on one environment is listed, deleted, and a second delete is refused with 404."""
+    with Portainer(lab.portainer.base, verify=insecure()) as client:
+        client.login(PASSWORD)
+        edge = EdgeApi(client)
+        job = edge.create_job_from_string("client-job", "*/10 * * * *", SCRIPT, endpoints=[lab.member], recurring=True)
+        assert [(j["Name"], j["Endpoints"], j["Recurring"]) for j in edge.jobs()] == [
+            ("client-job", {str(lab.member): META}, True)]
+        edge.delete_job(int(job["Id"]))
+        assert edge.jobs() == []
+        with pytest.raises(PortainerError) as gone:
+            edge.delete_job(int(job["Id"]))
+        assert gone.value.status == 404
