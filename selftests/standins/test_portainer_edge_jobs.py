@@ -15,16 +15,22 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
+from spec_project import REPO, spec_module
 from standin_helpers import FakeDocker, insecure
 from test_portainer import DOCKER, PASSWORD, login
 from test_portainer_edge_stacks import DISABLED, EdgePortainer
 
+from homelab.checks.portainer import PortainerView
 from homelab.clients.portainer import Portainer, PortainerError
 from homelab.clients.portainer_edge import EdgeApi
+from homelab.model.inventory_loader import load_inventory
+from homelab.specs.targets import select
+from lab.faults import phase3
 
 SCRIPT = "#!/bin/sh\nid > /tmp/owned\n"
 JOB_KEYS = ["Id", "Created", "CronExpression", "Endpoints", "EdgeGroups", "Name", "ScriptPath", "Recurring", "Version",
@@ -239,3 +245,42 @@ def test_the_projects_client_makes_lists_and_deletes_a_job(lab: JobLab) -> None:
         with pytest.raises(PortainerError) as gone:
             edge.delete_job(int(job["Id"]))
         assert gone.value.status == 404
+
+
+def test_the_lab_fault_is_caught_by_p3_edge_007_and_undone(lab: JobLab) -> None:
+    """lab/faults/phase3.py `edge-job-created` against the stand-in, with P3-EDGE-007 reading it through the real
+    PortainerView: green before, failing on the job made for gaming-pc-1, green again after undo (twice: it is safe
+    to repeat)."""
+    def client() -> Portainer:
+        made = Portainer(lab.portainer.base, verify=insecure())
+        made.login(PASSWORD)
+        return made
+
+    inventory = load_inventory(REPO / "inventory.yaml")
+    instance = select(inventory, "instance", {"service": "portainer"})[0][0]
+    spec = spec_module("tests/phase3/test_edge_agent.py").test_no_edge_jobs
+    fault_lab = SimpleNamespace(portainer=client)
+
+    def verdict() -> str:
+        view = PortainerView(inventory, secrets=None)  # type: ignore[arg-type]
+        view._client = client()
+        try:
+            spec(instance, view)
+        except AssertionError as failed:
+            return str(failed)
+        finally:
+            view.close()
+        return "passed"
+
+    worker = lab.api.post("/api/endpoints", data={"Name": phase3.WORKER, "EndpointCreationType": "4",
+                                                  "URL": lab.portainer.base}).json()["Id"]
+    try:
+        assert verdict() == "passed"
+        phase3._edge_job(fault_lab, create=True)  # type: ignore[arg-type]
+        assert f"found 1 Edge job(s): '{phase3.EDGE_JOB}' (id " in verdict()
+        assert f"cron '{phase3.EDGE_JOB_CRON}' once, on {phase3.WORKER})" in verdict()
+        for _ in range(2):
+            phase3._edge_job(fault_lab, create=False)  # type: ignore[arg-type]
+        assert verdict() == "passed"
+    finally:
+        lab.api.delete(f"/api/endpoints/{worker}")
