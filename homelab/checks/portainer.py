@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from homelab.checks import problem
+from homelab.checks import could_not_observe, problem
 from homelab.clients import connect
 from homelab.clients.environments import Endpoint
 from homelab.clients.portainer import TOKEN_VAR, Json, Portainer, PortainerError
@@ -22,6 +22,9 @@ from homelab.model.secrets import SecretError, Secrets
 
 DIRECT_TYPES = (1, 2)  # Docker (socket) and Agent environments: Portainer snapshots them; Edge ones check in
 PHASE1 = "run `python -m bootstrap phase1` (it writes both to the env file)"
+EDGE_COMPUTE_OFF = ("turn Edge compute back on (`--edge-compute` in stacks/platform/compose.yaml's portainer command, "
+                    "bootstrap phase 1; or Settings > Edge Compute): while it is off Portainer answers its Edge routes "
+                    "503, and the agents' polls still get every Edge job")
 
 
 def snapshot_each(portainer: Portainer, ids: list[int]) -> tuple[dict[int, int], dict[int, PortainerError]]:
@@ -38,6 +41,17 @@ def snapshot_each(portainer: Portainer, ids: list[int]) -> tuple[dict[int, int],
         failed = {ident: exc for ident, exc in zip(ids, pool.map(one, ids), strict=True) if exc is not None}
     statuses = {e["Id"]: int(e.get("Status", 0)) for e in portainer.endpoints() if e["Id"] in ids}
     return statuses, failed
+
+
+def _unobserved_fix(exc: PortainerError | SecretError) -> str:
+    """What makes Portainer answer again: the env file, the token, Edge compute, or Portainer itself."""
+    if isinstance(exc, SecretError):
+        return PHASE1
+    if exc.status == 503:
+        return EDGE_COMPUTE_OFF
+    if exc.status in (401, 403):
+        return f"{TOKEN_VAR} is refused: {PHASE1}"
+    return "start Portainer on the platform VM (`python -m bootstrap phase1`)"
 
 
 class PortainerView:
@@ -59,11 +73,14 @@ class PortainerView:
 
     def client(self) -> Portainer:
         __tracebackhide__ = True
+        try:
+            return self._connected()
+        except SecretError as exc:
+            self._fail(str(exc), PHASE1)
+
+    def _connected(self) -> Portainer:
         if self._client is None:
-            try:
-                self._client = connect.portainer(self.inventory, self.secrets)
-            except SecretError as exc:
-                self._fail(str(exc), PHASE1)
+            self._client = connect.portainer(self.inventory, self.secrets)
         return self._client
 
     def _ask(self, what: str, call: Any) -> Any:
@@ -106,6 +123,21 @@ class PortainerView:
     def edge_file(self, stack_id: int) -> str:
         found: str = self._ask(f"edge_file-{stack_id}", lambda p: EdgeApi(p).file(stack_id))
         return found
+
+    def edge_jobs(self) -> list[Json]:
+        """Portainer's Edge jobs. A list that cannot be read is not an empty one: no token, a refused one, no answer
+        or Edge compute off (503) fails the spec as could not observe, saying which."""
+        __tracebackhide__ = True
+        with self._lock:
+            if "edge_jobs" not in self._cache:
+                try:
+                    self._cache["edge_jobs"] = EdgeApi(self._connected()).jobs()
+                except (PortainerError, SecretError) as exc:
+                    pytest.fail(could_not_observe(f"Portainer did not list its Edge jobs ({exc})",
+                                                  self.inventory.platform_host.name, self.where) +
+                                f"; fix: {_unobserved_fix(exc)}", pytrace=False)
+            found: list[Json] = self._cache["edge_jobs"]
+            return found
 
     def status_after_snapshot(self, endpoint: Endpoint, among: set[str]) -> int:
         """Portainer's status of an environment after asking for a snapshot (else it is up to 5 minutes old).

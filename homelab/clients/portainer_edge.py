@@ -1,5 +1,6 @@
-"""Portainer CE 2.23's Edge compute API: the setting that turns it on, Edge groups and Edge stacks
-(api/http/handler/edgegroups, edgestacks; facts in docs/design/edge-stacks.md), over a logged-in `Portainer`.
+"""Portainer CE 2.23's Edge compute API: the setting that turns it on, Edge groups, Edge stacks and Edge jobs
+(api/http/handler/edgegroups, edgestacks, edgejobs; facts in docs/design/edge-stacks.md and the Portainer stand-in's
+README, "Edge jobs"), over a logged-in `Portainer`.
 
 Every route but the status ones is an admin route, and answers 503 "Edge compute features are disabled" until
 `EnableEdgeComputeFeatures` is on.
@@ -7,6 +8,7 @@ Every route but the status ones is an admin route, and answers 503 "Edge compute
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +79,25 @@ class EdgeApi:
 
     def delete(self, stack_id: int) -> None:
         self.portainer.request("DELETE", f"/api/edge_stacks/{stack_id}", ok=(200, 204))
+
+    # -- jobs: scripts the agents of the chosen Edge environments run as root on the host ------------------------
+    def jobs(self) -> list[Json]:
+        """GET /api/edge_jobs: every Edge job (`Endpoints` a map keyed by environment id as a string)."""
+        result: list[Json] = self.portainer._json("GET", "/api/edge_jobs")
+        return result
+
+    def create_job_from_string(self, name: str, cron: str, script: str, endpoints: Sequence[int] = (),
+                               groups: Sequence[int] = (), recurring: bool = False) -> Json:
+        """POST /api/edge_jobs/create/string (edgeJobCreateFromFileContentPayload): `script` runs on the hosts of
+        `endpoints` and of the Edge groups `groups`, once at `cron` or on it when `recurring`."""
+        result: Json = self.portainer._json("POST", "/api/edge_jobs/create/string", json={
+            "Name": name, "CronExpression": cron, "Recurring": recurring, "Endpoints": list(endpoints),
+            "EdgeGroups": list(groups), "FileContent": script})
+        return result
+
+    def delete_job(self, job_id: int) -> None:
+        """DELETE /api/edge_jobs/{id}: the job and its script go; the agents drop it at their next poll."""
+        self.portainer.request("DELETE", f"/api/edge_jobs/{job_id}", ok=(200, 204))
 
 
 def last_status(stack: Json, endpoint_id: int) -> tuple[int | None, str]:

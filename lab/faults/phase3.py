@@ -1,6 +1,6 @@
 """The phase 3 faults: each breaks one constraint of a GPU worker (the GPU in Ollama's container, the Edge
-agent's heartbeat, Ollama's exposure), and two normal states that must skip, never fail: the worker switched
-off, and gaming mode."""
+agent's heartbeat, Ollama's exposure, an Edge job made in Portainer for it), and two normal states that must skip,
+never fail: the worker switched off, and gaming mode."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+from homelab.clients.portainer_edge import EdgeApi
 from lab.docker import LabError, docker
 from lab.faults.base import Fault, Lab
 from lab.topology import LAB_DIR, REPO, machine
@@ -32,6 +33,9 @@ NPM_SIDE = tuple(f"{spec}[{name}{suffix}]" for name in NAMES for spec, suffixes 
 # What asks the GPU stack through its names: skipped with it in gaming mode
 GPU_NAME_SPECS = (*(f"{spec}[{name}" for name in NAMES for spec in ("test_name_proxied_to_service", "test_hsts_sent")),
                   f"test_api_refuses_anonymous[chat-{WORKER}")
+EDGE_JOB = "homelab-fault-edge-job"  # an Edge job as someone with Portainer's admin would make one
+# Harmless, and never due: once, at midnight on 1 January (the lab's agent stand-in runs no job anyway)
+EDGE_JOB_SCRIPT, EDGE_JOB_CRON = "#!/bin/sh\necho 'lab fault edge-job-created'\n", "0 0 1 1 *"
 STALE_WAIT = 90.0  # at most: Portainer's Edge heartbeat goes stale 2 x the check-in interval (5 s) + 20 s after
 
 
@@ -62,6 +66,20 @@ def _edge_agent_stopped(lab: Lab) -> None:
             raise LabError(f"Portainer still counts {WORKER}'s Edge agent as checked in {STALE_WAIT:.0f} s after "
                            f"it stopped (last check-in {age[0]} s ago)")
         time.sleep(1)
+
+
+def _edge_job(lab: Lab, create: bool) -> None:
+    """An Edge job aimed at the worker's Edge environment (POST /api/edge_jobs/create/string, as Portainer's editor
+    makes one), or every job of that name deleted (so undo is safe to repeat)."""
+    with lab.portainer() as portainer:
+        edge = EdgeApi(portainer)
+        if create:
+            endpoint = next(int(e["Id"]) for e in portainer.endpoints() if e["Name"] == WORKER)
+            edge.create_job_from_string(EDGE_JOB, EDGE_JOB_CRON, EDGE_JOB_SCRIPT, endpoints=[endpoint])
+            return
+        for job in edge.jobs():
+            if job.get("Name") == EDGE_JOB:
+                edge.delete_job(int(job["Id"]))
 
 
 def _ollama_public(lab: Lab, verb: str) -> None:
@@ -102,6 +120,10 @@ FAULTS = (
     Fault("ollama-public", "Ollama's 11434 on gaming-pc-1 opened to every network (a RETURN rule in HOMELAB-DOCKER)",
           (f"test_ollama_lan_vpn_only[{WORKER}<-guest]", f"test_nothing_unplanned_answers[{WORKER}<-guest]"),
           lambda lab: _ollama_public(lab, "insert"), lambda lab: _ollama_public(lab, "delete"), phase=3),
+    Fault("edge-job-created", f"an Edge job made in Portainer for {WORKER}'s Edge environment (a script its agent "
+          "would run as root on the host)",
+          ("test_no_edge_jobs[portainer@platform]",), lambda lab: _edge_job(lab, create=True),
+          lambda lab: _edge_job(lab, create=False), phase=3),
     Fault("worker-off", "gaming-pc-1 switched off (an on-demand worker: its specs skip, none fails)", (),
           lambda lab: _power(False), lambda lab: _power(True), phase=3, skips=(WORKER,),
           skip_reason="on-demand host is off", skip_exempt=(f"test_host_name_resolves[{WORKER}]", *NPM_SIDE,

@@ -1,7 +1,9 @@
 """Phase 3: each GPU worker's Portainer Edge agent runs, opens no port (it only dials out), and Portainer has
-the worker's Edge environment, placed as the inventory says, with a recent check-in.
+the worker's Edge environment, placed as the inventory says, with a recent check-in; and Portainer gives the Edge
+agents no Edge job to run on the workers.
 
-A worker is on-demand: when it is off, its specs skip with that reason (the report counts it as off).
+A worker is on-demand: when it is off, its specs skip with that reason (the report counts it as off). The Edge job
+spec asks Portainer alone, so it runs whether the workers are on or not.
 """
 
 from __future__ import annotations
@@ -152,3 +154,32 @@ def test_edge_agent_verifies_portainer(host, inventory, portainer, on):
     assert error is None, problem(expected=f"a certificate for {name} that verifies", found=error,
                                   where=f"https://{name} via NPM at {npm.address}:443, as {where} polls it",
                                   fix=VERIFY_FIX)
+
+
+JOBS_FIX = ("delete each in Portainer (Edge Jobs > select > Remove; or `DELETE /api/edge_jobs/ID`): the homelab plans "
+            "no Edge job. Making one takes Portainer's admin: find out who did, and what the script did on the hosts "
+            "it reached; if it was not you, rotate Portainer's admin password and API token")
+
+
+def edge_job(job, portainer) -> str:
+    """One Edge job as the failure names it: name, id, schedule, and the environments and Edge groups it runs on."""
+    environments = {int(e["Id"]): name for name, e in portainer.environments().items()}
+    targets = [environments.get(int(e), f"environment {e}") for e in job.get("Endpoints") or {}]
+    if job.get("EdgeGroups"):
+        groups = {int(g["Id"]): name for name, g in portainer.edge_groups().items()}
+        targets += [f"Edge group {groups.get(int(g), g)}" for g in job["EdgeGroups"]]
+    when = "recurring" if job.get("Recurring") else "once"
+    return (f"{job.get('Name')!r} (id {job.get('Id')}, cron '{job.get('CronExpression')}' {when}, "
+            f"on {', '.join(targets) or 'no environment'})")
+
+
+@pytest.mark.spec("P3-EDGE-007", severity="critical",
+                  fix="delete every Edge job in Portainer (Edge Jobs): the homelab plans none")
+@pytest.mark.each("instance", service="portainer")
+def test_no_edge_jobs(instance, portainer):
+    """Portainer holds no Edge job: nothing has the Edge agents run a script as root on the GPU workers (the homelab
+    plans none; one is made by hand, or by someone who got into Portainer)."""
+    found = [edge_job(job, portainer) for job in portainer.edge_jobs()]
+    assert not found, problem(expected="no Edge jobs (the homelab plans none)",
+                              found=f"{len(found)} Edge job(s): {'; '.join(found)}",
+                              where=f"{portainer.where}, Edge Jobs", fix=JOBS_FIX)

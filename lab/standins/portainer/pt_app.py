@@ -14,6 +14,7 @@ from typing import Any
 import pt_routes_auth as routes_auth
 import pt_routes_edge as routes_edge
 import pt_routes_edgeagent as routes_edgeagent
+import pt_routes_edgejobs as routes_edgejobs
 import pt_routes_edgestacks as routes_edgestacks
 import pt_routes_endpoints as routes_endpoints
 import pt_routes_misc as routes_misc
@@ -61,7 +62,7 @@ class App:
         self.router = Router()
         self.gitops = Scheduler(self)
         for module in (routes_auth, routes_endpoints, routes_misc, routes_stacks, routes_edge, routes_edgestacks,
-                       routes_edgeagent):
+                       routes_edgejobs, routes_edgeagent):
             module.register(self)
 
     def handle(self, req: Request) -> Response:

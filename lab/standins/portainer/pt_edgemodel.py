@@ -158,11 +158,43 @@ def wrong_type(db: dict[str, Any], endpoint_ids: list[int], deployment_type: int
 
 
 def forget_endpoint(db: dict[str, Any], ident: int) -> None:
-    """endpoint_delete.go: the environment leaves every Edge group and every Edge stack's Status."""
+    """endpoint_delete.go: the environment leaves every Edge group, every Edge stack's Status and every Edge job."""
     for group in db.get("edge_groups", {}).values():
         group["Endpoints"] = [e for e in group["Endpoints"] if e != ident]
     for stack in db.get("edge_stacks", {}).values():
         stack["Status"].pop(str(ident), None)
+    for job in db.get("edge_jobs", {}).values():
+        job["Endpoints"].pop(str(ident), None)
+
+
+# --- Edge jobs (the admin routes are pt_routes_edgejobs) ----------------------------------------------------------
+
+def endpoint_jobs(db: dict[str, Any], endpoint: dict[str, Any]) -> list[dict[str, Any]]:
+    """buildSchedules (endpointedge_status_inspect.go): the Edge jobs naming the environment, or one of whose Edge
+    groups holds it (EndpointInEdgeGroup); GroupNotFound for a group that is gone, as upstream errors then."""
+    return [job for key, job in sorted(db.get("edge_jobs", {}).items(), key=lambda kv: int(kv[0]))
+            if str(endpoint["Id"]) in job["Endpoints"] or _job_group_holds(db, job, endpoint["Id"])]
+
+
+def _job_group_holds(db: dict[str, Any], job: dict[str, Any], endpoint_id: int) -> bool:
+    """The job's groups in order, up to the first that holds the environment (a missing one before it errors)."""
+    for ident in job["EdgeGroups"] or []:
+        group = db["edge_groups"].get(str(ident))
+        if group is None:
+            raise GroupNotFound()
+        if endpoint_id in group_endpoints(db, group):
+            return True
+    return False
+
+
+def schedule(job: dict[str, Any], endpoint_id: int) -> dict[str, Any]:
+    """edgeJobResponse: the script read from ScriptPath, base64 without padding (RawStdEncoding); OSError when the
+    file is gone (upstream: 500 "Unable to retrieve Edge job script file")."""
+    meta = (job.get("GroupLogsCollection") or {}).get(str(endpoint_id)) or job["Endpoints"].get(str(endpoint_id))
+    script = Path(job["ScriptPath"]).read_bytes()
+    return {"Id": job["Id"], "CollectLogs": bool((meta or {}).get("CollectLogs")),
+            "CronExpression": job["CronExpression"], "Script": base64.b64encode(script).decode().rstrip("="),
+            "Version": job["Version"]}
 
 
 # --- stacks and statuses ----------------------------------------------------------------------------------------

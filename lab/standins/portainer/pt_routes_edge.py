@@ -90,17 +90,19 @@ def register(app: App) -> None:
         return json_response(group)
 
     def listing(req: Request) -> Response:
-        """edgegroup_list.go: each group decorated with HasEdgeStack, HasEdgeJob (no Edge jobs here: false),
-        EndpointTypes (a set upstream, so unordered there; sorted here) and TrustedEndpoints."""
+        """edgegroup_list.go: each group decorated with HasEdgeStack, HasEdgeJob, EndpointTypes (a set upstream, so
+        unordered there; sorted here) and TrustedEndpoints."""
         with store.lock:
             db = store.data
             used = {g for s in db["edge_stacks"].values() for g in s["EdgeGroups"]}
+            jobs = {g for j in db["edge_jobs"].values() for g in j["EdgeGroups"] or []}
             answer = []
             for key in sorted(db["edge_groups"], key=int):
                 group = shown(db, db["edge_groups"][key])
                 found = [db["endpoints"][str(e)] for e in group["Endpoints"] if str(e) in db["endpoints"]]
                 trusted = group["Endpoints"] if group["Dynamic"] else [e["Id"] for e in found if e.get("UserTrusted")]
-                answer.append(group | {"HasEdgeStack": group["Id"] in used, "HasEdgeJob": False,
+                answer.append(group | {"HasEdgeStack": group["Id"] in used,
+                                       "HasEdgeJob": group["Id"] in jobs,
                                        "EndpointTypes": sorted({e["Type"] for e in found}),
                                        "TrustedEndpoints": trusted})
         return json_response(answer)
@@ -137,6 +139,8 @@ def register(app: App) -> None:
                 raise HttpError(404, GROUP_NOT_FOUND, edge.NOT_FOUND)
             if any(ident in s["EdgeGroups"] for s in db["edge_stacks"].values()):
                 raise HttpError(409, "Edge group is used by an Edge stack", "edge group is used by an Edge stack")
+            if any(ident in (j["EdgeGroups"] or []) for j in db["edge_jobs"].values()):
+                raise HttpError(409, "Edge group is used by an Edge job", "edge group is used by an Edge job")
             del db["edge_groups"][str(ident)]
         return no_content()
 

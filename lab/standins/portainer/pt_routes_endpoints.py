@@ -276,12 +276,24 @@ def edge_status(app: App, req: Request) -> Response:
         checkin = models.checkin_interval(endpoint, app.config.edge_checkin)
         # buildEdgeStacks: {ID, Version} only (stackStatusResponse has no json tags); Go map order upstream
         stacks = [{"ID": s["Id"], "Version": s["Version"]} for s in edgemodel.endpoint_stacks(db, endpoint)]
-    body = {"status": "IDLE", "port": 0, "schedules": [], "checkin": checkin, "credentials": "", "stacks": stacks}
+        schedules = _schedules(db, endpoint)
+    body = {"status": "IDLE", "port": 0, "schedules": schedules, "checkin": checkin, "credentials": "",
+            "stacks": stacks}
     encoded = json.dumps(body, separators=(",", ":")).encode()
     etag = f"{_fnv32a(encoded):x}"
     if etag in [tag.strip() for tag in req.headers.get("If-None-Match", "").split(",")]:
         return Response(304, b"", [("ETag", etag)])
     return Response(200, encoded, [("Content-Type", "application/json"), ("ETag", etag)])
+
+
+def _schedules(db: dict[str, Any], endpoint: dict[str, Any]) -> list[dict[str, Any]]:
+    """buildSchedules: the Edge jobs that reach the environment, each with its script (the agent runs it as root)."""
+    try:
+        return [edgemodel.schedule(job, endpoint["Id"]) for job in edgemodel.endpoint_jobs(db, endpoint)]
+    except edgemodel.GroupNotFound as exc:
+        raise HttpError(500, "Unable to retrieve relations", str(exc)) from exc
+    except OSError as exc:
+        raise HttpError(500, "Unable to retrieve Edge job script file", str(exc)) from exc
 
 
 def _fnv32a(data: bytes) -> int:

@@ -13,7 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-KINDS = ("users", "api_keys", "endpoints", "snapshots", "groups", "tags", "stacks", "edge_groups", "edge_stacks")
+KINDS = ("users", "api_keys", "endpoints", "snapshots", "groups", "tags", "stacks", "edge_groups", "edge_stacks",
+         "edge_jobs")
 
 
 def unassigned_group() -> dict[str, Any]:
