@@ -57,7 +57,7 @@ demo: lab ## bring the lab up, roll out every phase, and run the compliance suit
 		echo "== compliance suite: $$(( $$(date +%s) - start )) s (exit $$rc)"; [ $$rc -eq 0 ] || [ $$rc -eq 7 ]
 	@echo "Report: reports/report.html"
 
-bench: lab ## measure the compliance run on the lab (1x, 2x, 4x agents, baseline); writes docs/performance.md
+bench: lab ## measure the lab: the suite at 1x, 2x, 4x and its baseline, a fresh and a no-op bootstrap; writes docs/performance.md
 	$(PY) scripts/bench.py
 
 phase1 phase2 phase3 phase4: setup ## check one rollout phase against inventory.yaml
