@@ -8,7 +8,6 @@ known key, a closed port and a port that never speaks are SSHErrors, each within
 
 from __future__ import annotations
 
-import contextlib
 import io
 import socket
 import threading
@@ -22,6 +21,7 @@ import paramiko
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from sshd_on_localhost import LocalSSHServer
 
 from homelab.model.inventory import Settings, SSHAccess
 from homelab.transport.ssh import TOFU_MARK, HostKeyMismatch, HostUnreachable, SSHError, offered_auth
@@ -54,42 +54,20 @@ class _Interface(paramiko.ServerInterface):
         return paramiko.AUTH_SUCCESSFUL if self.server.none_lets_in else paramiko.AUTH_FAILED
 
 
-class AuthServer:
+class AuthServer(LocalSSHServer):
     """An SSH server on 127.0.0.1 with `host_key` that answers the `none` method: `allowed` (comma-separated, as
     sshd lists them) or, with `none_lets_in`, success. `asked` holds the users it was asked about."""
 
     def __init__(self, host_key: paramiko.PKey, allowed: str = "publickey", none_lets_in: bool = False) -> None:
-        self.host_key = host_key
         self.allowed = allowed
         self.none_lets_in = none_lets_in
         self.stall = False
         self.released = threading.Event()
         self.asked: list[str] = []
-        self.connections = 0
-        self.transports: list[paramiko.Transport] = []
-        self._stopped = threading.Event()
-        self._listener = socket.socket()
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(8)
-        self._listener.settimeout(0.1)
-        self.port: int = self._listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__(host_key)
 
-    def _serve(self) -> None:
-        with self._listener:
-            while not self._stopped.is_set():
-                try:
-                    conn, _ = self._listener.accept()
-                except TimeoutError:
-                    continue
-                self.connections += 1
-                conn.settimeout(None)
-                transport = paramiko.Transport(conn)
-                transport.add_server_key(self.host_key)
-                self.transports.append(transport)
-                with contextlib.suppress(paramiko.SSHException, EOFError, OSError):
-                    transport.start_server(event=threading.Event(), server=_Interface(self))
+    def interface(self) -> paramiko.ServerInterface:
+        return _Interface(self)
 
     def settled(self) -> None:
         """Every connection the server took has ended (the client hung up, and nothing more can arrive)."""
@@ -100,10 +78,7 @@ class AuthServer:
 
     def stop(self) -> None:
         self.released.set()
-        self._stopped.set()
-        self._thread.join(timeout=5)
-        for transport in self.transports:
-            transport.close()
+        super().stop()
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from typing import Any
 import paramiko
 import pytest
 from fake_access import fake_on
+from sshd_on_localhost import LocalSSHServer
 
 from homelab.model.inventory import Host, Inventory, SSHAccess
 from homelab.model.inventory_loader import load_inventory
@@ -75,42 +76,20 @@ class _ServerTransport(paramiko.Transport):
                 self.after_reply.pop(0)()
 
 
-class FakeSSHServer:
+class FakeSSHServer(LocalSSHServer):
     """An SSH server on 127.0.0.1 with `host_key`: any client key logs in; a command runs in a local shell, except
     `hang` (never answers), `trickle` (a byte every 0.3 s, never done) and `eof` (output and EOF, no exit status)."""
 
+    transport_class = _ServerTransport
+
     def __init__(self, host_key: paramiko.PKey, port: int = 0) -> None:
-        self.host_key = host_key
         self.logins = 0
         self.commands: list[str] = []
         self.channels: list[paramiko.Channel] = []
-        self.transports: list[paramiko.Transport] = []
-        self._stopped = threading.Event()
-        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._listener.bind(("127.0.0.1", port))
-        self._listener.listen(8)
-        self._listener.settimeout(0.2)
-        self.port: int = self._listener.getsockname()[1]
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__(host_key, port)
 
-    def _serve(self) -> None:
-        with self._listener:
-            while not self._stopped.is_set():
-                try:
-                    conn, _ = self._listener.accept()
-                except TimeoutError:
-                    continue
-                self._welcome(conn)
-
-    def _welcome(self, conn: socket.socket) -> None:
-        conn.settimeout(None)
-        transport = _ServerTransport(conn)
-        transport.add_server_key(self.host_key)
-        self.transports.append(transport)
-        with contextlib.suppress(paramiko.SSHException, EOFError, OSError):
-            transport.start_server(event=threading.Event(), server=_Interface(self))
+    def interface(self) -> paramiko.ServerInterface:
+        return _Interface(self)
 
     def execute(self, channel: paramiko.Channel, command: str) -> None:
         with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
@@ -131,16 +110,6 @@ class FakeSSHServer:
             channel.send_exit_status(done.returncode)
             channel.close()
 
-    def drop(self) -> None:
-        """Cut every connection, as a restarting host or a broken network would."""
-        for transport in self.transports:
-            transport.close()
-
-    def stop(self) -> None:
-        """Stop listening (the port is free on return) and cut every connection."""
-        self._stopped.set()
-        self._thread.join(timeout=5)
-        self.drop()
 
 
 def _wait_until_down(pool: SSHPool, target: Host) -> None:
