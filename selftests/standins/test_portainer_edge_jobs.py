@@ -9,9 +9,6 @@ played by plain HTTP polls with the Edge headers."""
 from __future__ import annotations
 
 import base64
-import os
-import tempfile
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 from spec_project import REPO, spec_module
-from standin_helpers import FakeDocker, insecure
-from test_portainer import DOCKER, PASSWORD, login
-from test_portainer_edge_stacks import DISABLED, EdgePortainer
+from standin_helpers import insecure
+from test_portainer import PASSWORD
+from test_portainer_edge_stacks import DISABLED, EdgePortainer, edge_portainer
 
 from homelab.checks.portainer import PortainerView
 from homelab.clients.portainer import Portainer, PortainerError
@@ -69,27 +66,11 @@ class JobLab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JobLab]:
     work = tmp_path_factory.mktemp("portainer-edge-jobs")
-    engine = FakeDocker(os.path.join(tempfile.mkdtemp(prefix="fd-"), "docker.sock"), DOCKER)
-    threading.Thread(target=engine.serve_forever, daemon=True).start()
-    (work / "data").mkdir()
-    portainer = EdgePortainer(work / "data")
-    try:
-        with portainer.client() as client:
-            client.post("/api/users/admin/init", json={"Username": "admin", "Password": PASSWORD})
-        with portainer.client(login(portainer)) as api, portainer.client() as agent:
-            ids = [api.post("/api/endpoints", data={"Name": name, "EndpointCreationType": "4",
-                                                    "URL": portainer.base}).json()["Id"]
-                   for name in ("gpu-a", "gpu-b")]
-            local = api.post("/api/endpoints", data={"Name": "local", "EndpointCreationType": "1",
-                                                     "URL": f"unix://{engine.server_address}"}).json()["Id"]
-            found = JobLab(portainer, api, agent, work / "data", ids[0], ids[1], local)
-            for ident, edge_id in ((ids[0], "gpu-a-id"), (ids[1], "gpu-b-id")):  # the first poll binds the Edge ID
-                assert found.schedules(ident, edge_id) == []
-            yield found
-    finally:
-        portainer.stop()
-        engine.shutdown()
-        engine.server_close()
+    with edge_portainer(work, ("gpu-a", "gpu-b")) as (portainer, api, agent, ids, local):
+        found = JobLab(portainer, api, agent, work / "data", ids[0], ids[1], local)
+        for ident, edge_id in ((ids[0], "gpu-a-id"), (ids[1], "gpu-b-id")):  # the first poll binds the Edge ID
+            assert found.schedules(ident, edge_id) == []
+        yield found
 
 
 ROUTES = (("GET", "/api/edge_jobs"), ("POST", "/api/edge_jobs/create/string"), ("POST", "/api/edge_jobs"),

@@ -12,6 +12,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,9 +71,11 @@ class EdgeLab:
         return int(made.json()["Id"])
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeLab]:
-    work = tmp_path_factory.mktemp("portainer-edge")
+@contextmanager
+def edge_portainer(work: Path, names: tuple[str, str]) -> Iterator[tuple[EdgePortainer, httpx.Client, httpx.Client,
+                                                                          list[int], int]]:
+    """The stand-in with Edge compute, its admin set up, over a fake Docker engine: (portainer, the admin's client,
+    the agents' client without credentials, the ids of two Edge environments `names`, a local Docker one)."""
     engine = FakeDocker(os.path.join(tempfile.mkdtemp(prefix="fd-"), "docker.sock"), DOCKER)
     threading.Thread(target=engine.serve_forever, daemon=True).start()
     (work / "data").mkdir()
@@ -82,18 +85,24 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeLab]:
             client.post("/api/users/admin/init", json={"Username": "admin", "Password": PASSWORD})
         with portainer.client(login(portainer)) as api, portainer.client() as agent:
             ids = [api.post("/api/endpoints", data={"Name": name, "EndpointCreationType": "4",
-                                                    "URL": portainer.base}).json()["Id"]
-                   for name in ("edge-a", "edge-b")]
+                                                    "URL": portainer.base}).json()["Id"] for name in names]
             local = api.post("/api/endpoints", data={"Name": "local", "EndpointCreationType": "1",
                                                      "URL": f"unix://{engine.server_address}"}).json()["Id"]
-            found = EdgeLab(portainer, api, agent, work / "data", ids[0], ids[1], local)
-            for ident, edge_id in ((ids[0], "edge-a-id"), (ids[1], "edge-b-id")):  # the first poll binds the Edge ID
-                assert found.poll(ident, edge_id).status_code == 200
-            yield found
+            yield portainer, api, agent, ids, local
     finally:
         portainer.stop()
         engine.shutdown()
         engine.server_close()
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EdgeLab]:
+    work = tmp_path_factory.mktemp("portainer-edge")
+    with edge_portainer(work, ("edge-a", "edge-b")) as (portainer, api, agent, ids, local):
+        found = EdgeLab(portainer, api, agent, work / "data", ids[0], ids[1], local)
+        for ident, edge_id in ((ids[0], "edge-a-id"), (ids[1], "edge-b-id")):  # the first poll binds the Edge ID
+            assert found.poll(ident, edge_id).status_code == 200
+        yield found
 
 
 def from_repository(lab: EdgeLab, **payload: Any) -> httpx.Response:
